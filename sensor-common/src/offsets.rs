@@ -1,0 +1,63 @@
+//! Kernel structure offsets the eBPF programs need, read by the agent from the running kernel's
+//! BTF at start and handed to the programs as a global. Rust eBPF has no CO-RE relocations, so
+//! this keeps one binary correct across kernels whose `task_struct` layouts differ.
+
+/// Byte offsets into kernel structures. `u32::MAX` marks a field the kernel does not have
+/// (for example `loginuid` without CONFIG_AUDITSYSCALL); the programs then report 0 or -1.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KernelOffsets {
+    pub task_real_parent: u32,
+    pub task_pid: u32,
+    pub task_tgid: u32,
+    pub task_group_leader: u32,
+    pub task_loginuid: u32,
+    pub task_cred: u32,
+    pub task_nsproxy: u32,
+    pub task_thread_pid: u32,
+    pub nsproxy_mnt_ns: u32,
+    pub mnt_ns_inum: u32,
+    pub pid_level: u32,
+    pub pid_numbers: u32,
+    pub upid_size: u32,
+    pub upid_nr: u32,
+    pub upid_ns: u32,
+    pub pid_ns_inum: u32,
+    /// Offset of `cred.uid`; `gid` through `fsgid` follow it (the agent checks this).
+    pub cred_ids: u32,
+    pub task_exit_code: u32,
+    /// Tracepoint record layouts vary between kernels too: read from tracefs `format` files.
+    pub tp_exit_group_dead: u32,
+}
+
+impl KernelOffsets {
+    pub const MISSING: u32 = u32::MAX;
+
+    /// Offsets that make every read fail cleanly: what the programs see if the agent never set
+    /// the global (it always does).
+    pub const UNSET: Self = Self {
+        task_real_parent: Self::MISSING,
+        task_pid: Self::MISSING,
+        task_tgid: Self::MISSING,
+        task_group_leader: Self::MISSING,
+        task_loginuid: Self::MISSING,
+        task_cred: Self::MISSING,
+        task_nsproxy: Self::MISSING,
+        task_thread_pid: Self::MISSING,
+        nsproxy_mnt_ns: Self::MISSING,
+        mnt_ns_inum: Self::MISSING,
+        pid_level: Self::MISSING,
+        pid_numbers: Self::MISSING,
+        upid_size: Self::MISSING,
+        upid_nr: Self::MISSING,
+        upid_ns: Self::MISSING,
+        pid_ns_inum: Self::MISSING,
+        cred_ids: Self::MISSING,
+        task_exit_code: Self::MISSING,
+        tp_exit_group_dead: Self::MISSING,
+    };
+}
+
+#[cfg(feature = "user")]
+// SAFETY: plain repr(C) u32 fields.
+unsafe impl aya::Pod for KernelOffsets {}

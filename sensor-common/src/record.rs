@@ -1,0 +1,121 @@
+//! Records the kernel writes into the ring buffer.
+//!
+//! Each record is a [`RecordHeader`] followed by up to [`crate::MAX_STRINGS`] byte strings packed
+//! back to back, without NULs; `str_len[i]` gives each length, so the agent can slice them.
+
+use crate::COMM_LEN;
+
+/// What a record describes.
+#[repr(u8)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RecordKind {
+    /// A traced syscall returned: arguments from its enter, `res` from its exit.
+    Syscall = 1,
+    /// An exec family syscall entered: strings are the filename and the NUL-separated argv.
+    /// Read at enter because a successful exec replaces the memory they live in; the agent joins
+    /// it with the `Syscall` record of the same thread.
+    ExecArgs = 2,
+    /// `sched_process_exec`: an exec succeeded; string 0 is the new image's path.
+    ExecImage = 3,
+    /// `sched_process_fork` of a new process (not a thread): `args[0]` is the child's pid.
+    Fork = 4,
+    /// `sched_process_exit` of a thread group leader: `args[0]` is the exit code.
+    Exit = 5,
+}
+
+impl RecordKind {
+    pub fn from_u8(v: u8) -> Option<Self> {
+        Some(match v {
+            1 => Self::Syscall,
+            2 => Self::ExecArgs,
+            3 => Self::ExecImage,
+            4 => Self::Fork,
+            5 => Self::Exit,
+            _ => return None,
+        })
+    }
+}
+
+/// Bit `i` of [`RecordHeader::truncated`]: string `i` was cut at its bound.
+pub const fn truncated_bit(i: usize) -> u16 {
+    1 << i
+}
+/// [`RecordHeader::truncated`]: argv had more arguments than [`crate::ARGV_COUNT_MAX`].
+pub const TRUNCATED_ARGV_COUNT: u16 = 1 << 8;
+
+/// Credentials of a task, in the order of the kernel's `struct cred` (uid through fsgid are
+/// adjacent there), so the kernel side copies them with one read.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Creds {
+    pub uid: u32,
+    pub gid: u32,
+    pub suid: u32,
+    pub sgid: u32,
+    pub euid: u32,
+    pub egid: u32,
+    pub fsuid: u32,
+    pub fsgid: u32,
+}
+
+/// Who made the call: the task's identity when the record was written.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct TaskInfo {
+    /// Thread group id (what userspace calls the pid).
+    pub pid: u32,
+    /// Thread id.
+    pub tid: u32,
+    /// Thread group id of the real parent.
+    pub ppid: u32,
+    /// Pid as seen inside the task's own pid namespace.
+    pub vpid: u32,
+    /// Audit login uid; `u32::MAX` when unset.
+    pub loginuid: u32,
+    /// Inode number of the mount namespace.
+    pub mnt_ns: u32,
+    /// Inode number of the pid namespace.
+    pub pid_ns: u32,
+    pub _pad: u32,
+    pub cgroup_id: u64,
+    pub creds: Creds,
+    pub comm: [u8; COMM_LEN],
+}
+
+/// Fixed part of every ring buffer record.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct RecordHeader {
+    /// A [`RecordKind`].
+    pub kind: u8,
+    pub _pad: u8,
+    /// Bits from [`truncated_bit`] and [`TRUNCATED_ARGV_COUNT`].
+    pub truncated: u16,
+    /// The architecture's syscall number (for `Syscall` and `ExecArgs` records).
+    pub syscall_nr: u32,
+    /// Length in bytes of each packed string that follows the header.
+    pub str_len: [u16; crate::MAX_STRINGS],
+    pub _pad2: u16,
+    /// CLOCK_MONOTONIC time of the syscall's enter (or of the event), in ns.
+    pub enter_ns: u64,
+    /// CLOCK_MONOTONIC time the record was written, in ns.
+    pub ts_ns: u64,
+    /// The syscall's return value: `-errno` on failure.
+    pub res: i64,
+    /// The syscall's raw arguments as passed to it.
+    pub args: [u64; 6],
+    /// Credentials before the call; filled for the set*id and capset families.
+    pub creds_before: Creds,
+    pub task: TaskInfo,
+}
+
+impl RecordHeader {
+    pub const SIZE: usize = core::mem::size_of::<Self>();
+}
+
+#[cfg(feature = "user")]
+mod pod {
+    // SAFETY: plain repr(C) data without padding invariants or pointers.
+    unsafe impl aya::Pod for super::Creds {}
+    unsafe impl aya::Pod for super::RecordHeader {}
+}

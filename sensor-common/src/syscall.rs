@@ -1,0 +1,53 @@
+//! What the generic syscall programs need to know about each traced syscall.
+//!
+//! The agent fills the `SYSCALLS` array map, indexed by the architecture's syscall number, from
+//! its syscall table; the kernel side then needs no per-architecture knowledge.
+
+/// No argument in this string slot.
+pub const NO_ARG: u8 = 0xff;
+
+/// How the enter and exit programs treat a syscall.
+#[repr(u8)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SpecKind {
+    /// Not traced (the array's zeroed default).
+    Off = 0,
+    /// Arguments saved at enter, strings read at exit from the caller's memory.
+    Plain = 1,
+    /// Exec family: filename and argv read at enter into an `ExecArgs` record, because a
+    /// successful exec replaces the memory they live in.
+    Exec = 2,
+    /// set*id family: the caller's credentials are captured at enter, before the call.
+    Creds = 3,
+    /// capset: credentials before, and the capability sets read from the `data` argument.
+    Capset = 4,
+}
+
+/// One entry of the `SYSCALLS` map.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SyscallSpec {
+    /// A [`SpecKind`].
+    pub kind: u8,
+    /// For `Exec`: index of the argv argument.
+    pub argv_arg: u8,
+    /// Indexes of arguments read as NUL-terminated user strings ([`NO_ARG`] for none).
+    pub str_args: [u8; crate::MAX_STRINGS],
+    pub _pad: [u8; 3],
+}
+
+impl SyscallSpec {
+    pub const OFF: Self = Self {
+        kind: SpecKind::Off as u8,
+        argv_arg: NO_ARG,
+        str_args: [NO_ARG; crate::MAX_STRINGS],
+        _pad: [0; 3],
+    };
+}
+
+/// Marker kept for readers looking for the table type; the table itself lives in the agent.
+pub type SyscallTable = [SyscallSpec; crate::SYSCALL_TABLE_LEN as usize];
+
+#[cfg(feature = "user")]
+// SAFETY: plain repr(C) bytes.
+unsafe impl aya::Pod for SyscallSpec {}

@@ -1,0 +1,78 @@
+//! Maps and globals shared by the programs.
+
+use aya_ebpf::{
+    macros::map,
+    maps::{Array, LruHashMap, PerCpuArray, RingBuf},
+};
+use sensor_common::{
+    loss, Creds, KernelOffsets, RecordHeader, SyscallSpec, DEFAULT_RING_BYTES, PATH_MAX,
+    SYSCALL_TABLE_LEN,
+};
+
+/// Records for the agent. The agent may resize it before load.
+#[map]
+pub static EVENTS: RingBuf = RingBuf::with_byte_size(DEFAULT_RING_BYTES, 0);
+
+/// Indexed by syscall number: how to trace it (zeroed = not traced).
+#[map]
+pub static SYSCALLS: Array<SyscallSpec> = Array::with_max_entries(SYSCALL_TABLE_LEN, 0);
+
+/// A syscall between its enter and exit, keyed by thread id. LRU so that threads killed in the
+/// middle of a call cannot fill it.
+#[map]
+pub static PENDING: LruHashMap<u32, Pending> = LruHashMap::with_max_entries(32768, 0);
+
+/// Loss counters (see `sensor_common::loss`), per CPU because this target has no atomics.
+#[map]
+pub static LOSS: PerCpuArray<u64> = PerCpuArray::with_max_entries(loss::COUNT, 0);
+
+/// Where a record is assembled before it is copied into the ring buffer, so that its size can
+/// follow the strings it carries instead of reserving the worst case.
+#[map]
+pub static SCRATCH: PerCpuArray<Scratch> = PerCpuArray::with_max_entries(1, 0);
+
+/// The agent's own process: its activity is not reported.
+#[unsafe(no_mangle)]
+pub static SELF_TGID: u32 = 0;
+
+/// Structure offsets of the running kernel, read by the agent from BTF.
+#[unsafe(no_mangle)]
+pub static KERNEL_OFFSETS: KernelOffsets = KernelOffsets::UNSET;
+
+/// Room for the header and three PATH_MAX strings at variable, masked offsets.
+pub const SCRATCH_BYTES: usize = RecordHeader::SIZE + 3 * PATH_MAX;
+
+#[repr(C)]
+pub struct Scratch {
+    pub buf: [u8; SCRATCH_BYTES],
+}
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct Pending {
+    pub syscall_nr: u32,
+    pub _pad: u32,
+    pub enter_ns: u64,
+    pub args: [u64; 6],
+    pub creds_before: Creds,
+}
+
+#[inline(always)]
+pub fn self_tgid() -> u32 {
+    // SAFETY: a global the loader patches; volatile so the compiler does not fold the zero.
+    unsafe { core::ptr::read_volatile(&SELF_TGID) }
+}
+
+#[inline(always)]
+pub fn offsets() -> KernelOffsets {
+    // SAFETY: as above.
+    unsafe { core::ptr::read_volatile(&KERNEL_OFFSETS) }
+}
+
+#[inline(always)]
+pub fn count_loss(index: u32) {
+    if let Some(counter) = LOSS.get_ptr_mut(index) {
+        // SAFETY: per-CPU slot, no concurrent writer on this CPU while the program runs.
+        unsafe { *counter += 1 };
+    }
+}

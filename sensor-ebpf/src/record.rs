@@ -1,0 +1,112 @@
+//! Assembling a record in the per-CPU scratch buffer and handing it to the ring buffer.
+
+use aya_ebpf::{
+    bindings::{BPF_RB_AVAIL_DATA, BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP},
+    helpers::{bpf_ktime_get_ns, generated::bpf_probe_read_user_str},
+};
+use sensor_common::{loss, record::truncated_bit, RecordHeader, PATH_MAX, WAKEUP_THRESHOLD_BYTES};
+
+use crate::{
+    maps::{count_loss, Scratch, EVENTS, SCRATCH, SCRATCH_BYTES},
+    task::fill_task_info,
+};
+
+/// A record being built: the header at the start of the scratch buffer, strings after it.
+pub struct Builder {
+    scratch: *mut Scratch,
+    /// Bytes of strings written so far.
+    strings: usize,
+}
+
+impl Builder {
+    /// Starts a record of `kind` for the current task. `None` if the scratch map is missing,
+    /// which the verifier requires us to handle.
+    #[inline(always)]
+    pub fn new(kind: u8, syscall_nr: u32, enter_ns: u64) -> Option<Self> {
+        let scratch = SCRATCH.get_ptr_mut(0)?;
+        let h = unsafe { &mut *(scratch as *mut RecordHeader) };
+        h.kind = kind;
+        h._pad = 0;
+        h.truncated = 0;
+        h.syscall_nr = syscall_nr;
+        h.str_len = [0; sensor_common::MAX_STRINGS];
+        h._pad2 = 0;
+        h.enter_ns = enter_ns;
+        h.res = 0;
+        h.args = [0; 6];
+        h.creds_before = Default::default();
+        h.task._pad = 0;
+        fill_task_info(&mut h.task);
+        Some(Self {
+            scratch,
+            strings: 0,
+        })
+    }
+
+    #[inline(always)]
+    pub fn header(&mut self) -> &mut RecordHeader {
+        unsafe { &mut *(self.scratch as *mut RecordHeader) }
+    }
+
+    /// Pointer to where the next string byte goes, with the offset masked so the verifier can
+    /// prove that a PATH_MAX write from there stays inside the scratch buffer.
+    #[inline(always)]
+    pub fn cursor(&self) -> *mut u8 {
+        let offset = self.strings & (2 * PATH_MAX - 1);
+        unsafe { (self.scratch as *mut u8).add(RecordHeader::SIZE + offset) }
+    }
+
+    /// Records that `len` more string bytes were written at the cursor.
+    #[inline(always)]
+    pub fn advance(&mut self, len: usize) {
+        self.strings += len;
+    }
+
+    /// Takes back the last `len` string bytes.
+    #[inline(always)]
+    pub fn retreat(&mut self, len: usize) {
+        self.strings = self.strings.saturating_sub(len);
+    }
+
+    /// Appends the NUL-terminated user string at `src` as string `slot`, at most PATH_MAX - 1
+    /// bytes; longer strings are cut and marked truncated.
+    #[inline(always)]
+    pub fn push_user_str(&mut self, slot: usize, src: u64) {
+        if src == 0 || slot >= sensor_common::MAX_STRINGS {
+            return;
+        }
+        let ret = unsafe {
+            bpf_probe_read_user_str(self.cursor() as *mut _, PATH_MAX as u32, src as *const _)
+        };
+        if ret <= 0 {
+            return;
+        }
+        // `ret` counts the NUL; a full buffer means the string may have gone on.
+        let len = (ret as usize - 1) & (PATH_MAX - 1);
+        if ret as usize >= PATH_MAX {
+            self.header().truncated |= truncated_bit(slot);
+        }
+        self.header().str_len[slot] = len as u16;
+        self.advance(len);
+    }
+
+    /// Copies the record into the ring buffer. Wakes the reader only once enough data is
+    /// waiting: a wakeup per record halves throughput, and the reader also polls on a timer.
+    #[inline(always)]
+    pub fn submit(mut self) {
+        self.header().ts_ns = unsafe { bpf_ktime_get_ns() };
+        let mut size = RecordHeader::SIZE + self.strings;
+        if size > SCRATCH_BYTES {
+            size = SCRATCH_BYTES;
+        }
+        let flags = if EVENTS.query(BPF_RB_AVAIL_DATA as u64) >= WAKEUP_THRESHOLD_BYTES {
+            BPF_RB_FORCE_WAKEUP
+        } else {
+            BPF_RB_NO_WAKEUP
+        } as u64;
+        let data = unsafe { core::slice::from_raw_parts(self.scratch as *const u8, size) };
+        if EVENTS.output::<[u8]>(data, flags).is_err() {
+            count_loss(loss::RING_FULL);
+        }
+    }
+}

@@ -1,0 +1,131 @@
+//! The generic enter and exit programs for every traced syscall.
+//!
+//! Every `syscalls:sys_enter_*` tracepoint has `__syscall_nr` at offset 8 and the arguments in
+//! 8-byte slots from offset 16; every `sys_exit_*` has `ret` at 16. One program of each kind
+//! therefore serves all of them. Arguments are read with probe reads rather than direct context
+//! access so that one program may attach to tracepoints with different argument counts.
+
+use aya_ebpf::{
+    helpers::{bpf_get_current_pid_tgid, bpf_ktime_get_ns, bpf_probe_read_user},
+    macros::tracepoint,
+    programs::TracePointContext,
+};
+use sensor_common::{
+    loss,
+    syscall::{SpecKind, NO_ARG},
+    Creds, RecordKind, SyscallSpec, SYSCALL_TABLE_LEN,
+};
+
+use crate::{
+    exec,
+    maps::{count_loss, self_tgid, Pending, PENDING, SYSCALLS},
+    record::Builder,
+    task::current_creds,
+};
+
+const NR_OFFSET: usize = 8;
+const ARGS_OFFSET: usize = 16;
+const RET_OFFSET: usize = 16;
+
+#[inline(always)]
+fn spec_for(ctx: &TracePointContext) -> Option<(u32, SyscallSpec)> {
+    let nr: i32 = unsafe { ctx.read_at(NR_OFFSET) }.ok()?;
+    let nr = nr as u32;
+    if nr >= SYSCALL_TABLE_LEN {
+        return None;
+    }
+    let spec = *SYSCALLS.get(nr)?;
+    (spec.kind != SpecKind::Off as u8).then_some((nr, spec))
+}
+
+#[tracepoint]
+pub fn sys_enter(ctx: TracePointContext) -> u32 {
+    let pid_tgid = bpf_get_current_pid_tgid();
+    if (pid_tgid >> 32) as u32 == self_tgid() {
+        return 0;
+    }
+    let Some((nr, spec)) = spec_for(&ctx) else {
+        return 0;
+    };
+    let mut pending = Pending {
+        syscall_nr: nr,
+        _pad: 0,
+        enter_ns: unsafe { bpf_ktime_get_ns() },
+        args: [0; 6],
+        creds_before: Creds::default(),
+    };
+    for i in 0..6 {
+        pending.args[i] = unsafe { ctx.read_at(ARGS_OFFSET + 8 * i) }.unwrap_or(0);
+    }
+    if spec.kind == SpecKind::Creds as u8 || spec.kind == SpecKind::Capset as u8 {
+        pending.creds_before = current_creds();
+    }
+    if spec.kind == SpecKind::Exec as u8 {
+        exec::emit_exec_args(nr, &spec, &pending);
+    }
+    let tid = pid_tgid as u32;
+    // A full LRU map evicts the oldest entry; its exit is then counted as missing its enter.
+    let _ = PENDING.insert(&tid, &pending, 0);
+    0
+}
+
+#[tracepoint]
+pub fn sys_exit(ctx: TracePointContext) -> u32 {
+    let pid_tgid = bpf_get_current_pid_tgid();
+    if (pid_tgid >> 32) as u32 == self_tgid() {
+        return 0;
+    }
+    let Some((nr, spec)) = spec_for(&ctx) else {
+        return 0;
+    };
+    let tid = pid_tgid as u32;
+    let Some(pending) = (unsafe { PENDING.get(&tid) }).copied() else {
+        count_loss(loss::MISSING_ENTER);
+        return 0;
+    };
+    let _ = PENDING.remove(&tid);
+    if pending.syscall_nr != nr {
+        // An enter whose exit we never saw (the thread was killed mid-call); this exit's own
+        // enter was then overwritten, which cannot happen for one thread, so drop and count.
+        count_loss(loss::MISSING_ENTER);
+        return 0;
+    }
+    let res: i64 = unsafe { ctx.read_at(RET_OFFSET) }.unwrap_or(0);
+
+    let Some(mut record) = Builder::new(RecordKind::Syscall as u8, nr, pending.enter_ns) else {
+        return 0;
+    };
+    {
+        let h = record.header();
+        h.res = res;
+        h.args = pending.args;
+        h.creds_before = pending.creds_before;
+    }
+    if spec.kind == SpecKind::Capset as u8 {
+        push_cap_data(&mut record, pending.args[1]);
+    } else if spec.kind != SpecKind::Exec as u8 {
+        for slot in 0..sensor_common::MAX_STRINGS {
+            let arg = spec.str_args[slot];
+            if arg != NO_ARG && (arg as usize) < 6 {
+                record.push_user_str(slot, pending.args[arg as usize]);
+            }
+        }
+    }
+    record.submit();
+    0
+}
+
+/// capset's `data` argument points at two `__user_cap_data_struct` (effective, permitted,
+/// inheritable; low and high 32 bits): carried raw as string 0 for the agent to decode.
+#[inline(always)]
+fn push_cap_data(record: &mut Builder, data: u64) {
+    if data == 0 {
+        return;
+    }
+    let Ok(caps) = (unsafe { bpf_probe_read_user(data as *const [u32; 6]) }) else {
+        return;
+    };
+    unsafe { core::ptr::write_unaligned(record.cursor() as *mut [u32; 6], caps) };
+    record.header().str_len[0] = 24;
+    record.advance(24);
+}

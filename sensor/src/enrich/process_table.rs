@@ -1,0 +1,154 @@
+//! The process table: seeded from /proc once, then kept current from fork, exec and exit
+//! events, so the hot path never rescans /proc.
+
+use std::collections::HashMap;
+use std::os::unix::ffi::OsStrExt;
+use std::sync::Arc;
+
+use crate::event::{Bytes, Event, EventKind};
+
+use super::process::Process;
+
+/// Upper bound on entries, so a missed exit event cannot grow the table without end.
+const MAX_PROCESSES: usize = 1 << 20;
+
+#[derive(Default)]
+pub struct ProcessTable {
+    processes: HashMap<u32, Arc<Process>>,
+}
+
+impl ProcessTable {
+    /// A table holding every process running now.
+    pub fn from_proc() -> Self {
+        let mut table = Self::default();
+        if let Ok(entries) = std::fs::read_dir("/proc") {
+            for entry in entries.flatten() {
+                let pid = entry
+                    .file_name()
+                    .to_str()
+                    .and_then(|s| s.parse::<u32>().ok());
+                if let Some(process) = pid.and_then(read_proc) {
+                    table.processes.insert(process.pid, Arc::new(process));
+                }
+            }
+        }
+        table
+    }
+
+    pub fn len(&self) -> usize {
+        self.processes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.processes.is_empty()
+    }
+
+    pub fn get(&self, pid: u32) -> Option<&Arc<Process>> {
+        self.processes.get(&pid)
+    }
+
+    /// The process of `pid`; one read of /proc if it started before the table knew of it.
+    fn get_or_load(&mut self, pid: u32) -> Option<Arc<Process>> {
+        if let Some(p) = self.processes.get(&pid) {
+            return Some(p.clone());
+        }
+        let process = Arc::new(read_proc(pid)?);
+        self.insert(process.clone());
+        Some(process)
+    }
+
+    fn insert(&mut self, process: Arc<Process>) {
+        if self.processes.len() >= MAX_PROCESSES {
+            tracing::warn!(limit = MAX_PROCESSES, "process table full; clearing it");
+            self.processes.clear();
+        }
+        self.processes.insert(process.pid, process);
+    }
+
+    /// Applies the event to the table and attaches the process it concerns.
+    pub fn enrich(&mut self, event: &mut Event) {
+        let pid = event.task.pid;
+        match &event.kind {
+            EventKind::Fork { child_pid } => {
+                let child_pid = *child_pid;
+                let parent = self.get_or_load(pid);
+                let mut child = parent.as_deref().cloned().unwrap_or_default();
+                child.pid = child_pid;
+                child.ppid = pid;
+                child.parent_name = Some(event.comm().into());
+                self.insert(Arc::new(child));
+                event.process = parent;
+            }
+            EventKind::Exit { .. } => {
+                event.process = self.processes.remove(&pid);
+            }
+            EventKind::Syscall(_) => {
+                if let (Some(exec), true) = (&event.exec, event.res == 0) {
+                    let parent_name = self.processes.get(&event.task.ppid).map(|p| p.comm.clone());
+                    let (exe, args) = match exec.argv.split_first() {
+                        Some((first, rest)) => (first.clone(), rest.to_vec()),
+                        None => (Bytes::default(), Vec::new()),
+                    };
+                    let process = Arc::new(Process {
+                        pid,
+                        ppid: event.task.ppid,
+                        comm: event.comm().into(),
+                        exe,
+                        exepath: exec.image.clone().unwrap_or_else(|| exec.filename.clone()),
+                        args,
+                        parent_name,
+                    });
+                    self.insert(process.clone());
+                    event.process = Some(process);
+                } else {
+                    event.process = self.get_or_load(pid);
+                }
+            }
+        }
+    }
+}
+
+/// Reads one process from /proc; `None` if it is gone.
+fn read_proc(pid: u32) -> Option<Process> {
+    let stat = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
+    // comm sits in parentheses and may itself contain ") ": split at the last one.
+    let open = stat.iter().position(|&b| b == b'(')?;
+    let close = stat.iter().rposition(|&b| b == b')')?;
+    let comm: Bytes = stat.get(open + 1..close)?.into();
+    let rest = std::str::from_utf8(stat.get(close + 2..)?).ok()?;
+    let ppid = rest.split(' ').nth(1)?.parse().ok()?;
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let mut argv: Vec<Bytes> = cmdline.split(|&b| b == 0).map(Bytes::from).collect();
+    if cmdline.last() == Some(&0) {
+        argv.pop();
+    }
+    let exepath = std::fs::read_link(format!("/proc/{pid}/exe"))
+        .map(|p| Bytes::from(p.as_os_str().as_bytes()))
+        .unwrap_or_default();
+    let (exe, args) = match argv.split_first() {
+        Some((first, rest)) => (first.clone(), rest.to_vec()),
+        None => (Bytes::default(), Vec::new()),
+    };
+    Some(Process {
+        pid,
+        ppid,
+        comm,
+        exe,
+        exepath,
+        args,
+        parent_name: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seeds_this_process_from_proc() {
+        let table = ProcessTable::from_proc();
+        let me = table.get(std::process::id()).expect("own process in table");
+        assert_eq!(me.ppid, std::os::unix::process::parent_id());
+        assert!(!me.exepath.is_empty());
+    }
+}

@@ -1,0 +1,194 @@
+//! The typed event every stage after the probe works with.
+
+pub mod flags;
+pub mod json;
+pub mod text;
+
+use std::sync::Arc;
+
+use sensor_common::{Creds, TaskInfo};
+
+use crate::enrich::process::Process;
+use crate::probe::syscalls::{ArgType, CapSet, SyscallDef};
+
+/// A byte string from the kernel: paths and arguments need not be UTF-8.
+pub type Bytes = Box<[u8]>;
+
+/// What happened.
+#[derive(Clone, Debug)]
+pub enum EventKind {
+    /// A traced syscall returned.
+    Syscall(&'static SyscallDef),
+    /// The process created a new process (`sched_process_fork`); reported as Falco's `clone`.
+    Fork { child_pid: u32 },
+    /// The process ended (its last thread exited); Falco's `procexit`.
+    Exit { status: u32 },
+}
+
+/// What the exec family adds: read at the call's enter, and the image the kernel loaded.
+#[derive(Clone, Debug, Default)]
+pub struct ExecDetails {
+    pub filename: Bytes,
+    pub argv: Vec<Bytes>,
+    /// Set by `sched_process_exec` when the exec succeeded.
+    pub image: Option<Bytes>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Event {
+    pub kind: EventKind,
+    /// The syscall's return value (`-errno` on failure); the child pid for a fork.
+    pub res: i64,
+    /// CLOCK_MONOTONIC of the call's enter and of the record, in ns.
+    pub enter_ns: u64,
+    pub mono_ns: u64,
+    /// Wall-clock time of the record, ns since the Unix epoch.
+    pub wall_ns: u64,
+    pub task: TaskInfo,
+    /// The caller's credentials before the call (set*id family and capset).
+    pub creds_before: Option<Creds>,
+    pub raw_args: [u64; 6],
+    /// The string arguments, by slot.
+    pub strings: [Bytes; sensor_common::MAX_STRINGS],
+    /// Which strings (by slot, plus argv) were cut at their bound.
+    pub truncated: u16,
+    pub exec: Option<Box<ExecDetails>>,
+    /// The process as the enrich stage knows it, after this event.
+    pub process: Option<Arc<Process>>,
+    /// For fd arguments: the path the fd referred to, when the agent could resolve it.
+    pub fd_path: Option<Bytes>,
+}
+
+/// One argument, rendered.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ArgValue {
+    /// A string from the caller's memory.
+    Bytes(Bytes),
+    /// A number shown as a number (fds, ids).
+    Int(i64),
+    /// A number with a textual rendering (mode, flags): `evt.arg` shows the text and
+    /// `evt.rawarg` the number.
+    Named { text: String, raw: u64 },
+}
+
+impl Event {
+    /// Falco's `evt.type`.
+    pub fn evt_type(&self) -> &'static str {
+        match &self.kind {
+            EventKind::Syscall(def) => def.name,
+            EventKind::Fork { .. } => "clone",
+            EventKind::Exit { .. } => "procexit",
+        }
+    }
+
+    pub fn syscall(&self) -> Option<&'static SyscallDef> {
+        match self.kind {
+            EventKind::Syscall(def) => Some(def),
+            _ => None,
+        }
+    }
+
+    /// The event's arguments with Falco's names, in the syscall's order.
+    pub fn args(&self) -> Vec<(&'static str, ArgValue)> {
+        match &self.kind {
+            EventKind::Syscall(def) => {
+                let mut out: Vec<(&'static str, ArgValue)> = def
+                    .args
+                    .iter()
+                    .map(|a| (a.name, self.arg_value(a.ty, a.index)))
+                    .collect();
+                if let Some(exec) = &self.exec {
+                    if def.name == "execveat" {
+                        if let Some(image) = &exec.image {
+                            out.push(("filename", ArgValue::Bytes(image.clone())));
+                        }
+                    }
+                }
+                out
+            }
+            EventKind::Fork { child_pid } => vec![("pid", ArgValue::Int(*child_pid as i64))],
+            EventKind::Exit { status } => vec![("status", ArgValue::Int(*status as i64))],
+        }
+    }
+
+    fn arg_value(&self, ty: ArgType, index: u8) -> ArgValue {
+        let raw = self.raw_args[index as usize];
+        match ty {
+            ArgType::Str(slot) => match &self.exec {
+                // The exec family carries its filename in the exec details.
+                Some(exec) if slot == 0 => ArgValue::Bytes(exec.filename.clone()),
+                _ => ArgValue::Bytes(self.strings[slot as usize].clone()),
+            },
+            // `int` arguments sit in 8-byte slots: cast through i32 so AT_FDCWD reads -100.
+            ArgType::Fd | ArgType::Dirfd => ArgValue::Int(raw as u32 as i32 as i64),
+            ArgType::Id => ArgValue::Int(raw as u32 as i32 as i64),
+            ArgType::Num => ArgValue::Int(raw as i64),
+            ArgType::Mode => ArgValue::Named {
+                text: flags::mode(raw & 0o7777),
+                raw: raw & 0o7777,
+            },
+            ArgType::Flags(set) => ArgValue::Named {
+                text: flags::flags(set, raw),
+                raw,
+            },
+            ArgType::CapSet(which) => {
+                let set = self.capability_set(which);
+                ArgValue::Named {
+                    text: flags::capabilities(set),
+                    raw: set,
+                }
+            }
+        }
+    }
+
+    /// capset's data: two `{effective, permitted, inheritable}` u32 triples, low then high.
+    fn capability_set(&self, which: CapSet) -> u64 {
+        let data = &self.strings[0];
+        let word = |i: usize| -> u64 {
+            data.get(i * 4..i * 4 + 4)
+                .map_or(0, |b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]) as u64)
+        };
+        let i = match which {
+            CapSet::Effective => 0,
+            CapSet::Permitted => 1,
+            CapSet::Inheritable => 2,
+        };
+        word(i) | (word(i + 3) << 32)
+    }
+
+    /// The process name (`proc.name`): the kernel's comm.
+    pub fn comm(&self) -> &[u8] {
+        let end = self
+            .task
+            .comm
+            .iter()
+            .position(|&b| b == 0)
+            .unwrap_or(self.task.comm.len());
+        &self.task.comm[..end]
+    }
+
+    /// Names of fields whose value was cut at its bound.
+    pub fn truncated_fields(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(def) = self.syscall() {
+            for slot in 0..sensor_common::MAX_STRINGS as u8 {
+                if self.truncated & sensor_common::record::truncated_bit(slot as usize) != 0 {
+                    match (slot, self.exec.is_some()) {
+                        (1, true) => out.push("proc.cmdline".to_string()),
+                        _ => {
+                            if let Some(arg) = def.string_arg(slot) {
+                                out.push(format!("evt.arg.{}", arg.name));
+                            }
+                        }
+                    }
+                }
+            }
+            if self.truncated & sensor_common::record::TRUNCATED_ARGV_COUNT != 0
+                && !out.iter().any(|f| f == "proc.cmdline")
+            {
+                out.push("proc.cmdline".to_string());
+            }
+        }
+        out
+    }
+}

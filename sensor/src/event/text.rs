@@ -1,0 +1,31 @@
+//! Events as one readable line each, for people watching `sensor events`.
+
+use super::{json::escape_bytes, ArgValue, Event};
+
+pub fn to_text(event: &Event) -> String {
+    let mut line = format!(
+        "{} {} pid={} ppid={} uid={} proc={}",
+        event.evt_type(),
+        if event.syscall().is_some() {
+            super::flags::result(event.res)
+        } else {
+            String::new()
+        },
+        event.task.pid,
+        event.task.ppid,
+        event.task.creds.euid,
+        escape_bytes(event.comm()).0,
+    );
+    for (name, value) in event.args() {
+        let shown = match value {
+            ArgValue::Bytes(b) => escape_bytes(&b).0,
+            ArgValue::Int(i) => i.to_string(),
+            ArgValue::Named { text, .. } => text,
+        };
+        line.push_str(&format!(" {name}={shown}"));
+    }
+    if let Some(p) = &event.process {
+        line.push_str(&format!(" cmdline=\"{}\"", escape_bytes(&p.cmdline()).0));
+    }
+    line
+}

@@ -1,0 +1,150 @@
+//! The capture pipeline: ring buffer -> decode -> enrich -> a sink, on one thread, so that the
+//! process table needs no locks and events reach the sink in kernel order.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::enrich::{fd, ProcessTable};
+use crate::event::Event;
+use crate::probe::decode::Decoder;
+use crate::probe::syscalls::ArgType;
+use crate::probe::{Loss, Probe};
+
+/// How long a read waits for the kernel before checking for a stop; also bounds the latency
+/// of records that did not trigger a wakeup (the kernel wakes the reader only in batches).
+const POLL_INTERVAL: Duration = Duration::from_millis(10);
+/// Records handled between stop checks.
+const BATCH: usize = 4096;
+
+/// What went through the pipeline.
+#[derive(Clone, Debug, Default)]
+pub struct Stats {
+    pub events: u64,
+    pub by_type: BTreeMap<&'static str, u64>,
+    pub loss: Loss,
+    pub malformed: u64,
+}
+
+impl Stats {
+    /// The one-line summary printed at exit.
+    pub fn summary(&self, probe_load: Duration, attached: usize) -> String {
+        let types: Vec<String> = self
+            .by_type
+            .iter()
+            .map(|(t, n)| format!("{t}={n}"))
+            .collect();
+        format!(
+            "sensor summary: {} events ({}); lost {} (ring buffer full {}, exit without enter {}); malformed {}; {} tracepoints attached in {:.1} ms",
+            self.events,
+            if types.is_empty() { "none".to_string() } else { types.join(" ") },
+            self.loss.total(),
+            self.loss.ring_full,
+            self.loss.missing_enter,
+            self.malformed,
+            attached,
+            probe_load.as_secs_f64() * 1e3,
+        )
+    }
+}
+
+pub struct Pipeline {
+    probe: Probe,
+    decoder: Decoder,
+    table: ProcessTable,
+    stats: Stats,
+}
+
+impl Pipeline {
+    /// Seeds the process table after the programs are attached, so no process can start in
+    /// between unseen.
+    pub fn new(probe: Probe) -> Self {
+        Self {
+            probe,
+            decoder: Decoder::new(),
+            table: ProcessTable::from_proc(),
+            stats: Stats::default(),
+        }
+    }
+
+    pub fn probe(&self) -> &Probe {
+        &self.probe
+    }
+
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Runs until `stop` is set or the sink fails, then detaches the programs and drains what
+    /// is left in the ring buffer, so that nothing captured is dropped.
+    pub fn run<E>(
+        &mut self,
+        stop: &AtomicBool,
+        mut sink: impl FnMut(&Event) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut last_loss_check = Instant::now();
+        let mut reported_loss = 0;
+        loop {
+            if stop.load(Ordering::Relaxed) {
+                self.probe.detach();
+                while self.step(Duration::ZERO, &mut sink)? > 0 {}
+                self.stats.loss = self.probe.loss();
+                return Ok(());
+            }
+            self.step(POLL_INTERVAL, &mut sink)?;
+            if last_loss_check.elapsed() >= Duration::from_secs(1) {
+                last_loss_check = Instant::now();
+                self.stats.loss = self.probe.loss();
+                let total = self.stats.loss.total();
+                if total > reported_loss {
+                    tracing::warn!(
+                        lost_total = total,
+                        ring_full = self.stats.loss.ring_full,
+                        exit_without_enter = self.stats.loss.missing_enter,
+                        "events lost: the consumer is slower than the kernel; a larger ring buffer or a faster sink helps"
+                    );
+                    reported_loss = total;
+                }
+            }
+        }
+    }
+
+    fn step<E>(
+        &mut self,
+        timeout: Duration,
+        sink: &mut impl FnMut(&Event) -> Result<(), E>,
+    ) -> Result<usize, E> {
+        let mut result = Ok(());
+        let Self {
+            probe,
+            decoder,
+            table,
+            stats,
+        } = self;
+        let read = probe.read(timeout, BATCH, |bytes| {
+            if result.is_err() {
+                return;
+            }
+            let Some(mut event) = decoder.decode(bytes) else {
+                return;
+            };
+            enrich(table, &mut event);
+            stats.events += 1;
+            *stats.by_type.entry(event.evt_type()).or_default() += 1;
+            result = sink(&event);
+        });
+        stats.malformed = decoder.malformed;
+        result.map(|()| read)
+    }
+}
+
+/// The enrich stage for one event.
+pub fn enrich(table: &mut ProcessTable, event: &mut Event) {
+    table.enrich(event);
+    if let Some(def) = event.syscall() {
+        if let Some(arg) = def.args.iter().find(|a| a.ty == ArgType::Fd) {
+            let fd_number = event.raw_args[arg.index as usize] as u32 as i32 as i64;
+            event.fd_path = fd::resolve(event.task.pid, fd_number);
+        }
+    }
+}

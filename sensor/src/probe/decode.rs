@@ -1,0 +1,225 @@
+//! Turning ring buffer records into [`Event`]s, joining the exec family's records.
+
+use std::collections::HashMap;
+
+use sensor_common::{RecordHeader, RecordKind};
+
+use super::syscalls::{self, Family};
+use crate::event::{Bytes, Event, EventKind, ExecDetails};
+
+/// Exec arguments waiting for their syscall's exit, bounded so lost exits cannot pile up.
+const MAX_PENDING_EXECS: usize = 65536;
+/// A pending exec older than this lost its exit record.
+const PENDING_EXEC_TTL_NS: u64 = 30_000_000_000;
+
+/// A record split into its header and strings.
+pub struct Record<'a> {
+    pub header: RecordHeader,
+    pub strings: [&'a [u8]; sensor_common::MAX_STRINGS],
+}
+
+/// Splits `bytes`; `None` if the record is shorter than its header says.
+pub fn parse(bytes: &[u8]) -> Option<Record<'_>> {
+    if bytes.len() < RecordHeader::SIZE {
+        return None;
+    }
+    // SAFETY: length checked; the header is plain data, read unaligned.
+    let header = unsafe { std::ptr::read_unaligned(bytes.as_ptr() as *const RecordHeader) };
+    let mut strings = [&[][..]; sensor_common::MAX_STRINGS];
+    let mut offset = RecordHeader::SIZE;
+    for (slot, len) in header.str_len.iter().enumerate() {
+        let end = offset + *len as usize;
+        strings[slot] = bytes.get(offset..end)?;
+        offset = end;
+    }
+    Some(Record { header, strings })
+}
+
+struct PendingExec {
+    details: ExecDetails,
+    truncated: u16,
+    enter_ns: u64,
+}
+
+/// Decodes records in ring order. Holds the exec family's enter-side records until the
+/// syscall's exit arrives.
+pub struct Decoder {
+    /// CLOCK_REALTIME minus CLOCK_MONOTONIC, to put wall time on kernel timestamps.
+    wall_offset_ns: i128,
+    pending_exec: HashMap<u32, PendingExec>,
+    /// Records that could not be decoded (a kernel/agent mismatch; never expected).
+    pub malformed: u64,
+}
+
+impl Default for Decoder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn clock_ns(clock: libc::clockid_t) -> i128 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: valid clock id and out pointer.
+    unsafe { libc::clock_gettime(clock, &mut ts) };
+    ts.tv_sec as i128 * 1_000_000_000 + ts.tv_nsec as i128
+}
+
+/// Splits NUL-separated argv bytes.
+fn split_argv(bytes: &[u8]) -> Vec<Bytes> {
+    let bytes = bytes.strip_suffix(&[0]).unwrap_or(bytes);
+    if bytes.is_empty() {
+        return Vec::new();
+    }
+    bytes.split(|&b| b == 0).map(Bytes::from).collect()
+}
+
+impl Decoder {
+    pub fn new() -> Self {
+        Self {
+            wall_offset_ns: clock_ns(libc::CLOCK_REALTIME) - clock_ns(libc::CLOCK_MONOTONIC),
+            pending_exec: HashMap::new(),
+            malformed: 0,
+        }
+    }
+
+    pub fn wall_ns(&self, mono_ns: u64) -> u64 {
+        (mono_ns as i128 + self.wall_offset_ns).max(0) as u64
+    }
+
+    /// Decodes one record. `None` for records that only feed a later event, or are malformed.
+    pub fn decode(&mut self, bytes: &[u8]) -> Option<Event> {
+        let Some(record) = parse(bytes) else {
+            self.malformed += 1;
+            return None;
+        };
+        let h = record.header;
+        let Some(kind) = RecordKind::from_u8(h.kind) else {
+            self.malformed += 1;
+            return None;
+        };
+        match kind {
+            RecordKind::ExecArgs => {
+                self.remember_exec(h.task.tid, &record);
+                None
+            }
+            RecordKind::ExecImage => {
+                let old_tid = h.args[0] as u32;
+                let mut pending = self.pending_exec.remove(&old_tid).unwrap_or(PendingExec {
+                    details: ExecDetails::default(),
+                    truncated: 0,
+                    enter_ns: h.ts_ns,
+                });
+                pending.details.image = Some(record.strings[0].into());
+                self.pending_exec.insert(h.task.tid, pending);
+                None
+            }
+            RecordKind::Syscall => {
+                let Some(def) = syscalls::by_nr(h.syscall_nr) else {
+                    self.malformed += 1;
+                    return None;
+                };
+                let mut event = self.event(EventKind::Syscall(def), &record);
+                if def.family == Family::Exec {
+                    if let Some(pending) = self.pending_exec.remove(&h.task.tid) {
+                        event.truncated |= pending.truncated;
+                        event.exec = Some(Box::new(pending.details));
+                    }
+                }
+                if matches!(
+                    def.kind,
+                    sensor_common::syscall::SpecKind::Creds
+                        | sensor_common::syscall::SpecKind::Capset
+                ) {
+                    event.creds_before = Some(h.creds_before);
+                }
+                Some(event)
+            }
+            RecordKind::Fork => {
+                let child_pid = h.args[0] as u32;
+                let mut event = self.event(EventKind::Fork { child_pid }, &record);
+                event.res = child_pid as i64;
+                Some(event)
+            }
+            RecordKind::Exit => Some(self.event(
+                EventKind::Exit {
+                    status: h.args[0] as u32,
+                },
+                &record,
+            )),
+        }
+    }
+
+    fn remember_exec(&mut self, tid: u32, record: &Record<'_>) {
+        if self.pending_exec.len() >= MAX_PENDING_EXECS {
+            let now = record.header.ts_ns;
+            self.pending_exec
+                .retain(|_, p| now.saturating_sub(p.enter_ns) < PENDING_EXEC_TTL_NS);
+        }
+        self.pending_exec.insert(
+            tid,
+            PendingExec {
+                details: ExecDetails {
+                    filename: record.strings[0].into(),
+                    argv: split_argv(record.strings[1]),
+                    image: None,
+                },
+                truncated: record.header.truncated,
+                enter_ns: record.header.enter_ns,
+            },
+        );
+    }
+
+    fn event(&self, kind: EventKind, record: &Record<'_>) -> Event {
+        let h = &record.header;
+        Event {
+            kind,
+            res: h.res,
+            enter_ns: h.enter_ns,
+            mono_ns: h.ts_ns,
+            wall_ns: self.wall_ns(h.ts_ns),
+            task: h.task,
+            creds_before: None,
+            raw_args: h.args,
+            strings: record.strings.map(Bytes::from),
+            truncated: h.truncated,
+            exec: None,
+            process: None,
+            fd_path: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn argv_splits_on_nul() {
+        let argv = split_argv(b"/bin/true\0a\0b\0");
+        assert_eq!(
+            argv,
+            vec![
+                Bytes::from(&b"/bin/true"[..]),
+                b"a"[..].into(),
+                b"b"[..].into()
+            ]
+        );
+        assert!(split_argv(b"").is_empty());
+        assert_eq!(split_argv(b"x\0\0y\0").len(), 3);
+    }
+
+    #[test]
+    fn short_records_are_rejected() {
+        assert!(parse(&[0u8; 8]).is_none());
+        let mut bytes = vec![0u8; RecordHeader::SIZE];
+        // str_len[0] claims 10 bytes that are not there.
+        let str_len_offset = std::mem::offset_of!(RecordHeader, str_len);
+        bytes[str_len_offset] = 10;
+        assert!(parse(&bytes).is_none());
+        bytes.extend_from_slice(b"0123456789");
+        assert_eq!(parse(&bytes).unwrap().strings[0], b"0123456789");
+    }
+}

@@ -1,0 +1,283 @@
+//! What happened in the kernel: loads and attaches the eBPF programs, reads their ring buffer,
+//! decodes records into events, and counts what was lost.
+
+pub mod decode;
+pub mod kernel_offsets;
+pub mod privileges;
+pub mod syscalls;
+pub mod tracefs;
+
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
+
+use aya::maps::{Array, MapData, PerCpuArray, RingBuf};
+use aya::programs::{RawTracePoint, TracePoint};
+use aya::{Ebpf, EbpfLoader};
+use sensor_common::{loss, SyscallSpec, DEFAULT_RING_BYTES};
+
+/// The programs, built by build.rs from the `sensor-ebpf` crate.
+static EBPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/sensor"));
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    #[error(transparent)]
+    Privileges(#[from] privileges::MissingPrivileges),
+    #[error(transparent)]
+    Tracefs(#[from] tracefs::TracefsError),
+    #[error(transparent)]
+    Offsets(#[from] kernel_offsets::OffsetsError),
+    #[error("the kernel refused the sensor's eBPF programs: {0}")]
+    Load(#[source] aya::EbpfError),
+    #[error("eBPF program `{name}` could not be {action}: {source}")]
+    Program {
+        name: String,
+        action: String,
+        #[source]
+        source: aya::programs::ProgramError,
+    },
+    #[error("eBPF map `{name}`: {source}")]
+    Map {
+        name: &'static str,
+        #[source]
+        source: aya::maps::MapError,
+    },
+    #[error("the ring buffer size {0} must be a power of two of at least 8 MiB (8388608)")]
+    RingSize(u32),
+}
+
+/// How the probe is set up.
+#[derive(Clone, Debug)]
+pub struct ProbeConfig {
+    /// Bytes in the event ring buffer: a power of two, at least 8 MiB.
+    pub ring_bytes: u32,
+}
+
+impl Default for ProbeConfig {
+    fn default() -> Self {
+        Self {
+            ring_bytes: DEFAULT_RING_BYTES,
+        }
+    }
+}
+
+/// Events lost on their way to the agent, summed over CPUs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Loss {
+    /// The ring buffer was full: the agent read too slowly.
+    pub ring_full: u64,
+    /// A syscall's exit came without its saved enter.
+    pub missing_enter: u64,
+}
+
+impl Loss {
+    pub fn total(&self) -> u64 {
+        self.ring_full + self.missing_enter
+    }
+}
+
+/// The loaded and attached programs. Dropping it detaches them.
+pub struct Probe {
+    ebpf: Option<Ebpf>,
+    ring: RingBuf<MapData>,
+    loss: PerCpuArray<MapData, u64>,
+    /// Time from the start of loading to the last attach.
+    pub load_time: Duration,
+    /// `category:name` of every attached tracepoint.
+    pub attached: Vec<String>,
+}
+
+fn program_error(
+    name: &str,
+    action: &str,
+) -> impl FnOnce(aya::programs::ProgramError) -> ProbeError {
+    let name = name.to_string();
+    let action = action.to_string();
+    move |source| ProbeError::Program {
+        name,
+        action,
+        source,
+    }
+}
+
+/// Turns the kernel's EPERM into the advice about privileges.
+fn load_error(e: aya::EbpfError) -> ProbeError {
+    let text = e.to_string();
+    if text.contains("Operation not permitted") || text.contains("EPERM") {
+        ProbeError::Privileges(privileges::MissingPrivileges {
+            missing: format!("the kernel said: {text}"),
+        })
+    } else {
+        ProbeError::Load(e)
+    }
+}
+
+impl Probe {
+    /// Loads the programs into the kernel and attaches them to every traced syscall's
+    /// tracepoints and to the process lifecycle tracepoints.
+    pub fn load(config: &ProbeConfig) -> Result<Self, ProbeError> {
+        if config.ring_bytes < 8 << 20 || !config.ring_bytes.is_power_of_two() {
+            return Err(ProbeError::RingSize(config.ring_bytes));
+        }
+        privileges::check()?;
+        tracefs::ensure_mounted()?;
+        let started = Instant::now();
+        let offsets = kernel_offsets::read()?;
+        let tgid = std::process::id();
+        let mut ebpf = EbpfLoader::new()
+            .override_global("SELF_TGID", &tgid, true)
+            .override_global("KERNEL_OFFSETS", &offsets, true)
+            .map_max_entries("EVENTS", config.ring_bytes)
+            .load(EBPF_OBJECT)
+            .map_err(load_error)?;
+
+        let mut attached = Vec::new();
+        {
+            let map = ebpf.map_mut("SYSCALLS").ok_or(ProbeError::Map {
+                name: "SYSCALLS",
+                source: aya::maps::MapError::InvalidName {
+                    name: "SYSCALLS".into(),
+                },
+            })?;
+            let mut table: Array<_, SyscallSpec> =
+                Array::try_from(map).map_err(|source| ProbeError::Map {
+                    name: "SYSCALLS",
+                    source,
+                })?;
+            for def in syscalls::SYSCALLS {
+                let Some(nr) = def.nr() else { continue };
+                if !tracefs::exists("syscalls", &format!("sys_enter_{}", def.tracepoint)) {
+                    tracing::debug!(
+                        syscall = def.name,
+                        "no tracepoint on this kernel; not traced"
+                    );
+                    continue;
+                }
+                table
+                    .set(nr, def.spec(), 0)
+                    .map_err(|source| ProbeError::Map {
+                        name: "SYSCALLS",
+                        source,
+                    })?;
+            }
+        }
+
+        for (program, direction) in [("sys_enter", "enter"), ("sys_exit", "exit")] {
+            let prog: &mut TracePoint = ebpf
+                .program_mut(program)
+                .ok_or_else(|| missing_program(program))?
+                .try_into()
+                .map_err(program_error(program, "found"))?;
+            prog.load().map_err(program_error(program, "loaded"))?;
+            for def in syscalls::SYSCALLS {
+                let name = format!("sys_{direction}_{}", def.tracepoint);
+                if def.nr().is_none() || !tracefs::exists("syscalls", &name) {
+                    continue;
+                }
+                prog.attach("syscalls", &name).map_err(program_error(
+                    program,
+                    &format!("attached to syscalls:{name}"),
+                ))?;
+                attached.push(format!("syscalls:{name}"));
+            }
+        }
+        for name in ["sched_process_exec", "sched_process_exit"] {
+            let prog: &mut TracePoint = ebpf
+                .program_mut(name)
+                .ok_or_else(|| missing_program(name))?
+                .try_into()
+                .map_err(program_error(name, "found"))?;
+            prog.load().map_err(program_error(name, "loaded"))?;
+            prog.attach("sched", name)
+                .map_err(program_error(name, "attached"))?;
+            attached.push(format!("sched:{name}"));
+        }
+        {
+            let name = "sched_process_fork";
+            let prog: &mut RawTracePoint = ebpf
+                .program_mut(name)
+                .ok_or_else(|| missing_program(name))?
+                .try_into()
+                .map_err(program_error(name, "found"))?;
+            prog.load().map_err(program_error(name, "loaded"))?;
+            prog.attach(name).map_err(program_error(name, "attached"))?;
+            attached.push(format!("raw_tracepoint:{name}"));
+        }
+
+        let ring = take_map(&mut ebpf, "EVENTS", RingBuf::try_from)?;
+        let loss = take_map(&mut ebpf, "LOSS", PerCpuArray::try_from)?;
+        let load_time = started.elapsed();
+        tracing::info!(
+            programs = attached.len(),
+            load_ms = load_time.as_secs_f64() * 1e3,
+            ring_bytes = config.ring_bytes,
+            "eBPF programs attached"
+        );
+        Ok(Self {
+            ebpf: Some(ebpf),
+            ring,
+            loss,
+            load_time,
+            attached,
+        })
+    }
+
+    /// Detaches every program; records already in the ring buffer stay readable.
+    pub fn detach(&mut self) {
+        self.ebpf = None;
+    }
+
+    /// Waits up to `timeout` for records, then hands each waiting record to `f`, at most
+    /// `max` of them. Returns how many were read.
+    pub fn read(&mut self, timeout: Duration, max: usize, mut f: impl FnMut(&[u8])) -> usize {
+        let mut read = 0;
+        while read < max {
+            let Some(item) = self.ring.next() else { break };
+            f(&item);
+            read += 1;
+        }
+        if read == 0 {
+            let mut pfd = libc::pollfd {
+                fd: self.ring.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd. Interrupted or failed polls just mean another round.
+            unsafe { libc::poll(&mut pfd, 1, timeout.as_millis() as i32) };
+        }
+        read
+    }
+
+    /// Running totals of lost events.
+    pub fn loss(&self) -> Loss {
+        let sum = |index: u32| -> u64 {
+            self.loss
+                .get(&index, 0)
+                .map(|values| values.iter().sum())
+                .unwrap_or(0)
+        };
+        Loss {
+            ring_full: sum(loss::RING_FULL),
+            missing_enter: sum(loss::MISSING_ENTER),
+        }
+    }
+}
+
+fn missing_program(name: &str) -> ProbeError {
+    ProbeError::Program {
+        name: name.to_string(),
+        action: "found".to_string(),
+        source: aya::programs::ProgramError::UnexpectedProgramType,
+    }
+}
+
+fn take_map<T>(
+    ebpf: &mut Ebpf,
+    name: &'static str,
+    convert: impl FnOnce(aya::maps::Map) -> Result<T, aya::maps::MapError>,
+) -> Result<T, ProbeError> {
+    let map = ebpf.take_map(name).ok_or(ProbeError::Map {
+        name,
+        source: aya::maps::MapError::InvalidName { name: name.into() },
+    })?;
+    convert(map).map_err(|source| ProbeError::Map { name, source })
+}

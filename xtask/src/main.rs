@@ -1,0 +1,112 @@
+//! `cargo xtask`: sets up a fresh machine on first use and runs the sensor, its tests and its
+//! benchmarks. Every step that installs something checks first, so each command is idempotent.
+
+mod bench;
+mod setup;
+
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Install what building and testing need: the nightly toolchain's rust-src, bpf-linker
+    /// built against the nightly's own libLLVM, and the Debian packages the tests use.
+    Setup,
+    /// Set up, build the sensor (release) and run it as root with the given arguments,
+    /// e.g. `cargo xtask run -- events --json`.
+    Run {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Set up, then run every test: unit tests and the integration tests that load the real
+    /// eBPF programs (those need root; with CI=true a run without root fails).
+    Test {
+        /// Extra arguments for `cargo test`, e.g. a test name filter.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Set up, then run the benchmarks: the chmod and fork+exec storms untraced and traced.
+    Bench {
+        /// Calls in the chmod storm.
+        #[arg(long, default_value_t = 2_000_000)]
+        chmod_calls: u64,
+        /// Processes in the fork+exec storm.
+        #[arg(long, default_value_t = 20_000)]
+        execs: u64,
+    },
+}
+
+fn main() -> Result<()> {
+    match Cli::parse().command {
+        Cmd::Setup => setup::run(),
+        Cmd::Run { args } => {
+            setup::run()?;
+            cargo(&["build", "--release", "-p", "sensor"])?;
+            let status = Command::new(workspace_root().join("target/release/sensor"))
+                .args(&args)
+                .status()
+                .context("starting target/release/sensor")?;
+            std::process::exit(status.code().unwrap_or(1));
+        }
+        Cmd::Test { args } => {
+            setup::run()?;
+            if is_ci() && !is_root() {
+                bail!("CI=true but not running as root: the eBPF integration tests would not run");
+            }
+            let mut cmd = vec!["test", "--workspace", "--exclude", "sensor-ebpf"];
+            let extra: Vec<&str> = args.iter().map(String::as_str).collect();
+            if !extra.is_empty() {
+                cmd.extend(extra);
+            }
+            cargo(&cmd)
+        }
+        Cmd::Bench { chmod_calls, execs } => {
+            setup::run()?;
+            bench::run(chmod_calls, execs)
+        }
+    }
+}
+
+pub fn is_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc_geteuid() == 0 }
+}
+
+extern "C" {
+    #[link_name = "geteuid"]
+    fn libc_geteuid() -> u32;
+}
+
+pub fn workspace_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
+}
+
+/// Runs cargo in the workspace with the same toolchain as this xtask.
+pub fn cargo(args: &[&str]) -> Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(&cargo)
+        .args(args)
+        .current_dir(workspace_root())
+        .status()
+        .with_context(|| format!("running {cargo} {}", args.join(" ")))?;
+    if !status.success() {
+        bail!("cargo {} failed ({status})", args.join(" "));
+    }
+    Ok(())
+}

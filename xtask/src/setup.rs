@@ -1,0 +1,204 @@
+//! First-use setup of a machine: nightly rust-src, bpf-linker against the nightly's libLLVM,
+//! Debian packages for the tests. Each step checks before it acts.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+
+const BPF_LINKER_VERSION: &str = "0.13.0";
+/// Debian packages the tests and benchmarks call: mount/umount and setpriv (util-linux),
+/// coreutils' chmod, python3 for os.chmod/os.fchmod/setresuid.
+const DEBIAN_PACKAGES: &[&str] = &["util-linux", "mount", "coreutils", "python3"];
+
+pub fn run() -> Result<()> {
+    nightly_rust_src()?;
+    bpf_linker()?;
+    debian_packages()?;
+    Ok(())
+}
+
+fn output(cmd: &mut Command) -> Result<String> {
+    let out = cmd.output().with_context(|| format!("running {cmd:?}"))?;
+    if !out.status.success() {
+        bail!(
+            "{cmd:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn status(cmd: &mut Command) -> Result<()> {
+    let status = cmd.status().with_context(|| format!("running {cmd:?}"))?;
+    if !status.success() {
+        bail!("{cmd:?} failed ({status})");
+    }
+    Ok(())
+}
+
+fn nightly_rust_src() -> Result<()> {
+    let sysroot = match output(Command::new("rustc").args(["+nightly", "--print", "sysroot"])) {
+        Ok(s) => PathBuf::from(s.trim()),
+        Err(_) => {
+            eprintln!("xtask: installing the nightly toolchain");
+            status(Command::new("rustup").args([
+                "toolchain",
+                "install",
+                "nightly",
+                "--profile",
+                "minimal",
+            ]))?;
+            PathBuf::from(
+                output(Command::new("rustc").args(["+nightly", "--print", "sysroot"]))?.trim(),
+            )
+        }
+    };
+    if !sysroot.join("lib/rustlib/src/rust/library/core").is_dir() {
+        eprintln!("xtask: installing rust-src for the nightly toolchain");
+        status(Command::new("rustup").args([
+            "component",
+            "add",
+            "rust-src",
+            "--toolchain",
+            "nightly",
+        ]))?;
+    }
+    Ok(())
+}
+
+/// The nightly's LLVM major version and its sysroot.
+fn nightly_llvm() -> Result<(u32, PathBuf)> {
+    let version = output(Command::new("rustc").args(["+nightly", "-vV"]))?;
+    let llvm = version
+        .lines()
+        .find_map(|l| l.strip_prefix("LLVM version: "))
+        .context("`rustc +nightly -vV` printed no LLVM version")?;
+    let major: u32 = llvm
+        .split('.')
+        .next()
+        .and_then(|m| m.parse().ok())
+        .with_context(|| format!("unexpected LLVM version {llvm}"))?;
+    let sysroot = PathBuf::from(
+        output(Command::new("rustc").args(["+nightly", "--print", "sysroot"]))?.trim(),
+    );
+    Ok((major, sysroot))
+}
+
+fn home() -> PathBuf {
+    std::env::var_os("HOME").map_or_else(|| PathBuf::from("/root"), PathBuf::from)
+}
+
+fn cargo_bin(name: &str) -> PathBuf {
+    std::env::var_os("CARGO_HOME")
+        .map_or_else(|| home().join(".cargo"), PathBuf::from)
+        .join("bin")
+        .join(name)
+}
+
+/// True if `bpf-linker` runs and was built for `major`.
+fn bpf_linker_ok(major: u32) -> bool {
+    let Ok(version) = output(Command::new(cargo_bin("bpf-linker")).arg("--version")) else {
+        return false;
+    };
+    if !version.contains(BPF_LINKER_VERSION) {
+        return false;
+    }
+    // The marker records which LLVM it was linked against.
+    std::fs::read_to_string(llvm_prefix(major).join("bpf-linker.built"))
+        .is_ok_and(|s| s.trim() == BPF_LINKER_VERSION)
+}
+
+/// A stable directory (not /tmp) holding libLLVM links: bpf-linker's RUNPATH points here.
+fn llvm_prefix(major: u32) -> PathBuf {
+    home().join(format!(".local/share/sensor/llvm-{major}"))
+}
+
+/// Builds bpf-linker against the nightly toolchain's own libLLVM, so the bitcode rustc emits
+/// and the LLVM that links it are the same version.
+fn bpf_linker() -> Result<()> {
+    let (major, sysroot) = nightly_llvm()?;
+    let prefix = llvm_prefix(major);
+    let libdir = prefix.join("lib");
+    // Refresh the links every time: a nightly update renames libLLVM.
+    let lib = std::fs::read_dir(sysroot.join("lib"))?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("libLLVM") && n.contains(".so"))
+        })
+        .with_context(|| format!("no libLLVM in {}/lib", sysroot.display()))?;
+    std::fs::create_dir_all(&libdir)?;
+    let soname = lib.file_name().context("libLLVM path")?.to_owned();
+    for link in [libdir.join("libLLVM.so"), libdir.join(&soname)] {
+        relink(&lib, &link)?;
+    }
+    if bpf_linker_ok(major) {
+        return Ok(());
+    }
+    eprintln!(
+        "xtask: building bpf-linker {BPF_LINKER_VERSION} against LLVM {major} from {} (a few minutes, once)",
+        lib.display()
+    );
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    status(
+        Command::new(cargo)
+            .args([
+                "install",
+                "bpf-linker",
+                "--locked",
+                "--force",
+                "--version",
+                BPF_LINKER_VERSION,
+            ])
+            .args([
+                "--no-default-features",
+                "--features",
+                &format!("llvm-{major}"),
+            ])
+            .env("LLVM_PREFIX", &prefix),
+    )?;
+    std::fs::write(prefix.join("bpf-linker.built"), BPF_LINKER_VERSION)?;
+    Ok(())
+}
+
+fn relink(target: &Path, link: &Path) -> Result<()> {
+    if std::fs::read_link(link).is_ok_and(|t| t == target) {
+        return Ok(());
+    }
+    let _ = std::fs::remove_file(link);
+    std::os::unix::fs::symlink(target, link)
+        .with_context(|| format!("linking {} -> {}", link.display(), target.display()))
+}
+
+fn debian_packages() -> Result<()> {
+    let missing: Vec<&str> = DEBIAN_PACKAGES
+        .iter()
+        .copied()
+        .filter(|p| {
+            !Command::new("dpkg-query")
+                .args(["-W", "-f=${Status}", p])
+                .output()
+                .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
+        })
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    if !crate::is_root() {
+        bail!(
+            "Debian packages {missing:?} are missing; install them as root: apt-get install {}",
+            missing.join(" ")
+        );
+    }
+    eprintln!("xtask: installing Debian packages {missing:?}");
+    status(Command::new("apt-get").arg("update").arg("-q"))?;
+    status(
+        Command::new("apt-get")
+            .args(["install", "-y", "-q", "--no-install-recommends"])
+            .args(&missing)
+            .env("DEBIAN_FRONTEND", "noninteractive"),
+    )
+}
