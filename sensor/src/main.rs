@@ -71,32 +71,41 @@ fn events(json: bool, ring_bytes: u32) -> anyhow::Result<()> {
     }
     let probe = Probe::load(&ProbeConfig { ring_bytes })?;
     let mut pipeline = Pipeline::new(probe);
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
-    let mut pending = 0usize;
-    let result = pipeline.run(&stop, |event| -> std::io::Result<()> {
-        if json {
-            serde_json::to_writer(&mut out, &sensor::event::json::to_json(event))?;
-            out.write_all(b"\n")?;
-        } else {
-            writeln!(out, "{}", sensor::event::text::to_text(event))?;
-        }
-        pending += 1;
-        // Flush often enough that a reader sees events promptly, rarely enough to stay cheap.
-        if pending >= 64 {
-            out.flush()?;
-            pending = 0;
-        }
-        Ok(())
-    });
-    // Flush whatever the last batch left buffered; a closed stdout is a normal way to stop.
-    let flushed = out.flush();
+    let mut sink = EventWriter {
+        out: std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock()),
+        json,
+    };
+    let result = pipeline.run(&stop, &mut sink);
     let summary = pipeline
         .stats()
         .summary(pipeline.probe().load_time, pipeline.probe().attached.len());
     eprintln!("{summary}");
-    match result.and(flushed) {
+    // A closed stdout (`sensor events | head`) is a normal way to stop.
+    match result {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         other => other.context("writing events to stdout"),
+    }
+}
+
+/// Writes events to stdout as JSON lines or text, flushing whenever the ring buffer is drained.
+struct EventWriter<W: Write> {
+    out: W,
+    json: bool,
+}
+
+impl<W: Write> sensor::pipeline::Sink for EventWriter<W> {
+    type Error = std::io::Error;
+
+    fn event(&mut self, event: &sensor::event::Event) -> std::io::Result<()> {
+        if self.json {
+            serde_json::to_writer(&mut self.out, &sensor::event::json::to_json(event))?;
+            self.out.write_all(b"\n")
+        } else {
+            writeln!(self.out, "{}", sensor::event::text::to_text(event))
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
     }
 }

@@ -48,6 +48,24 @@ impl Stats {
     }
 }
 
+/// Where the pipeline's events go.
+pub trait Sink {
+    type Error;
+    fn event(&mut self, event: &Event) -> Result<(), Self::Error>;
+    /// Called whenever the ring buffer has been drained, so a buffering sink can hand on what
+    /// it holds while the node is quiet.
+    fn flush(&mut self) -> Result<(), Self::Error> {
+        Ok(())
+    }
+}
+
+impl<E, F: FnMut(&Event) -> Result<(), E>> Sink for F {
+    type Error = E;
+    fn event(&mut self, event: &Event) -> Result<(), E> {
+        self(event)
+    }
+}
+
 pub struct Pipeline {
     probe: Probe,
     decoder: Decoder,
@@ -77,21 +95,19 @@ impl Pipeline {
 
     /// Runs until `stop` is set or the sink fails, then detaches the programs and drains what
     /// is left in the ring buffer, so that nothing captured is dropped.
-    pub fn run<E>(
-        &mut self,
-        stop: &AtomicBool,
-        mut sink: impl FnMut(&Event) -> Result<(), E>,
-    ) -> Result<(), E> {
+    pub fn run<S: Sink>(&mut self, stop: &AtomicBool, sink: &mut S) -> Result<(), S::Error> {
         let mut last_loss_check = Instant::now();
         let mut reported_loss = 0;
         loop {
             if stop.load(Ordering::Relaxed) {
                 self.probe.detach();
-                while self.step(Duration::ZERO, &mut sink)? > 0 {}
+                while self.step(Duration::ZERO, sink)? > 0 {}
                 self.stats.loss = self.probe.loss();
-                return Ok(());
+                return sink.flush();
             }
-            self.step(POLL_INTERVAL, &mut sink)?;
+            if self.step(POLL_INTERVAL, sink)? < BATCH {
+                sink.flush()?;
+            }
             if last_loss_check.elapsed() >= Duration::from_secs(1) {
                 last_loss_check = Instant::now();
                 self.stats.loss = self.probe.loss();
@@ -109,11 +125,7 @@ impl Pipeline {
         }
     }
 
-    fn step<E>(
-        &mut self,
-        timeout: Duration,
-        sink: &mut impl FnMut(&Event) -> Result<(), E>,
-    ) -> Result<usize, E> {
+    fn step<S: Sink>(&mut self, timeout: Duration, sink: &mut S) -> Result<usize, S::Error> {
         let mut result = Ok(());
         let Self {
             probe,
@@ -131,7 +143,7 @@ impl Pipeline {
             enrich(table, &mut event);
             stats.events += 1;
             *stats.by_type.entry(event.evt_type()).or_default() += 1;
-            result = sink(&event);
+            result = sink.event(&event);
         });
         stats.malformed = decoder.malformed;
         result.map(|()| read)

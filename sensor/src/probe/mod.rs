@@ -1,6 +1,7 @@
 //! What happened in the kernel: loads and attaches the eBPF programs, reads their ring buffer,
 //! decodes records into events, and counts what was lost.
 
+pub mod btf;
 pub mod decode;
 pub mod kernel_offsets;
 pub mod privileges;
@@ -122,6 +123,10 @@ impl Probe {
         tracefs::ensure_mounted()?;
         let started = Instant::now();
         let offsets = kernel_offsets::read()?;
+        tracing::debug!(
+            ms = started.elapsed().as_secs_f64() * 1e3,
+            "kernel offsets read from BTF"
+        );
         let tgid = std::process::id();
         let mut ebpf = EbpfLoader::new()
             .override_global("SELF_TGID", &tgid, true)
@@ -129,6 +134,7 @@ impl Probe {
             .map_max_entries("EVENTS", config.ring_bytes)
             .load(EBPF_OBJECT)
             .map_err(load_error)?;
+        tracing::debug!(ms = started.elapsed().as_secs_f64() * 1e3, "object loaded");
 
         let mut attached = Vec::new();
         {
@@ -180,6 +186,10 @@ impl Probe {
                 attached.push(format!("syscalls:{name}"));
             }
         }
+        tracing::debug!(
+            ms = started.elapsed().as_secs_f64() * 1e3,
+            "syscall programs attached"
+        );
         for name in ["sched_process_exec", "sched_process_exit"] {
             let prog: &mut TracePoint = ebpf
                 .program_mut(name)

@@ -1,0 +1,289 @@
+//! The kernel sensor against the real kernel: each syscall family triggered by real programs
+//! produces exactly the expected event, with Falco's field names and the syscall's result.
+
+mod common;
+
+use std::os::unix::ffi::OsStrExt;
+use std::process::Command;
+
+use common::{privileged, python, run, Sensor, TempDir};
+use serde_json::Value;
+
+fn assert_success(e: &Value) {
+    assert_eq!(e["evt.res"], "SUCCESS", "{e}");
+    assert_eq!(e["evt.rawres"], 0, "{e}");
+    assert_eq!(e["evt.failed"], false, "{e}");
+}
+
+#[test]
+fn coreutils_chmod_setuid_bit() {
+    if !privileged() {
+        return;
+    }
+    let sensor = Sensor::shared();
+    let dir = TempDir::new("chmod");
+    let file = dir.path("target");
+    std::fs::write(&file, b"x").unwrap();
+    let (pid, status) = run(Command::new("chmod").arg("u+s").arg(&file));
+    assert!(status.success());
+    // coreutils chmod calls fchmodat(AT_FDCWD, path, mode).
+    let e = sensor.event_of(pid, "fchmodat");
+    assert_success(&e);
+    assert_eq!(e["evt.arg.dirfd"], -100);
+    assert_eq!(e["evt.arg.filename"], file.to_str().unwrap());
+    let mode = e["evt.rawarg.mode"].as_u64().unwrap();
+    assert_eq!(mode & 0o4000, 0o4000, "{e}");
+    assert!(
+        e["evt.arg.mode"].as_str().unwrap().starts_with("S_ISUID|"),
+        "{e}"
+    );
+    assert_eq!(e["proc.name"], "chmod");
+    assert_eq!(e["proc.ppid"], std::process::id());
+    assert_eq!(e["user.uid"], 0);
+    assert!(
+        e["proc.cmdline"]
+            .as_str()
+            .unwrap()
+            .starts_with("chmod u+s "),
+        "{e}"
+    );
+    assert!(e["evt.rawtime"].as_u64().unwrap() > 1_600_000_000_000_000_000);
+    assert!(e["evt.monotime"].as_u64().unwrap() > 0);
+    assert!(e["proc.mnt_ns"].as_u64().unwrap() > 0);
+    assert!(e["proc.pid_ns"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn python_chmod_and_fchmod() {
+    if !privileged() {
+        return;
+    }
+    let sensor = Sensor::shared();
+    let dir = TempDir::new("pychmod");
+    let file = dir.path("f");
+    std::fs::write(&file, b"x").unwrap();
+    let path = file.to_str().unwrap();
+    // The fd stays open while python sleeps, so the agent can resolve it to the path.
+    let (pid, _) = python(&format!(
+        "import os, time\nos.chmod({path:?}, 0o4755)\nfd = os.open({path:?}, os.O_RDONLY)\nos.fchmod(fd, 0o640)\ntime.sleep(0.3)\n"
+    ));
+    let chmod = sensor.wait_for("python os.chmod", |e| {
+        e["proc.pid"] == pid && (e["evt.type"] == "chmod" || e["evt.type"] == "fchmodat")
+    });
+    assert_success(&chmod);
+    assert_eq!(chmod["evt.arg.filename"], path);
+    assert_eq!(chmod["evt.rawarg.mode"], 0o4755);
+    assert_eq!(
+        chmod["evt.arg.mode"],
+        "S_ISUID|S_IRWXU|S_IRGRP|S_IXGRP|S_IROTH|S_IXOTH"
+    );
+
+    let fchmod = sensor.event_of(pid, "fchmod");
+    assert_success(&fchmod);
+    assert!(fchmod["evt.arg.fd"].as_i64().unwrap() >= 3, "{fchmod}");
+    assert_eq!(fchmod["evt.rawarg.mode"], 0o640);
+    assert_eq!(fchmod["evt.arg.mode"], "S_IRUSR|S_IWUSR|S_IRGRP");
+    assert_eq!(fchmod["fd.name"], path);
+}
+
+#[test]
+fn execve_with_arguments() {
+    if !privileged() {
+        return;
+    }
+    let sensor = Sensor::shared();
+    let (pid, status) = run(Command::new("/bin/true").args(["a", "b"]));
+    assert!(status.success());
+    let e = sensor.event_of(pid, "execve");
+    assert_success(&e);
+    assert_eq!(e["evt.arg.filename"], "/bin/true");
+    assert_eq!(e["proc.name"], "true");
+    assert_eq!(e["proc.exe"], "/bin/true");
+    assert_eq!(e["proc.exepath"], "/bin/true");
+    assert_eq!(e["proc.args"], "a b");
+    assert_eq!(e["proc.cmdline"], "true a b");
+    assert_eq!(e["proc.ppid"], std::process::id());
+    assert!(e.get("evt.truncated").is_none(), "{e}");
+}
+
+#[test]
+fn execve_of_a_missing_path_fails_with_enoent() {
+    if !privileged() {
+        return;
+    }
+    let sensor = Sensor::shared();
+    let (pid, _) = python(
+        "import os\ntry:\n    os.execv('/nonexistent/sensor-test-binary', ['nope', 'x'])\nexcept FileNotFoundError:\n    pass\n",
+    );
+    let e = sensor.wait_for("failed execve", |e| {
+        // (Command's PATH search makes failed execs of its own before python starts.)
+        e["proc.pid"] == pid
+            && e["evt.type"] == "execve"
+            && e["evt.arg.filename"] == "/nonexistent/sensor-test-binary"
+    });
+    assert_eq!(e["evt.res"], "ENOENT");
+    assert_eq!(e["evt.rawres"], -2);
+    assert_eq!(e["evt.failed"], true);
+    assert_eq!(e["evt.arg.filename"], "/nonexistent/sensor-test-binary");
+    // The process did not change: still python.
+    assert!(
+        e["proc.name"].as_str().unwrap().starts_with("python"),
+        "{e}"
+    );
+}
+
+#[test]
+fn long_argv_is_marked_truncated() {
+    if !privileged() {
+        return;
+    }
+    let sensor = Sensor::shared();
+    let args: Vec<String> = (0..100)
+        .map(|i| format!("argument-{i:03}-{}", "x".repeat(40)))
+        .collect();
+    let (pid, status) = run(Command::new("/bin/true").args(&args));
+    assert!(status.success());
+    let e = sensor.event_of(pid, "execve");
+    let truncated: Vec<&str> = e["evt.truncated"]
+        .as_array()
+        .expect("evt.truncated present")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(truncated.contains(&"proc.cmdline"), "{e}");
+    assert!(e["proc.args"]
+        .as_str()
+        .unwrap()
+        .starts_with("argument-000-"));
+}
+
+#[test]
+fn non_utf8_paths_survive_escaped() {
+    if !privileged() {
+        return;
+    }
+    let sensor = Sensor::shared();
+    let dir = TempDir::new("bytes");
+    let mut name = dir.0.as_os_str().as_bytes().to_vec();
+    name.extend_from_slice(b"/caf\xe9\\x");
+    let path = std::path::PathBuf::from(std::ffi::OsStr::from_bytes(&name));
+    std::fs::write(&path, b"x").unwrap();
+    let (pid, status) = run(Command::new("chmod").arg("600").arg(&path));
+    assert!(status.success());
+    let e = sensor.event_of(pid, "fchmodat");
+    let shown = e["evt.arg.filename"].as_str().unwrap();
+    assert!(shown.ends_with("/caf\\xe9\\\\x"), "{shown}");
+    let escaped: Vec<&str> = e["evt.escaped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(escaped.contains(&"evt.arg.filename"), "{e}");
+}
+
+#[test]
+fn mount_and_umount_tmpfs() {
+    if !privileged() {
+        return;
+    }
+    let sensor = Sensor::shared();
+    let dir = TempDir::new("mnt");
+    let target = dir.path("m");
+    std::fs::create_dir(&target).unwrap();
+    let target_str = target.to_str().unwrap();
+    let (mount_pid, status) = run(Command::new("mount").args([
+        "-t",
+        "tmpfs",
+        "-o",
+        "size=1m,nosuid",
+        "sensortest",
+        target_str,
+    ]));
+    assert!(status.success(), "mount failed");
+    let (umount_pid, status) = run(Command::new("umount").arg(target_str));
+    assert!(status.success(), "umount failed");
+
+    // util-linux uses mount(2), or the new mount API from libmount 2.39 on.
+    let mounted = sensor.wait_for("tmpfs mount", |e| {
+        e["proc.pid"] == mount_pid
+            && ((e["evt.type"] == "mount" && e["evt.arg.dir"] == target_str)
+                || (e["evt.type"] == "move_mount" && e["evt.arg.to_path"] == target_str))
+    });
+    assert_success(&mounted);
+    if mounted["evt.type"] == "mount" {
+        assert_eq!(mounted["evt.arg.dev"], "sensortest");
+        assert_eq!(mounted["evt.arg.type"], "tmpfs");
+        assert!(
+            mounted["evt.arg.flags"]
+                .as_str()
+                .unwrap()
+                .contains("MS_NOSUID"),
+            "{mounted}"
+        );
+    } else {
+        let fsopen = sensor.event_of(mount_pid, "fsopen");
+        assert_eq!(fsopen["evt.arg.fsname"], "tmpfs");
+    }
+    let umounted = sensor.event_of(umount_pid, "umount2");
+    assert_success(&umounted);
+    assert_eq!(umounted["evt.arg.name"], target_str);
+}
+
+#[test]
+fn setresuid_and_failed_setuid_from_a_child() {
+    if !privileged() {
+        return;
+    }
+    let sensor = Sensor::shared();
+    let (pid, _) = python("import os\nos.setresgid(65534, 65534, 65534)\nos.setresuid(65534, 65534, 65534)\ntry:\n    os.setuid(0)\nexcept PermissionError:\n    pass\n");
+    let setresgid = sensor.event_of(pid, "setresgid");
+    assert_success(&setresgid);
+    assert_eq!(setresgid["evt.arg.rgid"], 65534);
+    assert_eq!(setresgid["caller.egid"], 0);
+
+    let setresuid = sensor.event_of(pid, "setresuid");
+    assert_success(&setresuid);
+    assert_eq!(setresuid["evt.arg.ruid"], 65534);
+    assert_eq!(setresuid["evt.arg.euid"], 65534);
+    assert_eq!(setresuid["evt.arg.suid"], 65534);
+    // The caller's ids before the call, and after it (the record is written at exit).
+    assert_eq!(setresuid["caller.ruid"], 0);
+    assert_eq!(setresuid["caller.euid"], 0);
+    assert_eq!(setresuid["user.uid"], 65534);
+
+    let setuid = sensor.event_of(pid, "setuid");
+    assert_eq!(setuid["evt.res"], "EPERM");
+    assert_eq!(setuid["evt.rawres"], -1);
+    assert_eq!(setuid["evt.arg.uid"], 0);
+    assert_eq!(setuid["caller.euid"], 65534);
+    assert_eq!(setuid["caller.suid"], 65534);
+}
+
+#[test]
+fn setuid_to_unchanged_minus_one_is_shown_as_minus_one() {
+    if !privileged() {
+        return;
+    }
+    let sensor = Sensor::shared();
+    let (pid, _) = python("import os\nos.setreuid(-1, 0)\n");
+    let e = sensor.event_of(pid, "setreuid");
+    assert_success(&e);
+    assert_eq!(e["evt.arg.ruid"], -1);
+    assert_eq!(e["evt.arg.euid"], 0);
+}
+
+#[test]
+fn fork_and_exit_of_our_processes() {
+    if !privileged() {
+        return;
+    }
+    let sensor = Sensor::shared();
+    let (pid, status) = run(Command::new("sh").args(["-c", "exit 3"]));
+    assert_eq!(status.code(), Some(3));
+    let exit = sensor.event_of(pid, "procexit");
+    assert_eq!(exit["evt.arg.status"].as_u64().unwrap() >> 8, 3, "{exit}");
+    sensor.wait_for("clone of the shell", |e| {
+        e["evt.type"] == "clone" && e["evt.arg.pid"] == pid && e["proc.pid"] == std::process::id()
+    });
+}

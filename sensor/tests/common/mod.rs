@@ -1,0 +1,207 @@
+//! A shared `sensor events --json` for a test binary, and helpers to wait for the events of
+//! the processes a test starts. The sensor sees every process on the machine; this keeps only
+//! the events of this test binary's descendants, found through their fork events.
+
+#![allow(dead_code)]
+
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub const SENSOR: &str = env!("CARGO_BIN_EXE_sensor");
+
+/// Whether the eBPF tests can run here. With CI=true they must: a CI run without root fails
+/// instead of skipping.
+pub fn privileged() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+    if !root {
+        assert!(
+            !ci,
+            "CI=true: eBPF integration tests need root and must not be skipped"
+        );
+        eprintln!("skipping: eBPF integration tests need root");
+    }
+    root
+}
+
+#[derive(Default)]
+struct Seen {
+    events: Vec<Value>,
+    ours: HashSet<u64>,
+}
+
+pub struct Sensor {
+    seen: Arc<(Mutex<Seen>, Condvar)>,
+    _child: Child,
+}
+
+fn field_u64(event: &Value, key: &str) -> Option<u64> {
+    event.get(key).and_then(Value::as_u64)
+}
+
+impl Sensor {
+    /// The test binary's sensor, started on first use and left running until the binary exits.
+    pub fn shared() -> &'static Sensor {
+        static SENSOR_PROCESS: OnceLock<Sensor> = OnceLock::new();
+        SENSOR_PROCESS.get_or_init(Sensor::start)
+    }
+
+    fn start() -> Sensor {
+        let mut child = Command::new(SENSOR)
+            .args(["events", "--json"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start sensor");
+        let seen = Arc::new((Mutex::new(Seen::default()), Condvar::new()));
+        seen.0
+            .lock()
+            .unwrap()
+            .ours
+            .insert(std::process::id() as u64);
+
+        let stdout = child.stdout.take().unwrap();
+        let seen_out = seen.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                let event: Value = serde_json::from_str(&line)
+                    .unwrap_or_else(|e| panic!("sensor printed invalid JSON ({e}): {line}"));
+                let (lock, cvar) = &*seen_out;
+                let mut seen = lock.lock().unwrap();
+                let pid = field_u64(&event, "proc.pid").unwrap_or(0);
+                let ppid = field_u64(&event, "proc.ppid").unwrap_or(0);
+                if seen.ours.contains(&ppid) {
+                    seen.ours.insert(pid);
+                }
+                if !seen.ours.contains(&pid) {
+                    continue;
+                }
+                if event["evt.type"] == "clone" {
+                    if let Some(child) = field_u64(&event, "evt.arg.pid") {
+                        seen.ours.insert(child);
+                    }
+                }
+                seen.events.push(event);
+                cvar.notify_all();
+            }
+        });
+
+        // Wait for the attach message so no test acts before the programs are in place.
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut tx = Some(tx);
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                eprintln!("[sensor] {line}");
+                if line.contains("eBPF programs attached") {
+                    if let Some(tx) = tx.take() {
+                        let _ = tx.send(());
+                    }
+                }
+            }
+        });
+        rx.recv_timeout(Duration::from_secs(60))
+            .expect("sensor did not attach within 60 s");
+        Sensor {
+            seen,
+            _child: child,
+        }
+    }
+
+    /// Waits up to 10 s for an event matching `pred`.
+    pub fn wait_for(&self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let (lock, cvar) = &*self.seen;
+        let mut seen = lock.lock().unwrap();
+        loop {
+            if let Some(e) = seen.events.iter().find(|e| pred(e)) {
+                return e.clone();
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                let pids: Vec<String> = seen
+                    .events
+                    .iter()
+                    .rev()
+                    .take(20)
+                    .map(|e| format!("{} {} {}", e["proc.pid"], e["evt.type"], e["proc.cmdline"]))
+                    .collect();
+                panic!(
+                    "no event for {what} within 10 s; last events of our processes:\n{}",
+                    pids.join("\n")
+                );
+            }
+            seen = cvar.wait_timeout(seen, deadline - now).unwrap().0;
+        }
+    }
+
+    /// Every event of process `pid` seen so far.
+    pub fn events_of(&self, pid: u32) -> Vec<Value> {
+        let seen = self.seen.0.lock().unwrap();
+        seen.events
+            .iter()
+            .filter(|e| field_u64(e, "proc.pid") == Some(pid as u64))
+            .cloned()
+            .collect()
+    }
+
+    /// Waits for the event of `evt_type` from process `pid`.
+    pub fn event_of(&self, pid: u32, evt_type: &str) -> Value {
+        self.wait_for(&format!("{evt_type} from pid {pid}"), |e| {
+            field_u64(e, "proc.pid") == Some(pid as u64) && e["evt.type"] == evt_type
+        })
+    }
+}
+
+/// Runs a command to completion and returns its pid; panics if it fails to start.
+pub fn run(cmd: &mut Command) -> (u32, std::process::ExitStatus) {
+    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
+    let pid = child.id();
+    let status = child.wait().expect("wait");
+    (pid, status)
+}
+
+/// Runs a Python snippet; returns its pid and stdout.
+pub fn python(code: &str) -> (u32, String) {
+    let child = Command::new("python3")
+        .args(["-c", code])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let pid = child.id();
+    let out = child.wait_with_output().expect("python3 output");
+    assert!(out.status.success(), "python failed: {code}");
+    (pid, String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// A fresh scratch directory under /tmp, removed on drop.
+pub struct TempDir(pub std::path::PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> Self {
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir =
+            std::env::temp_dir().join(format!("sensor-test-{}-{tag}-{n}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        Self(dir)
+    }
+
+    pub fn path(&self, name: &str) -> std::path::PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
