@@ -23,14 +23,8 @@ pub fn emit_exec_args(nr: u32, spec: &SyscallSpec, pending: &Pending) {
         return;
     };
     record.header().args = pending.args;
-    let filename_arg = spec.str_args[0] as usize;
-    if filename_arg < 6 {
-        record.push_user_str(0, pending.args[filename_arg]);
-    }
-    let argv_arg = spec.argv_arg as usize;
-    if argv_arg < 6 {
-        push_argv(&mut record, pending.args[argv_arg]);
-    }
+    record.push_user_str(0, pending.arg(spec.str_args[0]));
+    push_argv(&mut record, pending.arg(spec.argv_arg));
     record.submit();
 }
 

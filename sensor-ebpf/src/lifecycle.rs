@@ -9,7 +9,7 @@ use aya_ebpf::{
 use sensor_common::{KernelOffsets, RecordKind};
 
 use crate::{
-    maps::{offsets, self_tgid},
+    maps::{offsets, self_tgid, PENDING},
     record::Builder,
 };
 
@@ -49,6 +49,8 @@ pub fn sched_process_fork(ctx: RawTracePointContext) -> i32 {
 pub fn sched_process_exit(ctx: TracePointContext) -> u32 {
     let pid_tgid = bpf_get_current_pid_tgid();
     let tgid = (pid_tgid >> 32) as u32;
+    // A thread that dies inside a traced syscall never reaches its exit: drop its entry.
+    let _ = PENDING.remove(&(pid_tgid as u32));
     if tgid == self_tgid() {
         return 0;
     }

@@ -54,9 +54,8 @@ pub fn sys_enter(ctx: TracePointContext) -> u32 {
         args: [0; 6],
         creds_before: Creds::default(),
     };
-    for i in 0..6 {
-        pending.args[i] = unsafe { ctx.read_at(ARGS_OFFSET + 8 * i) }.unwrap_or(0);
-    }
+    // One read for all six slots: a helper call each would double the enter's cost.
+    pending.args = unsafe { ctx.read_at::<[u64; 6]>(ARGS_OFFSET) }.unwrap_or([0; 6]);
     if spec.kind == SpecKind::Creds as u8 || spec.kind == SpecKind::Capset as u8 {
         pending.creds_before = current_creds();
     }
@@ -64,7 +63,7 @@ pub fn sys_enter(ctx: TracePointContext) -> u32 {
         exec::emit_exec_args(nr, &spec, &pending);
     }
     let tid = pid_tgid as u32;
-    // A full LRU map evicts the oldest entry; its exit is then counted as missing its enter.
+    // If the map is full the insert fails and the exit is counted as missing its enter.
     let _ = PENDING.insert(&tid, &pending, 0);
     0
 }
@@ -106,8 +105,8 @@ pub fn sys_exit(ctx: TracePointContext) -> u32 {
     } else if spec.kind != SpecKind::Exec as u8 {
         for slot in 0..sensor_common::MAX_STRINGS {
             let arg = spec.str_args[slot];
-            if arg != NO_ARG && (arg as usize) < 6 {
-                record.push_user_str(slot, pending.args[arg as usize]);
+            if arg != NO_ARG {
+                record.push_user_str(slot, pending.arg(arg));
             }
         }
     }

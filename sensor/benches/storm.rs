@@ -1,0 +1,164 @@
+//! Syscall storms, each run untraced and traced in one go, to measure what the sensor costs
+//! the traced workload and whether it keeps up. Run through `cargo xtask bench`.
+//!
+//! - chmod storm: one process calling fchmodat as fast as it can for a fixed count.
+//! - fork+exec storm: one process forking and exec'ing /bin/true, one at a time.
+//!
+//! Each storm runs three ways: untraced; traced with the library pipeline (decode + enrich)
+//! consuming events; traced with `sensor events --json > /dev/null` as the consumer.
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sensor::pipeline::Pipeline;
+use sensor::probe::{Probe, ProbeConfig};
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    // The storm itself runs in a child process of this binary.
+    if args.get(1).map(String::as_str) == Some("storm") {
+        storm(&args[2], args[3].parse().expect("count"));
+        return;
+    }
+    let arg = |name: &str, default: u64| -> u64 {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let chmod_calls = arg("--chmod-calls", 2_000_000);
+    let execs = arg("--execs", 20_000);
+    println!("storm benchmark: calls/s of the storm process, ratio to untraced, events the consumer saw, events lost");
+    run_storm("chmod", "fchmodat", chmod_calls);
+    run_storm("exec", "execve", execs);
+}
+
+/// The workload: `count` calls, then prints the seconds it took.
+fn storm(kind: &str, count: u64) {
+    let start = Instant::now();
+    match kind {
+        "chmod" => {
+            let file = format!("/tmp/sensor-storm-{}", std::process::id());
+            std::fs::write(&file, b"x").expect("storm file");
+            let path = std::ffi::CString::new(file.clone()).expect("path");
+            for i in 0..count {
+                let mode = if i % 2 == 0 { 0o644 } else { 0o600 };
+                // SAFETY: valid NUL-terminated path; fchmodat touches no memory of ours.
+                unsafe { libc::fchmodat(libc::AT_FDCWD, path.as_ptr(), mode, 0) };
+            }
+            let _ = std::fs::remove_file(&file);
+        }
+        "exec" => {
+            for _ in 0..count {
+                let status = Command::new("/bin/true").status().expect("spawn /bin/true");
+                assert!(status.success());
+            }
+        }
+        other => panic!("unknown storm {other}"),
+    }
+    println!("{}", start.elapsed().as_secs_f64());
+}
+
+fn spawn_storm(kind: &str, count: u64) -> (Child, u32) {
+    let child = Command::new(std::env::current_exe().expect("own path"))
+        .args(["storm", kind, &count.to_string()])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn storm");
+    let pid = child.id();
+    (child, pid)
+}
+
+/// Waits for the storm and returns the seconds it reported.
+fn finish_storm(child: Child) -> f64 {
+    let out = child.wait_with_output().expect("storm");
+    assert!(out.status.success());
+    String::from_utf8_lossy(&out.stdout).trim().parse().expect("storm seconds")
+}
+
+fn report(way: &str, count: u64, secs: f64, baseline: Option<f64>, seen: u64, lost: u64) -> f64 {
+    let rate = count as f64 / secs;
+    let ratio = baseline.map_or(1.0, |b| rate / b);
+    println!("  {way:<40} {rate:>10.0} calls/s  ratio {ratio:.2}  events {seen:>8}  lost {lost}");
+    rate
+}
+
+fn run_storm(kind: &str, evt_type: &'static str, count: u64) {
+    println!("{kind} storm, {count} calls:");
+    let (child, _) = spawn_storm(kind, count);
+    let untraced = report("untraced", count, finish_storm(child), None, 0, 0);
+    traced_with_pipeline(kind, evt_type, count, untraced);
+    traced_with_cli(kind, evt_type, count, untraced);
+}
+
+fn traced_with_pipeline(kind: &str, evt_type: &'static str, count: u64, untraced: f64) {
+    let probe = Probe::load(&ProbeConfig::default()).expect("load probe (run as root)");
+    let mut pipeline = Pipeline::new(probe);
+    let stop = Arc::new(AtomicBool::new(false));
+    let target = Arc::new(AtomicU64::new(0));
+    let seen = Arc::new(AtomicU64::new(0));
+    let consumer = {
+        let (stop, target, seen) = (stop.clone(), target.clone(), seen.clone());
+        std::thread::spawn(move || {
+            let mut sink = |event: &sensor::event::Event| -> Result<(), ()> {
+                let t = target.load(Ordering::Relaxed);
+                // The exec storm's events come from its children.
+                let ours = event.task.pid as u64 == t || event.task.ppid as u64 == t;
+                if ours && event.evt_type() == evt_type {
+                    seen.fetch_add(1, Ordering::Relaxed);
+                }
+                Ok(())
+            };
+            let _ = pipeline.run(&stop, &mut sink);
+            pipeline.stats().loss.total()
+        })
+    };
+    let (child, pid) = spawn_storm(kind, count);
+    target.store(pid as u64, Ordering::Relaxed);
+    let secs = finish_storm(child);
+    std::thread::sleep(Duration::from_millis(200));
+    stop.store(true, Ordering::Relaxed);
+    let lost = consumer.join().expect("consumer");
+    report("traced, pipeline consumer", count, secs, Some(untraced), seen.load(Ordering::Relaxed), lost);
+}
+
+fn traced_with_cli(kind: &str, evt_type: &str, count: u64, untraced: f64) {
+    let mut sensor = Command::new(env!("CARGO_BIN_EXE_sensor"))
+        .args(["events", "--json"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start sensor");
+    let mut stderr = BufReader::new(sensor.stderr.take().expect("stderr"));
+    let mut line = String::new();
+    while !line.contains("eBPF programs attached") {
+        line.clear();
+        assert!(stderr.read_line(&mut line).unwrap_or(0) > 0, "sensor exited before attaching");
+    }
+    let (child, _) = spawn_storm(kind, count);
+    let secs = finish_storm(child);
+    std::thread::sleep(Duration::from_millis(500));
+    // SAFETY: signalling the sensor we started, by pid.
+    unsafe { libc::kill(sensor.id() as i32, libc::SIGTERM) };
+    let mut rest = String::new();
+    stderr.read_to_string(&mut rest).expect("sensor stderr");
+    let _ = sensor.wait();
+    let summary = rest.lines().find(|l| l.starts_with("sensor summary:")).unwrap_or("");
+    // Every event of the type, not just the storm's: the node's own activity is small beside it.
+    let seen = summary
+        .split(|c: char| c == ' ' || c == '(' || c == ')' || c == ';')
+        .find_map(|w| w.strip_prefix(&format!("{evt_type}=")))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    let lost = summary
+        .split("lost ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(u64::MAX);
+    report("traced, `sensor events --json` consumer", count, secs, Some(untraced), seen, lost);
+}
