@@ -1,29 +1,65 @@
 //! The calling task's identity, read through offsets the agent found in the kernel's BTF.
+//!
+//! The task comes from `bpf_get_current_task_btf`, so the verifier knows it is a
+//! `task_struct` and the offsets (constants from the read-only `KERNEL_OFFSETS`) name its
+//! fields: plain loads then replace a probe-read helper call each, which made this the most
+//! expensive part of every record.
 
 use aya_ebpf::helpers::{
     bpf_get_current_cgroup_id, bpf_get_current_comm, bpf_get_current_pid_tgid,
-    bpf_get_current_task, bpf_probe_read_kernel,
+    bpf_probe_read_kernel, generated::bpf_get_current_task_btf,
 };
 use sensor_common::{Creds, KernelOffsets, TaskInfo, COMM_LEN};
 
 use crate::maps::offsets;
 
+/// A load from a BTF-typed kernel pointer; faults read as zero.
 #[inline(always)]
-unsafe fn read_at<T>(base: *const u8, offset: u32) -> Option<T> {
+unsafe fn load<T: Copy + Default>(base: *const u8, offset: u32) -> T {
     if base.is_null() || offset == KernelOffsets::MISSING {
-        return None;
+        return T::default();
     }
-    unsafe { bpf_probe_read_kernel(base.add(offset as usize) as *const T).ok() }
+    unsafe { core::ptr::read_volatile(base.add(offset as usize) as *const T) }
+}
+
+#[inline(always)]
+unsafe fn load_ptr(base: *const u8, offset: u32) -> *const u8 {
+    if base.is_null() || offset == KernelOffsets::MISSING {
+        return core::ptr::null();
+    }
+    unsafe { core::ptr::read_volatile(base.add(offset as usize) as *const *const u8) }
+}
+
+#[inline(always)]
+fn current_task() -> *const u8 {
+    unsafe { bpf_get_current_task_btf() as *const u8 }
+}
+
+#[inline(always)]
+unsafe fn read_creds(cred: *const u8, o: &KernelOffsets) -> Creds {
+    let at = |i: u32| unsafe { load::<u32>(cred, o.cred_ids.wrapping_add(4 * i)) };
+    if o.cred_ids == KernelOffsets::MISSING {
+        return Creds::default();
+    }
+    Creds {
+        uid: at(0),
+        gid: at(1),
+        suid: at(2),
+        sgid: at(3),
+        euid: at(4),
+        egid: at(5),
+        fsuid: at(6),
+        fsgid: at(7),
+    }
 }
 
 /// The current task's credentials.
 #[inline(always)]
 pub fn current_creds() -> Creds {
     let o = offsets();
-    let task = unsafe { bpf_get_current_task() } as *const u8;
     unsafe {
-        let cred: *const u8 = read_at(task, o.task_cred).unwrap_or(core::ptr::null());
-        read_at(cred, o.cred_ids).unwrap_or_default()
+        let cred = load_ptr(current_task(), o.task_cred);
+        read_creds(cred, &o)
     }
 }
 
@@ -37,29 +73,39 @@ pub fn fill_task_info(info: &mut TaskInfo) {
     info.cgroup_id = unsafe { bpf_get_current_cgroup_id() };
     info.comm = bpf_get_current_comm().unwrap_or([0u8; COMM_LEN]);
 
-    let task = unsafe { bpf_get_current_task() } as *const u8;
+    let task = current_task();
     unsafe {
-        let parent: *const u8 = read_at(task, o.task_real_parent).unwrap_or(core::ptr::null());
-        info.ppid = read_at(parent, o.task_tgid).unwrap_or(0);
-        info.loginuid = read_at(task, o.task_loginuid).unwrap_or(u32::MAX);
+        let parent = load_ptr(task, o.task_real_parent);
+        info.ppid = load::<u32>(parent, o.task_tgid);
+        info.loginuid = if o.task_loginuid == KernelOffsets::MISSING {
+            u32::MAX
+        } else {
+            load::<u32>(task, o.task_loginuid)
+        };
+        let cred = load_ptr(task, o.task_cred);
+        info.creds = read_creds(cred, &o);
 
-        let cred: *const u8 = read_at(task, o.task_cred).unwrap_or(core::ptr::null());
-        info.creds = read_at(cred, o.cred_ids).unwrap_or_default();
-
-        let nsproxy: *const u8 = read_at(task, o.task_nsproxy).unwrap_or(core::ptr::null());
-        let mnt_ns: *const u8 = read_at(nsproxy, o.nsproxy_mnt_ns).unwrap_or(core::ptr::null());
-        info.mnt_ns = read_at(mnt_ns, o.mnt_ns_inum).unwrap_or(0);
+        let nsproxy = load_ptr(task, o.task_nsproxy);
+        let mnt_ns = load_ptr(nsproxy, o.nsproxy_mnt_ns);
+        info.mnt_ns = load::<u32>(mnt_ns, o.mnt_ns_inum);
 
         // The process's pid namespace and pid in it are the innermost level of its leader's
-        // struct pid.
-        let leader: *const u8 = read_at(task, o.task_group_leader).unwrap_or(core::ptr::null());
-        let pid: *const u8 = read_at(leader, o.task_thread_pid).unwrap_or(core::ptr::null());
-        let level: u32 = read_at(pid, o.pid_level).unwrap_or(0);
+        // struct pid. `numbers[level]` is a variable offset, which the verifier allows only
+        // through a probe read.
+        let leader = load_ptr(task, o.task_group_leader);
+        let pid = load_ptr(leader, o.task_thread_pid);
+        let level: u32 = load(pid, o.pid_level);
         if !pid.is_null() && o.pid_numbers != KernelOffsets::MISSING && level < 32 {
-            let upid = pid.add(o.pid_numbers as usize + (level * o.upid_size) as usize);
-            info.vpid = read_at(upid, o.upid_nr).unwrap_or(0);
-            let ns: *const u8 = read_at(upid, o.upid_ns).unwrap_or(core::ptr::null());
-            info.pid_ns = read_at(ns, o.pid_ns_inum).unwrap_or(0);
+            let upid = (pid as usize + o.pid_numbers as usize + (level * o.upid_size) as usize)
+                as *const u8;
+            info.vpid = bpf_probe_read_kernel(upid.add(o.upid_nr as usize) as *const u32)
+                .unwrap_or(0);
+            let ns = bpf_probe_read_kernel(upid.add(o.upid_ns as usize) as *const *const u8)
+                .unwrap_or(core::ptr::null());
+            if !ns.is_null() {
+                info.pid_ns = bpf_probe_read_kernel(ns.add(o.pid_ns_inum as usize) as *const u32)
+                    .unwrap_or(0);
+            }
         }
     }
 }
