@@ -74,6 +74,7 @@ fn events(json: bool, ring_bytes: u32) -> anyhow::Result<()> {
     let mut sink = EventWriter {
         out: std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock()),
         json,
+        line: Vec::with_capacity(4096),
     };
     let result = pipeline.run(&stop, &mut sink);
     let summary = pipeline
@@ -91,6 +92,7 @@ fn events(json: bool, ring_bytes: u32) -> anyhow::Result<()> {
 struct EventWriter<W: Write> {
     out: W,
     json: bool,
+    line: Vec<u8>,
 }
 
 impl<W: Write> sensor::pipeline::Sink for EventWriter<W> {
@@ -98,8 +100,10 @@ impl<W: Write> sensor::pipeline::Sink for EventWriter<W> {
 
     fn event(&mut self, event: &sensor::event::Event) -> std::io::Result<()> {
         if self.json {
-            serde_json::to_writer(&mut self.out, &sensor::event::json::to_json(event))?;
-            self.out.write_all(b"\n")
+            self.line.clear();
+            sensor::event::json::write_json(event, &mut self.line);
+            self.line.push(b'\n');
+            self.out.write_all(&self.line)
         } else {
             writeln!(self.out, "{}", sensor::event::text::to_text(event))
         }

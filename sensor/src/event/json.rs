@@ -1,6 +1,10 @@
 //! Events as JSON objects with Falco's field names, one per line on `sensor events --json`.
+//!
+//! Written straight into a byte buffer rather than through a `serde_json::Value`: at hundreds
+//! of thousands of events a second the intermediate map's allocations were what made the
+//! output fall behind the kernel.
 
-use serde_json::{Map, Value};
+use std::io::Write;
 
 use super::{ArgValue, Event, EventKind};
 
@@ -29,22 +33,82 @@ pub fn escape_bytes(bytes: &[u8]) -> (String, bool) {
     }
 }
 
-struct Writer {
-    map: Map<String, Value>,
+/// Appends `s` as a JSON string literal.
+fn push_json_str(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let escape: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0..=0x1f => {
+                out.extend_from_slice(&bytes[start..i]);
+                let _ = write!(out, "\\u{b:04x}");
+                start = i + 1;
+                continue;
+            }
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[start..i]);
+        out.extend_from_slice(escape);
+        start = i + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+}
+
+struct Object<'a> {
+    out: &'a mut Vec<u8>,
+    first: bool,
     escaped: Vec<String>,
 }
 
-impl Writer {
-    fn bytes(&mut self, key: &str, bytes: &[u8]) {
-        let (text, escaped) = escape_bytes(bytes);
-        if escaped {
-            self.escaped.push(key.to_string());
+impl Object<'_> {
+    fn key(&mut self, parts: &[&str]) {
+        self.out.push(if self.first { b'{' } else { b',' });
+        self.first = false;
+        self.out.push(b'"');
+        for p in parts {
+            self.out.extend_from_slice(p.as_bytes());
         }
-        self.map.insert(key.to_string(), Value::String(text));
+        self.out.extend_from_slice(b"\":");
     }
 
-    fn set(&mut self, key: &str, value: impl Into<Value>) {
-        self.map.insert(key.to_string(), value.into());
+    fn str(&mut self, key: &[&str], value: &str) {
+        self.key(key);
+        push_json_str(self.out, value);
+    }
+
+    fn bytes(&mut self, key: &[&str], value: &[u8]) {
+        match std::str::from_utf8(value) {
+            Ok(s) => self.str(key, s),
+            Err(_) => {
+                let (text, _) = escape_bytes(value);
+                self.str(key, &text);
+                self.escaped.push(key.concat());
+            }
+        }
+    }
+
+    fn num(&mut self, key: &[&str], value: impl std::fmt::Display) {
+        self.key(key);
+        let _ = write!(self.out, "{value}");
+    }
+
+    fn list(&mut self, key: &[&str], values: &[String]) {
+        self.key(key);
+        self.out.push(b'[');
+        for (i, v) in values.iter().enumerate() {
+            if i > 0 {
+                self.out.push(b',');
+            }
+            push_json_str(self.out, v);
+        }
+        self.out.push(b']');
     }
 }
 
@@ -60,40 +124,37 @@ pub fn join_args(args: &[super::Bytes]) -> Vec<u8> {
     out
 }
 
-/// Renders an event as a JSON object.
-pub fn to_json(event: &Event) -> Value {
-    let mut w = Writer {
-        map: Map::new(),
+/// Appends the event as one JSON object (no newline) to `out`.
+pub fn write_json(event: &Event, out: &mut Vec<u8>) {
+    let mut w = Object {
+        out,
+        first: true,
         escaped: Vec::new(),
     };
     let wall = std::time::UNIX_EPOCH + std::time::Duration::from_nanos(event.wall_ns);
-    w.set(
-        "evt.time",
-        humantime::format_rfc3339_nanos(wall).to_string(),
-    );
-    w.set("evt.rawtime", event.wall_ns);
-    w.set("evt.monotime", event.mono_ns);
-    w.set("evt.type", event.evt_type());
-    w.set("evt.dir", "<");
+    w.str(&["evt.time"], &humantime::format_rfc3339_nanos(wall).to_string());
+    w.num(&["evt.rawtime"], event.wall_ns);
+    w.num(&["evt.monotime"], event.mono_ns);
+    w.str(&["evt.type"], event.evt_type());
+    w.str(&["evt.dir"], "<");
     if let EventKind::Syscall(_) = event.kind {
-        w.set("evt.latency", event.mono_ns.saturating_sub(event.enter_ns));
-        w.set("evt.res", super::flags::result(event.res));
-        w.set("evt.rawres", event.res);
-        w.set("evt.failed", event.res < 0);
+        w.num(&["evt.latency"], event.mono_ns.saturating_sub(event.enter_ns));
+        w.str(&["evt.res"], &super::flags::result(event.res));
+        w.num(&["evt.rawres"], event.res);
+        w.num(&["evt.failed"], event.res < 0);
     }
     for (name, value) in event.args() {
-        let key = format!("evt.arg.{name}");
         match value {
-            ArgValue::Bytes(b) => w.bytes(&key, &b),
-            ArgValue::Int(i) => w.set(&key, i),
+            ArgValue::Bytes(b) => w.bytes(&["evt.arg.", name], b),
+            ArgValue::Int(i) => w.num(&["evt.arg.", name], i),
             ArgValue::Named { text, raw } => {
-                w.set(&key, text);
-                w.set(&format!("evt.rawarg.{name}"), raw);
+                w.str(&["evt.arg.", name], &text);
+                w.num(&["evt.rawarg.", name], raw);
             }
         }
     }
     if let Some(path) = &event.fd_path {
-        w.bytes("fd.name", path);
+        w.bytes(&["fd.name"], path);
     }
     if let Some(before) = &event.creds_before {
         for (key, value) in [
@@ -106,44 +167,44 @@ pub fn to_json(event: &Event) -> Value {
             ("caller.sgid", before.sgid),
             ("caller.fsgid", before.fsgid),
         ] {
-            w.set(key, value);
+            w.num(&[key], value);
         }
     }
 
     let t = &event.task;
-    w.set("proc.pid", t.pid);
-    w.set("thread.tid", t.tid);
-    w.set("proc.ppid", t.ppid);
-    w.set("proc.vpid", t.vpid);
-    w.bytes("proc.name", event.comm());
+    w.num(&["proc.pid"], t.pid);
+    w.num(&["thread.tid"], t.tid);
+    w.num(&["proc.ppid"], t.ppid);
+    w.num(&["proc.vpid"], t.vpid);
+    w.bytes(&["proc.name"], event.comm());
     if let Some(p) = &event.process {
-        w.bytes("proc.exe", &p.exe);
-        w.bytes("proc.exepath", &p.exepath);
-        w.bytes("proc.cmdline", &p.cmdline());
-        w.bytes("proc.args", &join_args(&p.args));
+        w.bytes(&["proc.exe"], &p.exe);
+        w.bytes(&["proc.exepath"], &p.exepath);
+        w.bytes(&["proc.cmdline"], &p.cmdline());
+        w.bytes(&["proc.args"], &join_args(&p.args));
         if let Some(parent) = &p.parent_name {
-            w.bytes("proc.pname", parent);
+            w.bytes(&["proc.pname"], parent);
         }
     } else {
-        w.bytes("proc.cmdline", event.comm());
+        w.bytes(&["proc.cmdline"], event.comm());
     }
     // Falco's user.uid and group.gid are the effective ids.
-    w.set("user.uid", t.creds.euid);
-    w.set("user.loginuid", t.loginuid as i32);
-    w.set("group.gid", t.creds.egid);
-    w.set("proc.cgroup_id", t.cgroup_id);
-    w.set("proc.mnt_ns", t.mnt_ns);
-    w.set("proc.pid_ns", t.pid_ns);
+    w.num(&["user.uid"], t.creds.euid);
+    w.num(&["user.loginuid"], t.loginuid as i32);
+    w.num(&["group.gid"], t.creds.egid);
+    w.num(&["proc.cgroup_id"], t.cgroup_id);
+    w.num(&["proc.mnt_ns"], t.mnt_ns);
+    w.num(&["proc.pid_ns"], t.pid_ns);
 
     let truncated = event.truncated_fields();
     if !truncated.is_empty() {
-        w.set("evt.truncated", truncated);
+        w.list(&["evt.truncated"], &truncated);
     }
     if !w.escaped.is_empty() {
         let escaped = std::mem::take(&mut w.escaped);
-        w.set("evt.escaped", escaped);
+        w.list(&["evt.escaped"], &escaped);
     }
-    Value::Object(w.map)
+    w.out.push(b'}');
 }
 
 #[cfg(test)]
@@ -160,5 +221,13 @@ mod tests {
         let (s, escaped) = escape_bytes(b"/tmp/\xff\\x");
         assert!(escaped);
         assert_eq!(s, "/tmp/\\xff\\\\x");
+    }
+
+    #[test]
+    fn json_strings_escape_quotes_and_controls() {
+        let mut out = Vec::new();
+        push_json_str(&mut out, "a\"b\\c\nd\u{1}é");
+        let parsed: String = serde_json::from_slice(&out).unwrap();
+        assert_eq!(parsed, "a\"b\\c\nd\u{1}é");
     }
 }

@@ -61,9 +61,9 @@ pub struct Event {
 
 /// One argument, rendered.
 #[derive(Clone, Debug, PartialEq)]
-pub enum ArgValue {
+pub enum ArgValue<'a> {
     /// A string from the caller's memory.
-    Bytes(Bytes),
+    Bytes(&'a [u8]),
     /// A number shown as a number (fds, ids).
     Int(i64),
     /// A number with a textual rendering (mode, flags): `evt.arg` shows the text and
@@ -89,10 +89,10 @@ impl Event {
     }
 
     /// The event's arguments with Falco's names, in the syscall's order.
-    pub fn args(&self) -> Vec<(&'static str, ArgValue)> {
+    pub fn args(&self) -> Vec<(&'static str, ArgValue<'_>)> {
         match &self.kind {
             EventKind::Syscall(def) => {
-                let mut out: Vec<(&'static str, ArgValue)> = def
+                let mut out: Vec<(&'static str, ArgValue<'_>)> = def
                     .args
                     .iter()
                     .map(|a| (a.name, self.arg_value(a.ty, a.index)))
@@ -100,7 +100,7 @@ impl Event {
                 if let Some(exec) = &self.exec {
                     if def.name == "execveat" {
                         if let Some(image) = &exec.image {
-                            out.push(("filename", ArgValue::Bytes(image.clone())));
+                            out.push(("filename", ArgValue::Bytes(image)));
                         }
                     }
                 }
@@ -111,13 +111,13 @@ impl Event {
         }
     }
 
-    fn arg_value(&self, ty: ArgType, index: u8) -> ArgValue {
+    fn arg_value(&self, ty: ArgType, index: u8) -> ArgValue<'_> {
         let raw = self.raw_args[index as usize];
         match ty {
             ArgType::Str(slot) => match &self.exec {
                 // The exec family carries its filename in the exec details.
-                Some(exec) if slot == 0 => ArgValue::Bytes(exec.filename.clone()),
-                _ => ArgValue::Bytes(self.strings[slot as usize].clone()),
+                Some(exec) if slot == 0 => ArgValue::Bytes(&exec.filename),
+                _ => ArgValue::Bytes(&self.strings[slot as usize]),
             },
             // `int` arguments sit in 8-byte slots: cast through i32 so AT_FDCWD reads -100.
             ArgType::Fd | ArgType::Dirfd => ArgValue::Int(raw as u32 as i32 as i64),

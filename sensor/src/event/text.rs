@@ -18,7 +18,7 @@ pub fn to_text(event: &Event) -> String {
     );
     for (name, value) in event.args() {
         let shown = match value {
-            ArgValue::Bytes(b) => escape_bytes(&b).0,
+            ArgValue::Bytes(b) => escape_bytes(b).0,
             ArgValue::Int(i) => i.to_string(),
             ArgValue::Named { text, .. } => text,
         };
