@@ -26,6 +26,9 @@ pub struct KernelOffsets {
     /// Offset of `cred.uid`; `gid` through `fsgid` follow it (the agent checks this).
     pub cred_ids: u32,
     pub task_exit_code: u32,
+    /// Offsets in `struct pt_regs` of the six syscall argument registers, as the syscall left
+    /// them: lets the exit program read the arguments without an enter program.
+    pub pt_regs_args: [u32; 6],
     /// Tracepoint record layouts vary between kernels too: read from tracefs `format` files.
     pub tp_exit_group_dead: u32,
 }
@@ -54,6 +57,7 @@ impl KernelOffsets {
         pid_ns_inum: Self::MISSING,
         cred_ids: Self::MISSING,
         task_exit_code: Self::MISSING,
+        pt_regs_args: [Self::MISSING; 6],
         tp_exit_group_dead: Self::MISSING,
     };
 }

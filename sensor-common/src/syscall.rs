@@ -12,7 +12,8 @@ pub const NO_ARG: u8 = 0xff;
 pub enum SpecKind {
     /// Not traced (the array's zeroed default).
     Off = 0,
-    /// Arguments saved at enter, strings read at exit from the caller's memory.
+    /// Only an exit program: arguments come from the syscall's saved registers and strings
+    /// from the caller's memory, both still intact when the call returns.
     Plain = 1,
     /// Exec family: filename and argv read at enter into an `ExecArgs` record, because a
     /// successful exec replaces the memory they live in.

@@ -4,21 +4,28 @@
 //! 8-byte slots from offset 16; every `sys_exit_*` has `ret` at 16. One program of each kind
 //! therefore serves all of them. Arguments are read with probe reads rather than direct context
 //! access so that one program may attach to tracepoints with different argument counts.
+//!
+//! Most syscalls (`SpecKind::Plain`) need only the exit program: it reads the arguments from
+//! the registers saved at entry. The enter program runs only where something must be captured
+//! before the call: the exec family's argv, and the caller's credentials for set*id/capset.
 
 use aya_ebpf::{
-    helpers::{bpf_get_current_pid_tgid, bpf_ktime_get_ns, bpf_probe_read_user},
+    helpers::{
+        bpf_get_current_pid_tgid, bpf_ktime_get_ns, bpf_probe_read_user,
+        generated::{bpf_get_current_task_btf, bpf_task_pt_regs},
+    },
     macros::tracepoint,
     programs::TracePointContext,
 };
 use sensor_common::{
     loss,
     syscall::{SpecKind, NO_ARG},
-    Creds, RecordKind, SyscallSpec, SYSCALL_TABLE_LEN,
+    Creds, KernelOffsets, RecordKind, SyscallSpec, SYSCALL_TABLE_LEN,
 };
 
 use crate::{
     exec,
-    maps::{count_loss, self_tgid, Pending, PENDING, SYSCALLS},
+    maps::{count_loss, offsets, self_tgid, Pending, PENDING, SYSCALLS},
     record::Builder,
     task::current_creds,
 };
@@ -77,18 +84,29 @@ pub fn sys_exit(ctx: TracePointContext) -> u32 {
     let Some((nr, spec)) = spec_for(&ctx) else {
         return 0;
     };
-    let tid = pid_tgid as u32;
-    let Some(pending) = (unsafe { PENDING.get(&tid) }).copied() else {
-        count_loss(loss::MISSING_ENTER);
-        return 0;
+    let pending = if spec.kind == SpecKind::Plain as u8 {
+        Pending {
+            syscall_nr: nr,
+            _pad: 0,
+            enter_ns: 0,
+            args: saved_args(),
+            creds_before: Creds::default(),
+        }
+    } else {
+        let tid = pid_tgid as u32;
+        let Some(pending) = (unsafe { PENDING.get(&tid) }).copied() else {
+            count_loss(loss::MISSING_ENTER);
+            return 0;
+        };
+        let _ = PENDING.remove(&tid);
+        if pending.syscall_nr != nr {
+            // Not this call's enter: one thread makes one call at a time, so its own enter
+            // was lost (the map was full).
+            count_loss(loss::MISSING_ENTER);
+            return 0;
+        }
+        pending
     };
-    let _ = PENDING.remove(&tid);
-    if pending.syscall_nr != nr {
-        // An enter whose exit we never saw (the thread was killed mid-call); this exit's own
-        // enter was then overwritten, which cannot happen for one thread, so drop and count.
-        count_loss(loss::MISSING_ENTER);
-        return 0;
-    }
     let res: i64 = unsafe { ctx.read_at(RET_OFFSET) }.unwrap_or(0);
 
     let Some(mut record) = Builder::new(RecordKind::Syscall as u8, nr, pending.enter_ns) else {
@@ -112,6 +130,26 @@ pub fn sys_exit(ctx: TracePointContext) -> u32 {
     }
     record.submit();
     0
+}
+
+/// The syscall's arguments from the registers saved at its entry, which the kernel restores
+/// on return and so leaves intact for the plain syscalls traced here.
+#[inline(always)]
+fn saved_args() -> [u64; 6] {
+    let o = offsets();
+    let task = unsafe { bpf_get_current_task_btf() };
+    let regs = unsafe { bpf_task_pt_regs(task) } as *const u8;
+    let mut args = [0u64; 6];
+    if regs.is_null() {
+        return args;
+    }
+    for (i, arg) in args.iter_mut().enumerate() {
+        let off = o.pt_regs_args[i];
+        if off != KernelOffsets::MISSING {
+            *arg = unsafe { core::ptr::read_volatile(regs.add(off as usize) as *const u64) };
+        }
+    }
+    args
 }
 
 /// capset's `data` argument points at two `__user_cap_data_struct` (effective, permitted,

@@ -86,7 +86,27 @@ pub fn read() -> Result<KernelOffsets, OffsetsError> {
         pid_ns_inum: s.offset(pid_ns, "pid_namespace", "ns")? + inum,
         cred_ids: ids[0],
         task_exit_code: s.offset(task, "task_struct", "exit_code")?,
+        pt_regs_args: pt_regs_args(&s)?,
         tp_exit_group_dead: tracefs::field_offset("sched", "sched_process_exit", "group_dead")
             .unwrap_or(KernelOffsets::MISSING),
     })
+}
+
+/// The registers holding the six syscall arguments, saved at syscall entry. On arm64 the
+/// first argument's register also carries the return value, so its original is `orig_x0`.
+fn pt_regs_args(s: &Structs) -> Result<[u32; 6], OffsetsError> {
+    let regs = s.find("pt_regs")?;
+    if cfg!(target_arch = "x86_64") {
+        let mut out = [0; 6];
+        for (i, name) in ["di", "si", "dx", "r10", "r8", "r9"].iter().enumerate() {
+            out[i] = s.offset(regs, "pt_regs", name)?;
+        }
+        Ok(out)
+    } else if cfg!(target_arch = "aarch64") {
+        let x = s.offset(regs, "pt_regs", "regs")?;
+        let orig_x0 = s.offset(regs, "pt_regs", "orig_x0")?;
+        Ok([orig_x0, x + 8, x + 16, x + 24, x + 32, x + 40])
+    } else {
+        Err(OffsetsError::Missing("syscall argument registers for this architecture".into()))
+    }
 }

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use aya::maps::{Array, MapData, PerCpuArray, RingBuf};
 use aya::programs::{RawTracePoint, TracePoint};
 use aya::{Ebpf, EbpfLoader};
+use sensor_common::syscall::SpecKind;
 use sensor_common::{loss, SyscallSpec, DEFAULT_RING_BYTES};
 
 /// The programs, built by build.rs from the `sensor-ebpf` crate.
@@ -177,6 +178,10 @@ impl Probe {
             for def in syscalls::SYSCALLS {
                 let name = format!("sys_{direction}_{}", def.tracepoint);
                 if def.nr().is_none() || !tracefs::exists("syscalls", &name) {
+                    continue;
+                }
+                // Plain syscalls need no enter program: the exit reads their registers.
+                if direction == "enter" && def.kind == SpecKind::Plain {
                     continue;
                 }
                 prog.attach("syscalls", &name).map_err(program_error(
