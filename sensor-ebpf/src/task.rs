@@ -98,8 +98,8 @@ pub fn fill_task_info(info: &mut TaskInfo) {
         if !pid.is_null() && o.pid_numbers != KernelOffsets::MISSING && level < 32 {
             let upid = (pid as usize + o.pid_numbers as usize + (level * o.upid_size) as usize)
                 as *const u8;
-            info.vpid = bpf_probe_read_kernel(upid.add(o.upid_nr as usize) as *const u32)
-                .unwrap_or(0);
+            info.vpid =
+                bpf_probe_read_kernel(upid.add(o.upid_nr as usize) as *const u32).unwrap_or(0);
             let ns = bpf_probe_read_kernel(upid.add(o.upid_ns as usize) as *const *const u8)
                 .unwrap_or(core::ptr::null());
             if !ns.is_null() {

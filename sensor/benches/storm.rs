@@ -31,10 +31,30 @@ fn main() {
             .unwrap_or(default)
     };
     let chmod_calls = arg("--chmod-calls", 2_000_000);
-    let execs = arg("--execs", 20_000);
-    println!("storm benchmark: calls/s of the storm process, ratio to untraced, events the consumer saw, events lost");
-    run_storm("chmod", "fchmodat", chmod_calls);
-    run_storm("exec", "execve", execs);
+    let execs = arg("--execs", 10_000);
+    let rounds = arg("--rounds", 3).max(1) as usize;
+    println!(
+        "storm benchmark: calls/s of the storm process (median of {rounds} interleaved rounds), \
+         ratio to untraced, events the consumer saw, events lost"
+    );
+    run_storm("chmod", "fchmodat", chmod_calls, rounds);
+    run_storm("exec", "execve", execs, rounds);
+}
+
+/// One way of running a storm, measured.
+#[derive(Clone, Copy, Default)]
+struct Run {
+    secs: f64,
+    seen: u64,
+    /// Lost because the ring buffer was full.
+    ring_full: u64,
+    /// Exits whose enter was not seen (calls in flight at attach).
+    missing_enter: u64,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
 }
 
 /// The workload: `count` calls, then prints the seconds it took.
@@ -77,25 +97,47 @@ fn spawn_storm(kind: &str, count: u64) -> (Child, u32) {
 fn finish_storm(child: Child) -> f64 {
     let out = child.wait_with_output().expect("storm");
     assert!(out.status.success());
-    String::from_utf8_lossy(&out.stdout).trim().parse().expect("storm seconds")
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("storm seconds")
 }
 
-fn report(way: &str, count: u64, secs: f64, baseline: Option<f64>, seen: u64, lost: u64) -> f64 {
-    let rate = count as f64 / secs;
-    let ratio = baseline.map_or(1.0, |b| rate / b);
-    println!("  {way:<40} {rate:>10.0} calls/s  ratio {ratio:.2}  events {seen:>8}  lost {lost}");
-    rate
-}
-
-fn run_storm(kind: &str, evt_type: &'static str, count: u64) {
+fn run_storm(kind: &str, evt_type: &'static str, count: u64, rounds: usize) {
     println!("{kind} storm, {count} calls:");
-    let (child, _) = spawn_storm(kind, count);
-    let untraced = report("untraced", count, finish_storm(child), None, 0, 0);
-    traced_with_pipeline(kind, evt_type, count, untraced);
-    traced_with_cli(kind, evt_type, count, untraced);
+    // Rounds interleave the three ways so that drift in the machine's speed hits all alike.
+    let mut runs: [Vec<Run>; 3] = Default::default();
+    for _ in 0..rounds {
+        let (child, _) = spawn_storm(kind, count);
+        runs[0].push(Run {
+            secs: finish_storm(child),
+            ..Run::default()
+        });
+        runs[1].push(traced_with_pipeline(kind, evt_type, count));
+        runs[2].push(traced_with_cli(kind, evt_type, count));
+    }
+    let rate = |runs: &[Run]| median(runs.iter().map(|r| count as f64 / r.secs).collect());
+    let untraced = rate(&runs[0]);
+    for (way, runs) in [
+        "untraced",
+        "traced, pipeline consumer",
+        "traced, `sensor events --json` consumer",
+    ]
+    .iter()
+    .zip(&runs)
+    {
+        let r = rate(runs);
+        let seen = runs.iter().map(|r| r.seen).min().unwrap_or(0);
+        let ring_full = runs.iter().map(|r| r.ring_full).max().unwrap_or(0);
+        let missing = runs.iter().map(|r| r.missing_enter).max().unwrap_or(0);
+        println!(
+            "  {way:<40} {r:>10.0} calls/s  ratio {:.2}  events {seen:>8}  lost {ring_full} (ring full; exits without enter: {missing})",
+            r / untraced
+        );
+    }
 }
 
-fn traced_with_pipeline(kind: &str, evt_type: &'static str, count: u64, untraced: f64) {
+fn traced_with_pipeline(kind: &str, evt_type: &'static str, count: u64) -> Run {
     let probe = Probe::load(&ProbeConfig::default()).expect("load probe (run as root)");
     let mut pipeline = Pipeline::new(probe);
     let stop = Arc::new(AtomicBool::new(false));
@@ -114,7 +156,7 @@ fn traced_with_pipeline(kind: &str, evt_type: &'static str, count: u64, untraced
                 Ok(())
             };
             let _ = pipeline.run(&stop, &mut sink);
-            pipeline.stats().loss.total()
+            pipeline.stats().loss
         })
     };
     let (child, pid) = spawn_storm(kind, count);
@@ -122,11 +164,16 @@ fn traced_with_pipeline(kind: &str, evt_type: &'static str, count: u64, untraced
     let secs = finish_storm(child);
     std::thread::sleep(Duration::from_millis(200));
     stop.store(true, Ordering::Relaxed);
-    let lost = consumer.join().expect("consumer");
-    report("traced, pipeline consumer", count, secs, Some(untraced), seen.load(Ordering::Relaxed), lost);
+    let loss = consumer.join().expect("consumer");
+    Run {
+        secs,
+        seen: seen.load(Ordering::Relaxed),
+        ring_full: loss.ring_full,
+        missing_enter: loss.missing_enter,
+    }
 }
 
-fn traced_with_cli(kind: &str, evt_type: &str, count: u64, untraced: f64) {
+fn traced_with_cli(kind: &str, evt_type: &str, count: u64) -> Run {
     let mut sensor = Command::new(env!("CARGO_BIN_EXE_sensor"))
         .args(["events", "--json"])
         .stdout(Stdio::null())
@@ -137,7 +184,10 @@ fn traced_with_cli(kind: &str, evt_type: &str, count: u64, untraced: f64) {
     let mut line = String::new();
     while !line.contains("eBPF programs attached") {
         line.clear();
-        assert!(stderr.read_line(&mut line).unwrap_or(0) > 0, "sensor exited before attaching");
+        assert!(
+            stderr.read_line(&mut line).unwrap_or(0) > 0,
+            "sensor exited before attaching"
+        );
     }
     let (child, _) = spawn_storm(kind, count);
     let secs = finish_storm(child);
@@ -147,18 +197,29 @@ fn traced_with_cli(kind: &str, evt_type: &str, count: u64, untraced: f64) {
     let mut rest = String::new();
     stderr.read_to_string(&mut rest).expect("sensor stderr");
     let _ = sensor.wait();
-    let summary = rest.lines().find(|l| l.starts_with("sensor summary:")).unwrap_or("");
-    // Every event of the type, not just the storm's: the node's own activity is small beside it.
+    let summary = rest
+        .lines()
+        .find(|l| l.starts_with("sensor summary:"))
+        .unwrap_or("");
+    // Every event of the type, not just the storm's: the node's own activity is small beside
+    // it, so this can exceed the storm's count by a few.
     let seen = summary
         .split(|c: char| c == ' ' || c == '(' || c == ')' || c == ';')
         .find_map(|w| w.strip_prefix(&format!("{evt_type}=")))
         .and_then(|n| n.parse().ok())
         .unwrap_or(0);
-    let lost = summary
-        .split("lost ")
-        .nth(1)
-        .and_then(|s| s.split_whitespace().next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(u64::MAX);
-    report("traced, `sensor events --json` consumer", count, secs, Some(untraced), seen, lost);
+    let count_after = |label: &str| -> u64 {
+        summary
+            .split(label)
+            .nth(1)
+            .and_then(|s| s.split(|c: char| !c.is_ascii_digit()).next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(u64::MAX)
+    };
+    Run {
+        secs,
+        seen,
+        ring_full: count_after("ring buffer full "),
+        missing_enter: count_after("exit without enter "),
+    }
 }

@@ -40,8 +40,11 @@ enum Cmd {
         #[arg(long, default_value_t = 2_000_000)]
         chmod_calls: u64,
         /// Processes in the fork+exec storm.
-        #[arg(long, default_value_t = 20_000)]
+        #[arg(long, default_value_t = 10_000)]
         execs: u64,
+        /// Interleaved rounds; each figure is the median.
+        #[arg(long, default_value_t = 3)]
+        rounds: u64,
     },
 }
 
@@ -69,9 +72,13 @@ fn main() -> Result<()> {
             }
             cargo(&cmd)
         }
-        Cmd::Bench { chmod_calls, execs } => {
+        Cmd::Bench {
+            chmod_calls,
+            execs,
+            rounds,
+        } => {
             setup::run()?;
-            bench::run(chmod_calls, execs)
+            bench::run(chmod_calls, execs, rounds)
         }
     }
 }

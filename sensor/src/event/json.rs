@@ -132,13 +132,19 @@ pub fn write_json(event: &Event, out: &mut Vec<u8>) {
         escaped: Vec::new(),
     };
     let wall = std::time::UNIX_EPOCH + std::time::Duration::from_nanos(event.wall_ns);
-    w.str(&["evt.time"], &humantime::format_rfc3339_nanos(wall).to_string());
+    w.str(
+        &["evt.time"],
+        &humantime::format_rfc3339_nanos(wall).to_string(),
+    );
     w.num(&["evt.rawtime"], event.wall_ns);
     w.num(&["evt.monotime"], event.mono_ns);
     w.str(&["evt.type"], event.evt_type());
     w.str(&["evt.dir"], "<");
     if let EventKind::Syscall(_) = event.kind {
-        w.num(&["evt.latency"], event.mono_ns.saturating_sub(event.enter_ns));
+        w.num(
+            &["evt.latency"],
+            event.mono_ns.saturating_sub(event.enter_ns),
+        );
         w.str(&["evt.res"], &super::flags::result(event.res));
         w.num(&["evt.rawres"], event.res);
         w.num(&["evt.failed"], event.res < 0);

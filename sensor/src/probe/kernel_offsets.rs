@@ -107,6 +107,8 @@ fn pt_regs_args(s: &Structs) -> Result<[u32; 6], OffsetsError> {
         let orig_x0 = s.offset(regs, "pt_regs", "orig_x0")?;
         Ok([orig_x0, x + 8, x + 16, x + 24, x + 32, x + 40])
     } else {
-        Err(OffsetsError::Missing("syscall argument registers for this architecture".into()))
+        Err(OffsetsError::Missing(
+            "syscall argument registers for this architecture".into(),
+        ))
     }
 }
