@@ -63,7 +63,8 @@ pub fn sys_enter(ctx: TracePointContext) -> u32 {
     };
     // One read for all six slots: a helper call each would double the enter's cost.
     pending.args = unsafe { ctx.read_at::<[u64; 6]>(ARGS_OFFSET) }.unwrap_or([0; 6]);
-    if spec.kind == SpecKind::Creds as u8 || spec.kind == SpecKind::Capset as u8 {
+    // Exec too: a setuid image changes the ids, and rules ask who the caller was before.
+    if spec.kind != SpecKind::Plain as u8 {
         pending.creds_before = current_creds();
     }
     if spec.kind == SpecKind::Exec as u8 {

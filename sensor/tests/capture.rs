@@ -34,11 +34,13 @@ fn coreutils_chmod_setuid_bit() {
     let mode = e["evt.rawarg.mode"].as_u64().unwrap();
     assert_eq!(mode & 0o4000, 0o4000, "{e}");
     assert!(
-        e["evt.arg.mode"].as_str().unwrap().starts_with("S_ISUID|"),
+        e["evt.arg.mode"].as_str().unwrap().ends_with("|S_ISUID"),
         "{e}"
     );
     assert_eq!(e["proc.name"], "chmod");
     assert_eq!(e["proc.ppid"], std::process::id());
+    // chmod is traced at exit only: no enter time, so no latency.
+    assert!(e.get("evt.latency").is_none(), "{e}");
     assert_eq!(e["user.uid"], 0);
     assert!(
         e["proc.cmdline"]
@@ -75,14 +77,14 @@ fn python_chmod_and_fchmod() {
     assert_eq!(chmod["evt.rawarg.mode"], 0o4755);
     assert_eq!(
         chmod["evt.arg.mode"],
-        "S_ISUID|S_IRWXU|S_IRGRP|S_IXGRP|S_IROTH|S_IXOTH"
+        "S_IXOTH|S_IROTH|S_IXGRP|S_IRGRP|S_IXUSR|S_IWUSR|S_IRUSR|S_ISUID"
     );
 
     let fchmod = sensor.event_of(pid, "fchmod");
     assert_success(&fchmod);
     assert!(fchmod["evt.arg.fd"].as_i64().unwrap() >= 3, "{fchmod}");
     assert_eq!(fchmod["evt.rawarg.mode"], 0o640);
-    assert_eq!(fchmod["evt.arg.mode"], "S_IRUSR|S_IWUSR|S_IRGRP");
+    assert_eq!(fchmod["evt.arg.mode"], "S_IRGRP|S_IWUSR|S_IRUSR");
     assert_eq!(fchmod["fd.name"], path);
 }
 
@@ -104,6 +106,8 @@ fn execve_with_arguments() {
     assert_eq!(e["proc.cmdline"], "true a b");
     assert_eq!(e["proc.ppid"], std::process::id());
     assert!(e.get("evt.truncated").is_none(), "{e}");
+    // The caller's ids before the exec (no setuid image here, so they do not change).
+    assert_eq!(e["caller.euid"], e["user.uid"]);
 }
 
 #[test]
@@ -251,6 +255,8 @@ fn setresuid_and_failed_setuid_from_a_child() {
     assert_eq!(setresuid["caller.ruid"], 0);
     assert_eq!(setresuid["caller.euid"], 0);
     assert_eq!(setresuid["user.uid"], 65534);
+    // An enter program ran for set*id calls, so the call's duration is known.
+    assert!(setresuid["evt.latency"].as_u64().is_some(), "{setresuid}");
 
     let setuid = sensor.event_of(pid, "setuid");
     assert_eq!(setuid["evt.res"], "EPERM");

@@ -3,36 +3,30 @@
 
 use crate::probe::syscalls::FlagSet;
 
-/// Renders file mode bits the way Falco users read them: `S_ISUID|S_IRWXU|S_IRGRP`.
-/// A full rwx triplet is shown as its group name.
+/// Renders file mode bits exactly as Falco does: every set bit by name, in the order of
+/// libsinsp's `chmod_mode` table (`S_IXOTH|S_IROTH|...|S_IRUSR|S_ISUID`). Falco's own rules
+/// match single bits (`evt.arg.mode contains "S_IXUSR"`), so grouped names like `S_IRWXU`
+/// would make them miss.
 pub fn mode(mode: u64) -> String {
-    const SPECIAL: [(u64, &str); 3] = [
-        (0o4000, "S_ISUID"),
-        (0o2000, "S_ISGID"),
+    const BITS: [(u64, &str); 12] = [
+        (0o1, "S_IXOTH"),
+        (0o2, "S_IWOTH"),
+        (0o4, "S_IROTH"),
+        (0o10, "S_IXGRP"),
+        (0o20, "S_IWGRP"),
+        (0o40, "S_IRGRP"),
+        (0o100, "S_IXUSR"),
+        (0o200, "S_IWUSR"),
+        (0o400, "S_IRUSR"),
         (0o1000, "S_ISVTX"),
+        (0o2000, "S_ISGID"),
+        (0o4000, "S_ISUID"),
     ];
-    const TRIPLETS: [(u32, &str, [&str; 3]); 3] = [
-        (6, "S_IRWXU", ["S_IRUSR", "S_IWUSR", "S_IXUSR"]),
-        (3, "S_IRWXG", ["S_IRGRP", "S_IWGRP", "S_IXGRP"]),
-        (0, "S_IRWXO", ["S_IROTH", "S_IWOTH", "S_IXOTH"]),
-    ];
-    let mut parts: Vec<&str> = SPECIAL
+    let parts: Vec<&str> = BITS
         .iter()
         .filter(|(bit, _)| mode & bit != 0)
         .map(|(_, name)| *name)
         .collect();
-    for (shift, all, each) in TRIPLETS {
-        let bits = (mode >> shift) & 0o7;
-        if bits == 0o7 {
-            parts.push(all);
-        } else {
-            for (i, name) in each.iter().enumerate() {
-                if bits & (0o4 >> i) != 0 {
-                    parts.push(name);
-                }
-            }
-        }
-    }
     if parts.is_empty() {
         "0".to_string()
     } else {
@@ -294,10 +288,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn mode_groups_full_triplets() {
-        assert_eq!(mode(0o4700), "S_ISUID|S_IRWXU");
-        assert_eq!(mode(0o755), "S_IRWXU|S_IRGRP|S_IXGRP|S_IROTH|S_IXOTH");
-        assert_eq!(mode(0o2640), "S_ISGID|S_IRUSR|S_IWUSR|S_IRGRP");
+    fn mode_names_every_bit_in_falcos_order() {
+        assert_eq!(mode(0o4700), "S_IXUSR|S_IWUSR|S_IRUSR|S_ISUID");
+        assert_eq!(
+            mode(0o755),
+            "S_IXOTH|S_IROTH|S_IXGRP|S_IRGRP|S_IXUSR|S_IWUSR|S_IRUSR"
+        );
+        assert_eq!(mode(0o2640), "S_IRGRP|S_IWUSR|S_IRUSR|S_ISGID");
         assert_eq!(mode(0), "0");
     }
 

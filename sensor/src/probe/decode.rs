@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 
+use sensor_common::syscall::SpecKind;
 use sensor_common::{RecordHeader, RecordKind};
 
 use super::syscalls::{self, Family};
