@@ -141,10 +141,13 @@ pub fn write_json(event: &Event, out: &mut Vec<u8>) {
     w.str(&["evt.type"], event.evt_type());
     w.str(&["evt.dir"], "<");
     if let EventKind::Syscall(_) = event.kind {
-        w.num(
-            &["evt.latency"],
-            event.mono_ns.saturating_sub(event.enter_ns),
-        );
+        // Known only where an enter program ran (exec, set*id, capset).
+        if event.enter_ns != 0 {
+            w.num(
+                &["evt.latency"],
+                event.mono_ns.saturating_sub(event.enter_ns),
+            );
+        }
         w.str(&["evt.res"], &super::flags::result(event.res));
         w.num(&["evt.rawres"], event.res);
         w.num(&["evt.failed"], event.res < 0);

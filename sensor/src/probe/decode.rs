@@ -129,11 +129,7 @@ impl Decoder {
                         event.exec = Some(Box::new(pending.details));
                     }
                 }
-                if matches!(
-                    def.kind,
-                    sensor_common::syscall::SpecKind::Creds
-                        | sensor_common::syscall::SpecKind::Capset
-                ) {
+                if def.kind != SpecKind::Plain {
                     event.creds_before = Some(h.creds_before);
                 }
                 Some(event)
