@@ -204,7 +204,7 @@ fn traced_with_cli(kind: &str, evt_type: &str, count: u64) -> Run {
     // Every event of the type, not just the storm's: the node's own activity is small beside
     // it, so this can exceed the storm's count by a few.
     let seen = summary
-        .split(|c: char| c == ' ' || c == '(' || c == ')' || c == ';')
+        .split([' ', '(', ')', ';'])
         .find_map(|w| w.strip_prefix(&format!("{evt_type}=")))
         .and_then(|n| n.parse().ok())
         .unwrap_or(0);

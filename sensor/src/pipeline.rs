@@ -5,10 +5,9 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::enrich::{fd, ProcessTable};
+use crate::enrich::Enricher;
 use crate::event::Event;
 use crate::probe::decode::Decoder;
-use crate::probe::syscalls::ArgType;
 use crate::probe::{Loss, Probe};
 
 /// How long a read waits for the kernel before checking for a stop; also bounds the latency
@@ -69,7 +68,7 @@ impl<E, F: FnMut(&Event) -> Result<(), E>> Sink for F {
 pub struct Pipeline {
     probe: Probe,
     decoder: Decoder,
-    table: ProcessTable,
+    enricher: Enricher,
     stats: Stats,
 }
 
@@ -80,7 +79,7 @@ impl Pipeline {
         Self {
             probe,
             decoder: Decoder::new(),
-            table: ProcessTable::from_proc(),
+            enricher: Enricher::new(),
             stats: Stats::default(),
         }
     }
@@ -130,7 +129,7 @@ impl Pipeline {
         let Self {
             probe,
             decoder,
-            table,
+            enricher,
             stats,
         } = self;
         let read = probe.read(timeout, BATCH, |bytes| {
@@ -140,23 +139,12 @@ impl Pipeline {
             let Some(mut event) = decoder.decode(bytes) else {
                 return;
             };
-            enrich(table, &mut event);
+            enricher.enrich(&mut event);
             stats.events += 1;
             *stats.by_type.entry(event.evt_type()).or_default() += 1;
             result = sink.event(&event);
         });
         stats.malformed = decoder.malformed;
         result.map(|()| read)
-    }
-}
-
-/// The enrich stage for one event.
-pub fn enrich(table: &mut ProcessTable, event: &mut Event) {
-    table.enrich(event);
-    if let Some(def) = event.syscall() {
-        if let Some(arg) = def.args.iter().find(|a| a.ty == ArgType::Fd) {
-            let fd_number = event.raw_args[arg.index as usize] as u32 as i32 as i64;
-            event.fd_path = fd::resolve(event.task.pid, fd_number);
-        }
     }
 }

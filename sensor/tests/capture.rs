@@ -293,3 +293,35 @@ fn fork_and_exit_of_our_processes() {
         e["evt.type"] == "clone" && e["evt.arg.pid"] == pid && e["proc.pid"] == std::process::id()
     });
 }
+
+#[test]
+fn container_identity_and_user_names() {
+    if !privileged() {
+        return;
+    }
+    let sensor = Sensor::shared();
+    let id = format!("5e45{:08x}{}abcd", std::process::id(), "c0ffee42".repeat(6));
+    assert_eq!(id.len(), 64);
+    let cgroup = common::Cgroup::create(&format!(
+        "sensor-test-{}.slice/cri-containerd-{id}.scope",
+        std::process::id()
+    ));
+    let script = format!("{} && exec /bin/true in-container", cgroup.enter_command());
+    let (pid, status) = run(Command::new("sh").args(["-c", &script]));
+    assert!(status.success());
+    let e = sensor.wait_for("exec in the container cgroup", |e| {
+        e["proc.pid"] == pid && e["evt.type"] == "execve" && e["proc.args"] == "in-container"
+    });
+    assert_eq!(e["container.id"], &id[..12]);
+    assert_eq!(e["container.full_id"], id);
+    assert_eq!(e["container.runtime"], "containerd");
+    assert_eq!(e["user.name"], "root");
+    assert_eq!(e["group.name"], "root");
+
+    // A host process is `host`, and names follow the effective ids.
+    let (pid, _) =
+        python("import os\nos.setresgid(65534, 65534, 65534)\nos.setresuid(65534, 65534, 65534)\n");
+    let setresuid = sensor.event_of(pid, "setresuid");
+    assert_eq!(setresuid["container.id"], "host");
+    assert_eq!(setresuid["user.name"], "nobody");
+}

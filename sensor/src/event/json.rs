@@ -199,8 +199,25 @@ pub fn write_json(event: &Event, out: &mut Vec<u8>) {
     }
     // Falco's user.uid and group.gid are the effective ids.
     w.num(&["user.uid"], t.creds.euid);
+    if let Some(name) = &event.user_name {
+        w.str(&["user.name"], name);
+    }
     w.num(&["user.loginuid"], t.loginuid as i32);
+    if let Some(name) = &event.login_name {
+        w.str(&["user.loginname"], name);
+    }
     w.num(&["group.gid"], t.creds.egid);
+    if let Some(name) = &event.group_name {
+        w.str(&["group.name"], name);
+    }
+    match &event.container {
+        Some(c) => {
+            w.str(&["container.id"], c.id());
+            w.str(&["container.full_id"], &c.full_id);
+            w.str(&["container.runtime"], c.runtime.name());
+        }
+        None => w.str(&["container.id"], "host"),
+    }
     w.num(&["proc.cgroup_id"], t.cgroup_id);
     w.num(&["proc.mnt_ns"], t.mnt_ns);
     w.num(&["proc.pid_ns"], t.pid_ns);

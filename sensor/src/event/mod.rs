@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use sensor_common::{Creds, TaskInfo};
 
+use crate::enrich::container::Container;
 use crate::enrich::process::Process;
 use crate::probe::syscalls::{ArgType, CapSet, SyscallDef};
 
@@ -57,6 +58,12 @@ pub struct Event {
     pub process: Option<Arc<Process>>,
     /// For fd arguments: the path the fd referred to, when the agent could resolve it.
     pub fd_path: Option<Bytes>,
+    /// The container the process runs in; `None` on the host.
+    pub container: Option<Arc<Container>>,
+    /// Names of the effective user and group and of the login user, in the process's root.
+    pub user_name: Option<Arc<str>>,
+    pub group_name: Option<Arc<str>>,
+    pub login_name: Option<Arc<str>>,
 }
 
 /// One argument, rendered.

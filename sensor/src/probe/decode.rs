@@ -185,6 +185,10 @@ impl Decoder {
             exec: None,
             process: None,
             fd_path: None,
+            container: None,
+            user_name: None,
+            group_name: None,
+            login_name: None,
         }
     }
 }

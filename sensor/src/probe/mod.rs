@@ -29,13 +29,13 @@ pub enum ProbeError {
     #[error(transparent)]
     Offsets(#[from] kernel_offsets::OffsetsError),
     #[error("the kernel refused the sensor's eBPF programs: {0}")]
-    Load(#[source] aya::EbpfError),
+    Load(#[source] Box<aya::EbpfError>),
     #[error("eBPF program `{name}` could not be {action}: {source}")]
     Program {
         name: String,
         action: String,
         #[source]
-        source: aya::programs::ProgramError,
+        source: Box<aya::programs::ProgramError>,
     },
     #[error("eBPF map `{name}`: {source}")]
     Map {
@@ -97,7 +97,7 @@ fn program_error(
     move |source| ProbeError::Program {
         name,
         action,
-        source,
+        source: Box::new(source),
     }
 }
 
@@ -109,7 +109,7 @@ fn load_error(e: aya::EbpfError) -> ProbeError {
             missing: format!("the kernel said: {text}"),
         })
     } else {
-        ProbeError::Load(e)
+        ProbeError::Load(Box::new(e))
     }
 }
 
@@ -281,7 +281,7 @@ fn missing_program(name: &str) -> ProbeError {
     ProbeError::Program {
         name: name.to_string(),
         action: "found".to_string(),
-        source: aya::programs::ProgramError::UnexpectedProgramType,
+        source: Box::new(aya::programs::ProgramError::UnexpectedProgramType),
     }
 }
 

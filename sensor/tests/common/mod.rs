@@ -205,3 +205,46 @@ impl Drop for TempDir {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+/// A cgroup on the unified (v2) hierarchy, named like a container runtime's, removed on drop
+/// (after the processes in it have exited).
+pub struct Cgroup(pub std::path::PathBuf);
+
+impl Cgroup {
+    /// Creates `<cgroup2 mount>/<relative>`.
+    pub fn create(relative: &str) -> Self {
+        let mounts = std::fs::read_to_string("/proc/mounts").expect("/proc/mounts");
+        let root = mounts
+            .lines()
+            .find_map(|l| {
+                let mut f = l.split_whitespace();
+                let (_, dir, fstype) = (f.next()?, f.next()?, f.next()?);
+                (fstype == "cgroup2").then(|| dir.to_string())
+            })
+            .expect("a cgroup2 mount");
+        let path = std::path::Path::new(&root).join(relative);
+        std::fs::create_dir_all(&path).unwrap_or_else(|e| panic!("mkdir {}: {e}", path.display()));
+        Self(path)
+    }
+
+    /// A shell command prefix that moves the shell into this cgroup.
+    pub fn enter_command(&self) -> String {
+        format!("echo $$ > {}/cgroup.procs", self.0.display())
+    }
+}
+
+impl Drop for Cgroup {
+    fn drop(&mut self) {
+        // Remove leaf first, then the parents this test created (empty ones only).
+        let mut dir = Some(self.0.as_path());
+        while let Some(d) = dir {
+            if std::fs::remove_dir(d).is_err() {
+                break;
+            }
+            dir = d.parent().filter(|p| {
+                p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("sensor-test"))
+            });
+        }
+    }
+}

@@ -1,0 +1,109 @@
+//! User and group names, resolved in the process's own root: a container's /etc/passwd for
+//! container processes (through /proc/PID/root), the host's otherwise. Cached per mount
+//! namespace, re-read after a minute so new accounts appear.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const REFRESH: Duration = Duration::from_secs(60);
+
+/// The names in one root's /etc/passwd and /etc/group.
+#[derive(Default, Debug)]
+pub struct Names {
+    users: HashMap<u32, Arc<str>>,
+    groups: HashMap<u32, Arc<str>>,
+}
+
+impl Names {
+    pub fn user(&self, uid: u32) -> Option<Arc<str>> {
+        self.users.get(&uid).cloned()
+    }
+
+    pub fn group(&self, gid: u32) -> Option<Arc<str>> {
+        self.groups.get(&gid).cloned()
+    }
+
+    /// Reads the passwd and group files under `root` (`/` or `/proc/PID/root`).
+    pub fn load(root: &str) -> Self {
+        let read =
+            |file: &str| std::fs::read_to_string(format!("{root}{file}")).unwrap_or_default();
+        Self {
+            users: parse_ids(&read("/etc/passwd")),
+            groups: parse_ids(&read("/etc/group")),
+        }
+    }
+}
+
+/// `name:x:id:...` lines to an id -> name map (the first name of an id wins, as in libc).
+fn parse_ids(text: &str) -> HashMap<u32, Arc<str>> {
+    let mut out = HashMap::new();
+    for line in text.lines() {
+        if line.starts_with('#') {
+            continue;
+        }
+        let mut fields = line.split(':');
+        let (Some(name), Some(_), Some(id)) = (fields.next(), fields.next(), fields.next()) else {
+            continue;
+        };
+        if let Ok(id) = id.parse::<u32>() {
+            out.entry(id).or_insert_with(|| Arc::from(name));
+        }
+    }
+    out
+}
+
+/// Names by mount namespace.
+#[derive(Default)]
+pub struct UserNames {
+    by_mnt_ns: HashMap<u32, (Instant, Arc<Names>)>,
+    host_mnt_ns: Option<u32>,
+}
+
+impl UserNames {
+    /// The names for a process in mount namespace `mnt_ns`.
+    pub fn names(&mut self, pid: u32, mnt_ns: u32, in_container: bool) -> Arc<Names> {
+        if let Some((loaded, names)) = self.by_mnt_ns.get(&mnt_ns) {
+            if loaded.elapsed() < REFRESH {
+                return names.clone();
+            }
+        }
+        let host = *self.host_mnt_ns.get_or_insert_with(own_mnt_ns);
+        let root = if in_container && mnt_ns != host {
+            format!("/proc/{pid}/root")
+        } else {
+            String::new()
+        };
+        let names = Arc::new(Names::load(&root));
+        if self.by_mnt_ns.len() > 4096 {
+            self.by_mnt_ns.clear();
+        }
+        self.by_mnt_ns
+            .insert(mnt_ns, (Instant::now(), names.clone()));
+        names
+    }
+}
+
+fn own_mnt_ns() -> u32 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self/ns/mnt").map_or(0, |m| m.ino() as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_passwd_lines() {
+        let ids = parse_ids("# comment\nroot:x:0:0:root:/root:/bin/bash\nnobody:x:65534:65534::/:/usr/sbin/nologin\nbroken\ntoor:x:0:0::/:/bin/sh\n");
+        assert_eq!(ids.get(&0).map(|s| &**s), Some("root"));
+        assert_eq!(ids.get(&65534).map(|s| &**s), Some("nobody"));
+        assert_eq!(ids.len(), 2);
+    }
+
+    #[test]
+    fn host_names_resolve() {
+        let names = Names::load("");
+        assert_eq!(names.user(0).as_deref(), Some("root"));
+    }
+}
