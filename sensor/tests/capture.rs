@@ -325,3 +325,27 @@ fn container_identity_and_user_names() {
     assert_eq!(setresuid["container.id"], "host");
     assert_eq!(setresuid["user.name"], "nobody");
 }
+
+#[test]
+fn exec_from_a_memory_file() {
+    if !privileged() {
+        return;
+    }
+    let sensor = Sensor::shared();
+    // The image sleeps a little so that its /proc entry is still there when the agent looks.
+    let (pid, _) = python(
+        "import os, shutil\nfd = os.memfd_create('payload', 0)\nwith open('/bin/sleep', 'rb') as src:\n    os.write(fd, src.read())\nos.execv(f'/proc/self/fd/{fd}', ['payload', '0.5'])\n",
+    );
+    let e = sensor.wait_for("exec of a memfd", |e| {
+        e["proc.pid"] == pid && e["evt.type"] == "execve" && e["proc.exe"] == "payload"
+    });
+    assert_eq!(e["evt.res"], "SUCCESS");
+    assert_eq!(e["proc.is_exe_from_memfd"], true, "{e}");
+    assert!(
+        e["proc.exepath"]
+            .as_str()
+            .unwrap()
+            .starts_with("/memfd:payload"),
+        "{e}"
+    );
+}

@@ -16,6 +16,8 @@ pub struct Process {
     pub args: Vec<Bytes>,
     /// The parent's comm when this process was created or exec'd (`proc.pname`).
     pub parent_name: Option<Bytes>,
+    /// The image was an anonymous memory file (Falco's `proc.is_exe_from_memfd`).
+    pub exe_from_memfd: bool,
 }
 
 impl Process {

@@ -89,14 +89,17 @@ impl ProcessTable {
                         Some((first, rest)) => (first.clone(), rest.to_vec()),
                         None => (Bytes::default(), Vec::new()),
                     };
+                    let image = exec.image.clone().unwrap_or_else(|| exec.filename.clone());
+                    let (exepath, exe_from_memfd) = resolve_fd_image(pid, image);
                     let process = Arc::new(Process {
                         pid,
                         ppid: event.task.ppid,
                         comm: event.comm().into(),
                         exe,
-                        exepath: exec.image.clone().unwrap_or_else(|| exec.filename.clone()),
+                        exepath,
                         args,
                         parent_name,
+                        exe_from_memfd,
                     });
                     self.insert(process.clone());
                     event.process = Some(process);
@@ -105,6 +108,25 @@ impl ProcessTable {
                 }
             }
         }
+    }
+}
+
+/// An exec through a file descriptor (`fexecve`, `execveat(fd, "", AT_EMPTY_PATH)`, or
+/// `/proc/self/fd/N`) names the image `/dev/fd/N`: what the fd was is read from the new
+/// image's /proc entry, which shows `/memfd:NAME (deleted)` for a memory file.
+fn resolve_fd_image(pid: u32, image: Bytes) -> (Bytes, bool) {
+    let through_fd = image.starts_with(b"/dev/fd/")
+        || (image.starts_with(b"/proc/") && image.windows(4).any(|w| w == b"/fd/"));
+    if !through_fd {
+        return (image, false);
+    }
+    match std::fs::read_link(format!("/proc/{pid}/exe")) {
+        Ok(target) => {
+            let target: Bytes = target.as_os_str().as_bytes().into();
+            let memfd = target.starts_with(b"/memfd:");
+            (target, memfd)
+        }
+        Err(_) => (image, false),
     }
 }
 
@@ -129,6 +151,7 @@ fn read_proc(pid: u32) -> Option<Process> {
         Some((first, rest)) => (first.clone(), rest.to_vec()),
         None => (Bytes::default(), Vec::new()),
     };
+    let exe_from_memfd = exepath.starts_with(b"/memfd:");
     Some(Process {
         pid,
         ppid,
@@ -137,6 +160,7 @@ fn read_proc(pid: u32) -> Option<Process> {
         exepath,
         args,
         parent_name: None,
+        exe_from_memfd,
     })
 }
 

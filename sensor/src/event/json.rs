@@ -189,6 +189,9 @@ pub fn write_json(event: &Event, out: &mut Vec<u8>) {
     if let Some(p) = &event.process {
         w.bytes(&["proc.exe"], &p.exe);
         w.bytes(&["proc.exepath"], &p.exepath);
+        if p.exe_from_memfd {
+            w.num(&["proc.is_exe_from_memfd"], true);
+        }
         w.bytes(&["proc.cmdline"], &p.cmdline());
         w.bytes(&["proc.args"], &join_args(&p.args));
         if let Some(parent) = &p.parent_name {
