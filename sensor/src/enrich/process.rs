@@ -1,8 +1,13 @@
 //! One process as the sensor knows it.
 
+use std::sync::Arc;
+
 use crate::event::Bytes;
 
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// How far lineage is followed: deeper chains are cut here (and a cycle cannot loop).
+pub const MAX_ANCESTRY: usize = 64;
+
+#[derive(Clone, Debug, Default)]
 pub struct Process {
     pub pid: u32,
     pub ppid: u32,
@@ -14,10 +19,11 @@ pub struct Process {
     pub exepath: Bytes,
     /// argv[1..] (Falco's `proc.args`).
     pub args: Vec<Bytes>,
-    /// The parent's comm when this process was created or exec'd (`proc.pname`).
-    pub parent_name: Option<Bytes>,
     /// The image was an anonymous memory file (Falco's `proc.is_exe_from_memfd`).
     pub exe_from_memfd: bool,
+    /// The parent as it was when this process was created or last exec'd. Holding it keeps
+    /// an exited parent's identity for its children's lineage fields, as Falco does.
+    pub parent: Option<Arc<Process>>,
 }
 
 impl Process {
@@ -29,5 +35,15 @@ impl Process {
             out.extend_from_slice(a);
         }
         out
+    }
+
+    /// The `n`th ancestor: 0 is this process, 1 its parent (`proc.aname[1]`), and so on.
+    pub fn ancestor(&self, n: usize) -> Option<&Process> {
+        self.ancestors().nth(n)
+    }
+
+    /// This process, then its parent, grandparent, ... up to [`MAX_ANCESTRY`].
+    pub fn ancestors(&self) -> impl Iterator<Item = &Process> {
+        std::iter::successors(Some(self), |p| p.parent.as_deref()).take(MAX_ANCESTRY)
     }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::event::{Bytes, Event, EventKind};
 
-use super::process::Process;
+use super::process::{Process, MAX_ANCESTRY};
 
 /// Upper bound on entries, so a missed exit event cannot grow the table without end.
 const MAX_PROCESSES: usize = 1 << 20;
@@ -18,9 +18,9 @@ pub struct ProcessTable {
 }
 
 impl ProcessTable {
-    /// A table holding every process running now.
+    /// A table holding every process running now, each linked to its parent.
     pub fn from_proc() -> Self {
-        let mut table = Self::default();
+        let mut found: HashMap<u32, Process> = HashMap::new();
         if let Ok(entries) = std::fs::read_dir("/proc") {
             for entry in entries.flatten() {
                 let pid = entry
@@ -28,11 +28,36 @@ impl ProcessTable {
                     .to_str()
                     .and_then(|s| s.parse::<u32>().ok());
                 if let Some(process) = pid.and_then(read_proc) {
-                    table.processes.insert(process.pid, Arc::new(process));
+                    found.insert(process.pid, process);
                 }
             }
         }
+        let mut table = Self::default();
+        let pids: Vec<u32> = found.keys().copied().collect();
+        for pid in pids {
+            table.link(pid, &mut found, 0);
+        }
         table
+    }
+
+    /// Moves `pid` from `found` into the table after its ancestors, so its parent link points
+    /// at the parent's entry.
+    fn link(
+        &mut self,
+        pid: u32,
+        found: &mut HashMap<u32, Process>,
+        depth: usize,
+    ) -> Option<Arc<Process>> {
+        if let Some(done) = self.processes.get(&pid) {
+            return Some(done.clone());
+        }
+        let mut process = found.remove(&pid)?;
+        if depth < MAX_ANCESTRY && process.ppid != 0 && process.ppid != pid {
+            process.parent = self.link(process.ppid, found, depth + 1);
+        }
+        let process = Arc::new(process);
+        self.processes.insert(pid, process.clone());
+        Some(process)
     }
 
     pub fn len(&self) -> usize {
@@ -52,7 +77,9 @@ impl ProcessTable {
         if let Some(p) = self.processes.get(&pid) {
             return Some(p.clone());
         }
-        let process = Arc::new(read_proc(pid)?);
+        let mut process = read_proc(pid)?;
+        process.parent = self.processes.get(&process.ppid).cloned();
+        let process = Arc::new(process);
         self.insert(process.clone());
         Some(process)
     }
@@ -72,10 +99,18 @@ impl ProcessTable {
             EventKind::Fork { child_pid } => {
                 let child_pid = *child_pid;
                 let parent = self.get_or_load(pid);
-                let mut child = parent.as_deref().cloned().unwrap_or_default();
+                let mut child = match &parent {
+                    Some(p) => Process {
+                        parent: Some(p.clone()),
+                        ..(**p).clone()
+                    },
+                    None => Process {
+                        comm: event.comm().into(),
+                        ..Process::default()
+                    },
+                };
                 child.pid = child_pid;
                 child.ppid = pid;
-                child.parent_name = Some(event.comm().into());
                 self.insert(Arc::new(child));
                 event.process = parent;
             }
@@ -84,7 +119,10 @@ impl ProcessTable {
             }
             EventKind::Syscall(_) => {
                 if let (Some(exec), true) = (&event.exec, event.res == 0) {
-                    let parent_name = self.processes.get(&event.task.ppid).map(|p| p.comm.clone());
+                    let previous = self.processes.get(&pid);
+                    let parent = previous
+                        .and_then(|p| p.parent.clone())
+                        .or_else(|| self.processes.get(&event.task.ppid).cloned());
                     let (exe, args) = match exec.argv.split_first() {
                         Some((first, rest)) => (first.clone(), rest.to_vec()),
                         None => (Bytes::default(), Vec::new()),
@@ -98,8 +136,8 @@ impl ProcessTable {
                         exe,
                         exepath,
                         args,
-                        parent_name,
                         exe_from_memfd,
+                        parent,
                     });
                     self.insert(process.clone());
                     event.process = Some(process);
@@ -159,8 +197,8 @@ fn read_proc(pid: u32) -> Option<Process> {
         exe,
         exepath,
         args,
-        parent_name: None,
         exe_from_memfd,
+        parent: None,
     })
 }
 
@@ -169,10 +207,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn seeds_this_process_from_proc() {
+    fn seeds_this_process_from_proc_with_its_lineage() {
         let table = ProcessTable::from_proc();
         let me = table.get(std::process::id()).expect("own process in table");
         assert_eq!(me.ppid, std::os::unix::process::parent_id());
         assert!(!me.exepath.is_empty());
+        let parent = me.ancestor(1).expect("parent linked");
+        assert_eq!(parent.pid, me.ppid);
+        // Every chain ends at a process without a known parent (init or a kernel thread's).
+        assert!(me.ancestors().count() < crate::enrich::process::MAX_ANCESTRY);
     }
 }

@@ -194,8 +194,8 @@ pub fn write_json(event: &Event, out: &mut Vec<u8>) {
         }
         w.bytes(&["proc.cmdline"], &p.cmdline());
         w.bytes(&["proc.args"], &join_args(&p.args));
-        if let Some(parent) = &p.parent_name {
-            w.bytes(&["proc.pname"], parent);
+        if let Some(parent) = &p.parent {
+            w.bytes(&["proc.pname"], &parent.comm);
         }
     } else {
         w.bytes(&["proc.cmdline"], event.comm());
