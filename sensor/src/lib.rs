@@ -5,3 +5,4 @@ pub mod enrich;
 pub mod event;
 pub mod pipeline;
 pub mod probe;
+pub mod rules;

@@ -1,19 +1,17 @@
-//! The `sensor` command line. Everything it runs is library code.
+//! The `sensor` command line. Everything it runs is library code or `cli/`.
 
-use std::io::Write;
+mod cli;
+
+use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
 
-use anyhow::Context;
 use clap::{Parser, Subcommand};
-use sensor::pipeline::Pipeline;
-use sensor::probe::{Probe, ProbeConfig};
+use sensor_rules::MatchMode;
 
 const PRIVILEGES: &str = "Needs root, or the capabilities CAP_BPF, CAP_PERFMON and CAP_SYS_RESOURCE (CAP_SYS_ADMIN too if tracefs is not mounted).";
 
 /// Runtime security sensor for Linux and Kubernetes nodes: eBPF programs on the execve, chmod,
-/// mount and set*id syscall families, Falco-compatible events and rules.
+/// mount and set*id syscall families, Falco-compatible events, rules and alerts.
 #[derive(Parser)]
 #[command(name = "sensor", version, after_help = PRIVILEGES)]
 struct Cli {
@@ -38,6 +36,46 @@ enum Command {
         #[arg(long, default_value_t = sensor_common::DEFAULT_RING_BYTES)]
         ring_bytes: u32,
     },
+    /// Run the sensor with its rules and print alerts: the default rules built into the binary,
+    /// or the files given with --rules. Rules are reloaded on SIGHUP and when a rules file
+    /// changes; a broken file keeps the previous rules running.
+    #[command(after_help = PRIVILEGES)]
+    Run {
+        /// Falco's JSON alert format, one object per line (otherwise Falco's text line).
+        #[arg(long)]
+        json: bool,
+        /// A rules file or a directory of *.yaml files; repeatable, loaded in the order given.
+        /// Replaces the default rules, as Falco's -r does.
+        #[arg(long = "rules", value_name = "PATH")]
+        rules: Vec<PathBuf>,
+        /// `first` stops at the first matching rule (Falco's default); `all` reports every one.
+        #[arg(long, default_value = "first", value_parser = parse_match_mode)]
+        rule_matching: MatchMode,
+        /// Size of the kernel ring buffer in bytes (a power of two, at least 8 MiB).
+        #[arg(long, default_value_t = sensor_common::DEFAULT_RING_BYTES)]
+        ring_bytes: u32,
+    },
+    /// Work with rule files without loading any eBPF programs.
+    Rules {
+        #[command(subcommand)]
+        command: RulesCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum RulesCommand {
+    /// Validate rule files, loaded in the order given (the built-in defaults if none): every
+    /// problem with its file:line:col, then each rule compiled or skipped and why. Exits
+    /// non-zero if there are errors.
+    Check {
+        #[arg(value_name = "PATH")]
+        paths: Vec<PathBuf>,
+    },
+}
+
+fn parse_match_mode(text: &str) -> Result<MatchMode, String> {
+    text.parse()
+        .map_err(|_| format!("`{text}` is not a rule matching mode: use `first` or `all`"))
 }
 
 fn main() -> ExitCode {
@@ -49,67 +87,30 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    match run(cli.command) {
-        Ok(()) => ExitCode::SUCCESS,
+    let result = match cli.command {
+        Command::Events { json, ring_bytes } => cli::events::run(json, ring_bytes).map(|()| true),
+        Command::Run {
+            json,
+            rules,
+            rule_matching,
+            ring_bytes,
+        } => cli::run::run(cli::run::RunOptions {
+            json,
+            rules,
+            rule_matching,
+            ring_bytes,
+        })
+        .map(|()| true),
+        Command::Rules {
+            command: RulesCommand::Check { paths },
+        } => cli::rules::check(paths),
+    };
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
         Err(e) => {
             eprintln!("sensor: error: {e:#}");
             ExitCode::FAILURE
         }
-    }
-}
-
-fn run(command: Command) -> anyhow::Result<()> {
-    match command {
-        Command::Events { json, ring_bytes } => events(json, ring_bytes),
-    }
-}
-
-fn events(json: bool, ring_bytes: u32) -> anyhow::Result<()> {
-    let stop = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(signal, stop.clone()).context("installing signal handlers")?;
-    }
-    let probe = Probe::load(&ProbeConfig { ring_bytes })?;
-    let mut pipeline = Pipeline::new(probe);
-    let mut sink = EventWriter {
-        out: std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock()),
-        json,
-        line: Vec::with_capacity(4096),
-    };
-    let result = pipeline.run(&stop, &mut sink);
-    let summary = pipeline
-        .stats()
-        .summary(pipeline.probe().load_time, pipeline.probe().attached.len());
-    eprintln!("{summary}");
-    // A closed stdout (`sensor events | head`) is a normal way to stop.
-    match result {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        other => other.context("writing events to stdout"),
-    }
-}
-
-/// Writes events to stdout as JSON lines or text, flushing whenever the ring buffer is drained.
-struct EventWriter<W: Write> {
-    out: W,
-    json: bool,
-    line: Vec<u8>,
-}
-
-impl<W: Write> sensor::pipeline::Sink for EventWriter<W> {
-    type Error = std::io::Error;
-
-    fn event(&mut self, event: &sensor::event::Event) -> std::io::Result<()> {
-        if self.json {
-            self.line.clear();
-            sensor::event::json::write_json(event, &mut self.line);
-            self.line.push(b'\n');
-            self.out.write_all(&self.line)
-        } else {
-            writeln!(self.out, "{}", sensor::event::text::to_text(event))
-        }
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.out.flush()
     }
 }

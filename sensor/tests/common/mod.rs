@@ -46,15 +46,23 @@ fn field_u64(event: &Value, key: &str) -> Option<u64> {
 }
 
 impl Sensor {
-    /// The test binary's sensor, started on first use and left running until the binary exits.
+    /// The test binary's `sensor events --json`, started on first use and left running until
+    /// the binary exits.
     pub fn shared() -> &'static Sensor {
         static SENSOR_PROCESS: OnceLock<Sensor> = OnceLock::new();
-        SENSOR_PROCESS.get_or_init(Sensor::start)
+        SENSOR_PROCESS.get_or_init(|| Sensor::start(&["events", "--json"], false))
     }
 
-    fn start() -> Sensor {
+    /// The test binary's `sensor run --json` with the default rules: its lines are alerts, all
+    /// kept (tests pick theirs by `output_fields["proc.pid"]`).
+    pub fn shared_alerts() -> &'static Sensor {
+        static SENSOR_PROCESS: OnceLock<Sensor> = OnceLock::new();
+        SENSOR_PROCESS.get_or_init(|| Sensor::start(&["run", "--json"], true))
+    }
+
+    fn start(args: &[&str], keep_all: bool) -> Sensor {
         let mut child = Command::new(SENSOR)
-            .args(["events", "--json"])
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -75,6 +83,11 @@ impl Sensor {
                     .unwrap_or_else(|e| panic!("sensor printed invalid JSON ({e}): {line}"));
                 let (lock, cvar) = &*seen_out;
                 let mut seen = lock.lock().unwrap();
+                if keep_all {
+                    seen.events.push(event);
+                    cvar.notify_all();
+                    continue;
+                }
                 let pid = field_u64(&event, "proc.pid").unwrap_or(0);
                 let ppid = field_u64(&event, "proc.ppid").unwrap_or(0);
                 if seen.ours.contains(&ppid) {
@@ -246,5 +259,24 @@ impl Drop for Cgroup {
                     .is_some_and(|n| n.to_string_lossy().starts_with("sensor-test"))
             });
         }
+    }
+}
+
+impl Sensor {
+    /// Alerts raised for process `pid` so far (for `shared_alerts`).
+    pub fn alerts_of(&self, pid: u32) -> Vec<Value> {
+        let seen = self.seen.0.lock().unwrap();
+        seen.events
+            .iter()
+            .filter(|a| a["output_fields"]["proc.pid"] == pid)
+            .cloned()
+            .collect()
+    }
+
+    /// Waits for an alert of `rule` raised for process `pid`.
+    pub fn alert_of(&self, pid: u32, rule: &str) -> Value {
+        self.wait_for(&format!("alert `{rule}` for pid {pid}"), |a| {
+            a["rule"] == rule && a["output_fields"]["proc.pid"] == pid
+        })
     }
 }

@@ -1,0 +1,51 @@
+//! `sensor events`: every captured event on stdout.
+
+use std::io::Write;
+
+use sensor::pipeline::{Pipeline, Sink};
+use sensor::probe::{Probe, ProbeConfig};
+
+pub fn run(json: bool, ring_bytes: u32) -> anyhow::Result<()> {
+    let stop = super::stop_flag()?;
+    let probe = Probe::load(&ProbeConfig { ring_bytes })?;
+    let mut pipeline = Pipeline::new(probe);
+    let mut sink = EventWriter {
+        out: std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock()),
+        json,
+        line: Vec::with_capacity(4096),
+    };
+    let result = pipeline.run(&stop, &mut sink);
+    eprintln!(
+        "{}",
+        pipeline
+            .stats()
+            .summary(pipeline.probe().load_time, pipeline.probe().attached.len())
+    );
+    super::ignore_broken_pipe(result)
+}
+
+/// Writes events to stdout as JSON lines or text, flushing whenever the ring buffer is drained.
+struct EventWriter<W: Write> {
+    out: W,
+    json: bool,
+    line: Vec<u8>,
+}
+
+impl<W: Write> Sink for EventWriter<W> {
+    type Error = std::io::Error;
+
+    fn event(&mut self, event: &sensor::event::Event) -> std::io::Result<()> {
+        if self.json {
+            self.line.clear();
+            sensor::event::json::write_json(event, &mut self.line);
+            self.line.push(b'\n');
+            self.out.write_all(&self.line)
+        } else {
+            writeln!(self.out, "{}", sensor::event::text::to_text(event))
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+}

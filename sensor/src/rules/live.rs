@@ -1,0 +1,100 @@
+//! The ruleset in force, replaced whole on SIGHUP or when a rules file changes. A broken file
+//! keeps the old ruleset running; the error is logged with its location and counted.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use sensor_rules::Ruleset;
+
+use super::sources::RuleFiles;
+
+/// How often rule files are checked for changes.
+const WATCH_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Reload counters, for logs and metrics.
+#[derive(Debug, Default)]
+pub struct ReloadMetrics {
+    pub reloads: AtomicU64,
+    pub failures: AtomicU64,
+}
+
+/// The current ruleset, shared between the reloader and the pipeline. Readers keep their own
+/// `Arc` and look at `generation` (one atomic load) to learn of a new one, so evaluation never
+/// waits for a reload and no event is dropped during one.
+pub struct LiveRules {
+    current: RwLock<Arc<Ruleset>>,
+    generation: AtomicU64,
+    pub metrics: ReloadMetrics,
+}
+
+impl LiveRules {
+    pub fn new(ruleset: Arc<Ruleset>) -> Arc<Self> {
+        Arc::new(Self {
+            current: RwLock::new(ruleset),
+            generation: AtomicU64::new(0),
+            metrics: ReloadMetrics::default(),
+        })
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    pub fn current(&self) -> Arc<Ruleset> {
+        self.current
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    fn replace(&self, ruleset: Arc<Ruleset>) {
+        *self
+            .current
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = ruleset;
+        self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Loads `files` again; on success the new ruleset takes over, on error the old one stays.
+    pub fn reload(&self, files: &RuleFiles) -> bool {
+        match files.load() {
+            Ok((ruleset, report)) => {
+                for line in report.to_string().lines().filter(|l| l.contains("warning")) {
+                    tracing::warn!("{line}");
+                }
+                let count = ruleset.rules().len();
+                self.replace(ruleset);
+                self.metrics.reloads.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(rules = count, "rules reloaded");
+                true
+            }
+            Err(e) => {
+                self.metrics.failures.fetch_add(1, Ordering::Relaxed);
+                tracing::error!("rules reload failed; the previous rules stay in force: {e}");
+                false
+            }
+        }
+    }
+
+    /// Watches for SIGHUP (`hup` set by a signal handler) and for changed rule files, and
+    /// reloads; returns when `stop` is set.
+    pub fn watch(self: Arc<Self>, files: RuleFiles, hup: Arc<AtomicBool>, stop: Arc<AtomicBool>) {
+        let mut seen = files.fingerprint();
+        while !stop.load(Ordering::Relaxed) {
+            std::thread::sleep(WATCH_INTERVAL.min(Duration::from_millis(200)));
+            let signalled = hup.swap(false, Ordering::AcqRel);
+            let now = files.fingerprint();
+            let changed = now != seen;
+            if signalled || changed {
+                if changed {
+                    tracing::info!("rules files changed; reloading");
+                } else {
+                    tracing::info!("SIGHUP; reloading rules");
+                }
+                seen = now;
+                self.reload(&files);
+            }
+        }
+    }
+}
