@@ -8,6 +8,6 @@ use sensor::rules::RuleFiles;
 pub fn check(paths: Vec<PathBuf>) -> anyhow::Result<bool> {
     let files = RuleFiles::new(paths);
     let report = files.check()?;
-    print!("{report}");
+    println!("{report}");
     Ok(!report.has_errors())
 }

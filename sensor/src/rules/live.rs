@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use sensor_rules::Ruleset;
 
-use super::sources::RuleFiles;
+use super::sources::{RuleFiles, RulesError};
 
 /// How often rule files are checked for changes.
 const WATCH_INTERVAL: Duration = Duration::from_secs(1);
@@ -71,7 +71,17 @@ impl LiveRules {
             }
             Err(e) => {
                 self.metrics.failures.fetch_add(1, Ordering::Relaxed);
-                tracing::error!("rules reload failed; the previous rules stay in force: {e}");
+                // One line, so log collectors keep the location with the message.
+                let problems = match &e {
+                    RulesError::Invalid(report) => report
+                        .to_string()
+                        .lines()
+                        .filter(|l| l.contains(": error:"))
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                    other => other.to_string(),
+                };
+                tracing::error!("rules reload failed, the previous rules stay in force: {problems}");
                 false
             }
         }

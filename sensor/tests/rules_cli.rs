@@ -1,0 +1,204 @@
+//! `sensor rules check` on real rule files, and `sensor run` with rule files from disk:
+//! matching modes and live reloading.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{channel, Receiver};
+use std::time::{Duration, Instant};
+
+use common::{privileged, run, TempDir, SENSOR};
+use serde_json::Value;
+
+const CONFORMANCE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/conformance/falco-rules");
+
+#[test]
+fn check_accepts_falcos_rule_files_and_reports_skips() {
+    let files = ["falco_rules.yaml", "falco-incubating_rules.yaml", "falco-sandbox_rules.yaml"];
+    let paths: Vec<String> = files.iter().map(|f| format!("{CONFORMANCE}/{f}")).collect();
+    let out = Command::new(SENSOR).args(["rules", "check"]).args(&paths).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("3 file(s), 93 rule(s): 32 compiled, 61 skipped"), "{text}");
+    assert!(text.contains("0 error(s)"), "{text}");
+    // Every skipped rule says why, precisely.
+    assert!(
+        text.contains("event types `open, openat, openat2` are not captured"),
+        "{text}"
+    );
+    assert!(text.contains("field `container.privileged` is not supplied by this sensor"), "{text}");
+}
+
+#[test]
+fn check_reports_errors_with_their_location() {
+    let dir = TempDir::new("check");
+    let file = dir.path("broken.yaml");
+    std::fs::write(
+        &file,
+        "- rule: Broken\n  desc: d\n  condition: evt.type = chmod and proc.nmae = x\n  output: o\n  priority: WARNING\n",
+    )
+    .unwrap();
+    let out = Command::new(SENSOR).args(["rules", "check"]).arg(&file).output().unwrap();
+    assert!(!out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let location = format!("{}:3:", file.display());
+    assert!(text.contains(&location), "{text}");
+    assert!(text.contains("proc.nmae"), "{text}");
+}
+
+/// A `sensor run --json` with its stdout lines and stderr lines on channels.
+struct Running {
+    child: Child,
+    alerts: Receiver<Value>,
+    logs: Receiver<String>,
+}
+
+impl Running {
+    fn start(args: &[&str]) -> Running {
+        let mut child = Command::new(SENSOR)
+            .args(["run", "--json"])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (alert_tx, alerts) = channel();
+        let stdout = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = alert_tx.send(serde_json::from_str(&line).unwrap());
+            }
+        });
+        let (log_tx, logs) = channel();
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                eprintln!("[sensor] {line}");
+                let _ = log_tx.send(line);
+            }
+        });
+        let running = Running {
+            child,
+            alerts,
+            logs,
+        };
+        running.wait_log("eBPF programs attached");
+        running
+    }
+
+    fn wait_log(&self, text: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.logs.recv_timeout(left) {
+                Ok(line) if line.contains(text) => return line,
+                Ok(_) => {}
+                Err(_) => panic!("no log line containing `{text}`"),
+            }
+        }
+    }
+
+    /// Alerts for `pid` arriving within a second after the first one (or 10 s for none).
+    fn alerts_for(&self, pid: u32) -> Vec<Value> {
+        let mut out = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let wait = if out.is_empty() { left } else { left.min(Duration::from_secs(1)) };
+            match self.alerts.recv_timeout(wait) {
+                Ok(a) if a["output_fields"]["proc.pid"] == pid => out.push(a),
+                Ok(_) => {}
+                Err(_) => return out,
+            }
+        }
+    }
+
+    /// SIGTERM, then the summary line.
+    fn stop(mut self) -> String {
+        // SAFETY: signalling the child we started, by pid.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        assert!(self.child.wait().unwrap().success());
+        self.wait_log("sensor summary:")
+    }
+}
+
+fn rule(name: &str, file_suffix: &str) -> String {
+    format!(
+        "- rule: {name}\n  desc: test rule\n  condition: evt.type = fchmodat and evt.arg.filename endswith {file_suffix}\n  output: {name} fired (pid=%proc.pid file=%evt.arg.filename)\n  priority: WARNING\n  tags: [test]\n"
+    )
+}
+
+fn chmod(file: &Path) -> u32 {
+    let (pid, status) = run(Command::new("chmod").arg("600").arg(file));
+    assert!(status.success());
+    pid
+}
+
+#[test]
+fn rule_matching_first_and_all() {
+    if !privileged() {
+        return;
+    }
+    let dir = TempDir::new("matching");
+    let rules = dir.path("rules.yaml");
+    std::fs::write(&rules, format!("{}{}", rule("First Rule", "target"), rule("Second Rule", "target"))).unwrap();
+    let file = dir.path("target");
+    std::fs::write(&file, b"x").unwrap();
+    let rules_arg = rules.to_str().unwrap();
+
+    let first = Running::start(&["--rules", rules_arg]);
+    let names: Vec<Value> = first.alerts_for(chmod(&file)).iter().map(|a| a["rule"].clone()).collect();
+    assert_eq!(names, ["First Rule"]);
+    first.stop();
+
+    let all = Running::start(&["--rules", rules_arg, "--rule-matching", "all"]);
+    let names: Vec<Value> = all.alerts_for(chmod(&file)).iter().map(|a| a["rule"].clone()).collect();
+    assert_eq!(names, ["First Rule", "Second Rule"]);
+    all.stop();
+}
+
+#[test]
+fn rules_reload_on_change_and_sighup_and_survive_a_broken_file() {
+    if !privileged() {
+        return;
+    }
+    let dir = TempDir::new("reload");
+    let rules = dir.path("rules.yaml");
+    std::fs::write(&rules, rule("Before Reload", "target")).unwrap();
+    let file = dir.path("target");
+    std::fs::write(&file, b"x").unwrap();
+    let sensor = Running::start(&["--rules", dir.0.to_str().unwrap()]);
+
+    let alerts = sensor.alerts_for(chmod(&file));
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0]["rule"], "Before Reload");
+
+    // An edit is picked up by itself.
+    std::fs::write(&rules, rule("After Reload", "target")).unwrap();
+    sensor.wait_log("rules reloaded");
+    let alerts = sensor.alerts_for(chmod(&file));
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0]["rule"], "After Reload");
+
+    // A broken file: the error names its place, and the rules in force stay.
+    std::fs::write(&rules, "- rule: Broken\n  desc: d\n  condition: evt.type = chmod and (\n  output: o\n  priority: WARNING\n").unwrap();
+    let error = sensor.wait_log("rules reload failed");
+    assert!(error.contains("rules.yaml:3:"), "{error}");
+    let alerts = sensor.alerts_for(chmod(&file));
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0]["rule"], "After Reload");
+
+    // SIGHUP reloads on demand.
+    std::fs::write(&rules, rule("After Reload", "target")).unwrap();
+    sensor.wait_log("rules reloaded");
+    // SAFETY: signalling the child we started, by pid.
+    unsafe { libc::kill(sensor.child.id() as i32, libc::SIGHUP) };
+    sensor.wait_log("SIGHUP; reloading rules");
+    sensor.wait_log("rules reloaded");
+
+    let summary = sensor.stop();
+    assert!(summary.contains("rules reloads 3 (failed 1)"), "{summary}");
+    assert!(summary.contains("lost 0"), "{summary}");
+}
