@@ -12,23 +12,40 @@ use std::time::{Duration, Instant};
 use common::{privileged, run, TempDir, SENSOR};
 use serde_json::Value;
 
-const CONFORMANCE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/conformance/falco-rules");
+const CONFORMANCE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../shared/conformance/falco-rules"
+);
 
 #[test]
 fn check_accepts_falcos_rule_files_and_reports_skips() {
-    let files = ["falco_rules.yaml", "falco-incubating_rules.yaml", "falco-sandbox_rules.yaml"];
+    let files = [
+        "falco_rules.yaml",
+        "falco-incubating_rules.yaml",
+        "falco-sandbox_rules.yaml",
+    ];
     let paths: Vec<String> = files.iter().map(|f| format!("{CONFORMANCE}/{f}")).collect();
-    let out = Command::new(SENSOR).args(["rules", "check"]).args(&paths).output().unwrap();
+    let out = Command::new(SENSOR)
+        .args(["rules", "check"])
+        .args(&paths)
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}");
-    assert!(text.contains("3 file(s), 93 rule(s): 32 compiled, 61 skipped"), "{text}");
+    assert!(
+        text.contains("3 file(s), 93 rule(s): 32 compiled, 61 skipped"),
+        "{text}"
+    );
     assert!(text.contains("0 error(s)"), "{text}");
     // Every skipped rule says why, precisely.
     assert!(
         text.contains("event types `open, openat, openat2` are not captured"),
         "{text}"
     );
-    assert!(text.contains("field `container.privileged` is not supplied by this sensor"), "{text}");
+    assert!(
+        text.contains("field `container.privileged` is not supplied by this sensor"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -40,7 +57,11 @@ fn check_reports_errors_with_their_location() {
         "- rule: Broken\n  desc: d\n  condition: evt.type = chmod and proc.nmae = x\n  output: o\n  priority: WARNING\n",
     )
     .unwrap();
-    let out = Command::new(SENSOR).args(["rules", "check"]).arg(&file).output().unwrap();
+    let out = Command::new(SENSOR)
+        .args(["rules", "check"])
+        .arg(&file)
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     let location = format!("{}:3:", file.display());
@@ -106,7 +127,11 @@ impl Running {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            let wait = if out.is_empty() { left } else { left.min(Duration::from_secs(1)) };
+            let wait = if out.is_empty() {
+                left
+            } else {
+                left.min(Duration::from_secs(1))
+            };
             match self.alerts.recv_timeout(wait) {
                 Ok(a) if a["output_fields"]["proc.pid"] == pid => out.push(a),
                 Ok(_) => {}
@@ -143,18 +168,34 @@ fn rule_matching_first_and_all() {
     }
     let dir = TempDir::new("matching");
     let rules = dir.path("rules.yaml");
-    std::fs::write(&rules, format!("{}{}", rule("First Rule", "target"), rule("Second Rule", "target"))).unwrap();
+    std::fs::write(
+        &rules,
+        format!(
+            "{}{}",
+            rule("First Rule", "target"),
+            rule("Second Rule", "target")
+        ),
+    )
+    .unwrap();
     let file = dir.path("target");
     std::fs::write(&file, b"x").unwrap();
     let rules_arg = rules.to_str().unwrap();
 
     let first = Running::start(&["--rules", rules_arg]);
-    let names: Vec<Value> = first.alerts_for(chmod(&file)).iter().map(|a| a["rule"].clone()).collect();
+    let names: Vec<Value> = first
+        .alerts_for(chmod(&file))
+        .iter()
+        .map(|a| a["rule"].clone())
+        .collect();
     assert_eq!(names, ["First Rule"]);
     first.stop();
 
     let all = Running::start(&["--rules", rules_arg, "--rule-matching", "all"]);
-    let names: Vec<Value> = all.alerts_for(chmod(&file)).iter().map(|a| a["rule"].clone()).collect();
+    let names: Vec<Value> = all
+        .alerts_for(chmod(&file))
+        .iter()
+        .map(|a| a["rule"].clone())
+        .collect();
     assert_eq!(names, ["First Rule", "Second Rule"]);
     all.stop();
 }

@@ -1,10 +1,12 @@
-//! `cargo xtask bench`: the storm benchmark of the kernel sensor (see sensor/benches/storm.rs).
+//! `cargo xtask bench`: the benchmarks that need the real kernel, as root.
+//! - `storm` (sensor/benches/storm.rs): what tracing costs a syscall-heavy process.
+//! - `rules` (sensor/benches/rules.rs): rule evaluation on events recorded a moment before.
 
 use anyhow::{bail, Result};
 
 pub fn run(chmod_calls: u64, execs: u64, rounds: u64) -> Result<()> {
     if !crate::is_root() {
-        bail!("the storm benchmark loads eBPF programs: run it as root");
+        bail!("the benchmarks load eBPF programs: run them as root");
     }
     crate::cargo(&[
         "bench",
@@ -19,5 +21,6 @@ pub fn run(chmod_calls: u64, execs: u64, rounds: u64) -> Result<()> {
         &execs.to_string(),
         "--rounds",
         &rounds.to_string(),
-    ])
+    ])?;
+    crate::cargo(&["bench", "-p", "sensor", "--bench", "rules"])
 }

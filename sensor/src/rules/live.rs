@@ -81,7 +81,9 @@ impl LiveRules {
                         .join("; "),
                     other => other.to_string(),
                 };
-                tracing::error!("rules reload failed, the previous rules stay in force: {problems}");
+                tracing::error!(
+                    "rules reload failed, the previous rules stay in force: {problems}"
+                );
                 false
             }
         }
