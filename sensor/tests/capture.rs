@@ -255,6 +255,9 @@ fn setresuid_and_failed_setuid_from_a_child() {
     assert_eq!(setresuid["caller.ruid"], 0);
     assert_eq!(setresuid["caller.euid"], 0);
     assert_eq!(setresuid["user.uid"], 65534);
+    assert_eq!(setresuid["user.ruid"], 65534);
+    assert_eq!(setresuid["group.gid"], 65534);
+    assert_eq!(setresuid["group.rgid"], 65534);
     // An enter program ran for set*id calls, so the call's duration is known.
     assert!(setresuid["evt.latency"].as_u64().is_some(), "{setresuid}");
 

@@ -200,8 +200,9 @@ pub fn write_json(event: &Event, out: &mut Vec<u8>) {
     } else {
         w.bytes(&["proc.cmdline"], event.comm());
     }
-    // Falco's user.uid and group.gid are the effective ids.
+    // Falco's user.uid and group.gid are the effective ids; the real ones are added beside.
     w.num(&["user.uid"], t.creds.euid);
+    w.num(&["user.ruid"], t.creds.uid);
     if let Some(name) = &event.user_name {
         w.str(&["user.name"], name);
     }
@@ -210,6 +211,7 @@ pub fn write_json(event: &Event, out: &mut Vec<u8>) {
         w.str(&["user.loginname"], name);
     }
     w.num(&["group.gid"], t.creds.egid);
+    w.num(&["group.rgid"], t.creds.gid);
     if let Some(name) = &event.group_name {
         w.str(&["group.name"], name);
     }
