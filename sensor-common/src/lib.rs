@@ -28,6 +28,8 @@ pub const SYSCALL_TABLE_LEN: u32 = 512;
 pub const DEFAULT_RING_BYTES: u32 = 16 * 1024 * 1024;
 /// Fill level past which a producer forces a reader wakeup instead of leaving it to the timer.
 pub const WAKEUP_THRESHOLD_BYTES: u64 = 256 * 1024;
+/// A CPU checks the fill level on every this many records it writes.
+pub const WAKEUP_CHECK_EVERY: u64 = 32;
 
 /// Per-CPU loss counters, indexes into the `LOSS` per-CPU array.
 pub mod loss {

@@ -46,6 +46,8 @@ pub const SCRATCH_BYTES: usize = RecordHeader::SIZE + 3 * PATH_MAX;
 #[repr(C)]
 pub struct Scratch {
     pub buf: [u8; SCRATCH_BYTES],
+    /// Records this CPU has written, to look at the ring's backlog only now and then.
+    pub records: u64,
 }
 
 #[repr(C)]

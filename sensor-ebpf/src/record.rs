@@ -4,7 +4,9 @@ use aya_ebpf::{
     bindings::{BPF_RB_AVAIL_DATA, BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP},
     helpers::{bpf_ktime_get_ns, generated::bpf_probe_read_user_str},
 };
-use sensor_common::{loss, record::truncated_bit, RecordHeader, PATH_MAX, WAKEUP_THRESHOLD_BYTES};
+use sensor_common::{
+    loss, record::truncated_bit, RecordHeader, PATH_MAX, WAKEUP_CHECK_EVERY, WAKEUP_THRESHOLD_BYTES,
+};
 
 use crate::{
     maps::{count_loss, Scratch, EVENTS, SCRATCH, SCRATCH_BYTES},
@@ -99,11 +101,14 @@ impl Builder {
         if size > SCRATCH_BYTES {
             size = SCRATCH_BYTES;
         }
-        // Only the record that lifts the backlog over the threshold wakes the reader: once it is
-        // awake it drains everything, and a forced wakeup per record costs ~1 µs each.
-        let backlog = EVENTS.query(BPF_RB_AVAIL_DATA as u64);
-        let flags = if backlog < WAKEUP_THRESHOLD_BYTES
-            && backlog + size as u64 >= WAKEUP_THRESHOLD_BYTES
+        // Wake the reader only when a backlog has built up, and look at the backlog only on
+        // every WAKEUP_CHECK_EVERY-th record of a CPU: a forced wakeup costs ~1 µs and reading
+        // the consumer position a cache miss, each a large part of a record's cost. The reader
+        // also polls on a short timer, so quiet periods are covered.
+        let scratch = unsafe { &mut *self.scratch };
+        scratch.records = scratch.records.wrapping_add(1);
+        let flags = if scratch.records % WAKEUP_CHECK_EVERY == 0
+            && EVENTS.query(BPF_RB_AVAIL_DATA as u64) >= WAKEUP_THRESHOLD_BYTES
         {
             BPF_RB_FORCE_WAKEUP
         } else {

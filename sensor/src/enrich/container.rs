@@ -162,7 +162,8 @@ pub struct ContainerCache {
     mount: Option<Option<String>>,
 }
 
-/// Root cgroups hold host processes and, on cgroup-v1-only kernels, everyone: never cached.
+/// The root of the unified hierarchy: host processes where it is in use, and every process
+/// on a cgroup-v1-only node, where the id says nothing and the process's own paths decide.
 const ROOT_CGROUP_ID: u64 = 1;
 
 impl ContainerCache {
@@ -171,9 +172,19 @@ impl ContainerCache {
         if let Some(known) = self.by_cgroup.get(&cgroup_id) {
             return known.clone();
         }
+        let mount = self.mount.get_or_insert_with(cgroup2_mount).clone();
+        if cgroup_id == ROOT_CGROUP_ID {
+            if mount.is_some() {
+                // Runtimes put containers in their own v2 cgroups: the root is the host.
+                self.by_cgroup.insert(cgroup_id, None);
+                return None;
+            }
+            return cgroup_path_of(pid)
+                .and_then(|path| from_cgroup_path(&path))
+                .map(std::sync::Arc::new);
+        }
         // The process's /proc entry is quickest; a short-lived process may be gone already, and
         // then the hierarchy itself is searched for the cgroup.
-        let mount = self.mount.get_or_insert_with(cgroup2_mount).clone();
         let path = cgroup_path_of(pid)
             .filter(|path| {
                 use std::os::unix::fs::MetadataExt;
@@ -184,12 +195,10 @@ impl ContainerCache {
             .or_else(|| cgroup_path_by_id(mount.as_deref()?, cgroup_id));
         let path = path?;
         let container = from_cgroup_path(&path).map(std::sync::Arc::new);
-        if cgroup_id != ROOT_CGROUP_ID || container.is_some() {
-            if self.by_cgroup.len() > 65536 {
-                self.by_cgroup.clear();
-            }
-            self.by_cgroup.insert(cgroup_id, container.clone());
+        if self.by_cgroup.len() > 65536 {
+            self.by_cgroup.clear();
         }
+        self.by_cgroup.insert(cgroup_id, container.clone());
         container
     }
 }
