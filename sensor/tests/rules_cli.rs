@@ -243,3 +243,46 @@ fn rules_reload_on_change_and_sighup_and_survive_a_broken_file() {
     assert!(summary.contains("rules reloads 3 (failed 1)"), "{summary}");
     assert!(summary.contains("lost 0"), "{summary}");
 }
+
+#[test]
+fn process_lineage_reaches_the_rules() {
+    if !privileged() {
+        return;
+    }
+    let dir = TempDir::new("lineage");
+    let rules = dir.path("rules.yaml");
+    std::fs::write(
+        &rules,
+        "- rule: Lineage\n  desc: ancestors of a chmod\n  condition: evt.type = fchmodat and evt.arg.filename endswith lineage-target and proc.aname[3] = bash\n  output: lineage (a1=%proc.aname[1] a2=%proc.aname[2] a3=%proc.aname[3] pname=%proc.pname pcmdline=%proc.pcmdline apid2=%proc.apid[2] pid=%proc.pid)\n  priority: NOTICE\n",
+    )
+    .unwrap();
+    let file = dir.path("lineage-target");
+    std::fs::write(&file, b"x").unwrap();
+    let sensor = Running::start(&["--rules", rules.to_str().unwrap()]);
+    // Each shell runs a second command after its child, so it forks instead of exec'ing:
+    // chmod <- sh <- dash <- bash.
+    let script = format!(
+        "dash -c \"sh -c 'chmod 600 {}; true'; true\"; true",
+        file.display()
+    );
+    let (bash, status) = run(Command::new("bash").args(["-c", &script]));
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let alert = loop {
+        let a = sensor
+            .alerts
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .expect("lineage alert");
+        if a["rule"] == "Lineage" {
+            break a;
+        }
+    };
+    let f = &alert["output_fields"];
+    assert_eq!(f["proc.aname[1]"], "sh", "{alert}");
+    assert_eq!(f["proc.aname[2]"], "dash", "{alert}");
+    assert_eq!(f["proc.aname[3]"], "bash", "{alert}");
+    assert_eq!(f["proc.pname"], "sh", "{alert}");
+    assert!(f["proc.pcmdline"].as_str().unwrap().starts_with("sh -c chmod 600"), "{alert}");
+    assert_eq!(f["proc.apid[2]"].as_i64().map(|p| p > bash as i64), Some(true), "{alert}");
+    sensor.stop();
+}

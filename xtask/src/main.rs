@@ -1,6 +1,7 @@
 //! `cargo xtask`: sets up a fresh machine on first use and runs the sensor, its tests and its
 //! benchmarks. Every step that installs something checks first, so each command is idempotent.
 
+mod apiserver;
 mod bench;
 mod setup;
 
@@ -46,6 +47,9 @@ enum Cmd {
         #[arg(long, default_value_t = 3)]
         rounds: u64,
     },
+    /// Build (once, cached outside the repository) or find the kube-apiserver the Kubernetes
+    /// tests run, and print its path.
+    Apiserver,
 }
 
 fn main() -> Result<()> {
@@ -80,6 +84,7 @@ fn main() -> Result<()> {
             setup::run()?;
             bench::run(chmod_calls, execs, rounds)
         }
+        Cmd::Apiserver => Ok(println!("{}", apiserver::ensure()?.display())),
     }
 }
 
