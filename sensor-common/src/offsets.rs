@@ -26,6 +26,14 @@ pub struct KernelOffsets {
     /// Offset of `cred.uid`; `gid` through `fsgid` follow it (the agent checks this).
     pub cred_ids: u32,
     pub task_exit_code: u32,
+    pub task_signal: u32,
+    /// `signal_struct.pids[PIDTYPE_SID]`.
+    pub signal_sid_pid: u32,
+    pub signal_tty: u32,
+    pub tty_index: u32,
+    pub tty_driver: u32,
+    pub tty_driver_major: u32,
+    pub tty_driver_minor_start: u32,
     /// Offsets in `struct pt_regs` of the six syscall argument registers, as the syscall left
     /// them: lets the exit program read the arguments without an enter program.
     pub pt_regs_args: [u32; 6],
@@ -57,6 +65,13 @@ impl KernelOffsets {
         pid_ns_inum: Self::MISSING,
         cred_ids: Self::MISSING,
         task_exit_code: Self::MISSING,
+        task_signal: Self::MISSING,
+        signal_sid_pid: Self::MISSING,
+        signal_tty: Self::MISSING,
+        tty_index: Self::MISSING,
+        tty_driver: Self::MISSING,
+        tty_driver_major: Self::MISSING,
+        tty_driver_minor_start: Self::MISSING,
         pt_regs_args: [Self::MISSING; 6],
         tp_exit_group_dead: Self::MISSING,
     };

@@ -76,10 +76,14 @@ pub struct TaskInfo {
     pub mnt_ns: u32,
     /// Inode number of the pid namespace.
     pub pid_ns: u32,
-    pub _pad: u32,
+    /// Session id (the session leader's pid, as seen from the initial pid namespace).
+    pub sid: u32,
     pub cgroup_id: u64,
     pub creds: Creds,
     pub comm: [u8; COMM_LEN],
+    /// Controlling terminal as /proc's `tty_nr` encodes it; 0 for none.
+    pub tty: u32,
+    pub _pad: u32,
 }
 
 /// Fixed part of every ring buffer record.

@@ -38,6 +38,8 @@ impl Builder {
         h.args = [0; 6];
         h.creds_before = Default::default();
         h.task._pad = 0;
+        h.task.sid = 0;
+        h.task.tty = 0;
         fill_task_info(&mut h.task);
         Some(Self {
             scratch,

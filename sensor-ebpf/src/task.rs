@@ -85,6 +85,22 @@ pub fn fill_task_info(info: &mut TaskInfo) {
         let cred = load_ptr(task, o.task_cred);
         info.creds = read_creds(cred, &o);
 
+        let signal = load_ptr(task, o.task_signal);
+        // The session leader's struct pid; its global number is numbers[0].nr.
+        let session = load_ptr(signal, o.signal_sid_pid);
+        if o.pid_numbers != KernelOffsets::MISSING && o.upid_nr != KernelOffsets::MISSING {
+            info.sid = load::<u32>(session, o.pid_numbers + o.upid_nr);
+        }
+        let tty = load_ptr(signal, o.signal_tty);
+        if !tty.is_null() {
+            let index = load::<u32>(tty, o.tty_index);
+            let driver = load_ptr(tty, o.tty_driver);
+            let major = load::<u32>(driver, o.tty_driver_major);
+            let minor = load::<u32>(driver, o.tty_driver_minor_start).wrapping_add(index);
+            // new_encode_dev(), as /proc/PID/stat's tty_nr.
+            info.tty = (minor & 0xff) | (major << 8) | ((minor & !0xff) << 12);
+        }
+
         let nsproxy = load_ptr(task, o.task_nsproxy);
         let mnt_ns = load_ptr(nsproxy, o.nsproxy_mnt_ns);
         info.mnt_ns = load::<u32>(mnt_ns, o.mnt_ns_inum);

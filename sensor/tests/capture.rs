@@ -103,6 +103,16 @@ fn execve_with_arguments() {
     assert_eq!(e["proc.exe"], "/bin/true");
     assert_eq!(e["proc.exepath"], "/bin/true");
     assert_eq!(e["proc.args"], "a b");
+    assert_eq!(
+        e["proc.cwd"],
+        std::env::current_dir().unwrap().to_str().unwrap()
+    );
+    // Same session as this test process (from /proc/self/stat: field 6 is the session id).
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    let after_comm = stat.rsplit_once(") ").unwrap().1;
+    let fields: Vec<&str> = after_comm.split(' ').collect();
+    assert_eq!(e["proc.sid"].to_string(), fields[3], "{e}");
+    assert_eq!(e["proc.tty"].to_string(), fields[4], "{e}");
     assert_eq!(e["proc.cmdline"], "true a b");
     assert_eq!(e["proc.ppid"], std::process::id());
     assert!(e.get("evt.truncated").is_none(), "{e}");
@@ -351,4 +361,31 @@ fn exec_from_a_memory_file() {
             .starts_with("/memfd:payload"),
         "{e}"
     );
+}
+
+#[test]
+fn controlling_terminal_and_session() {
+    if !privileged() {
+        return;
+    }
+    let sensor = Sensor::shared();
+    let dir = TempDir::new("tty");
+    let stat = dir.path("stat");
+    // script(1) runs the command in a new session on a pseudo-terminal.
+    let inner = format!(
+        "cat /proc/self/stat > {}; exec /bin/true tty-test",
+        stat.display()
+    );
+    let (_, status) =
+        run(Command::new("script").args(["-qc", &format!("sh -c '{inner}'"), "/dev/null"]));
+    assert!(status.success());
+    let e = sensor.wait_for("exec on a terminal", |e| {
+        e["evt.type"] == "execve" && e["proc.args"] == "tty-test"
+    });
+    let text = std::fs::read_to_string(&stat).unwrap();
+    let fields: Vec<&str> = text.rsplit_once(") ").unwrap().1.split(' ').collect();
+    // cat shares the session and terminal of the shell that then exec'd /bin/true.
+    assert_eq!(e["proc.sid"].to_string(), fields[3], "{e}");
+    assert_eq!(e["proc.tty"].to_string(), fields[4], "{e}");
+    assert_ne!(e["proc.tty"], 0, "{e}");
 }

@@ -282,7 +282,17 @@ fn process_lineage_reaches_the_rules() {
     assert_eq!(f["proc.aname[2]"], "dash", "{alert}");
     assert_eq!(f["proc.aname[3]"], "bash", "{alert}");
     assert_eq!(f["proc.pname"], "sh", "{alert}");
-    assert!(f["proc.pcmdline"].as_str().unwrap().starts_with("sh -c chmod 600"), "{alert}");
-    assert_eq!(f["proc.apid[2]"].as_i64().map(|p| p > bash as i64), Some(true), "{alert}");
+    assert!(
+        f["proc.pcmdline"]
+            .as_str()
+            .unwrap()
+            .starts_with("sh -c chmod 600"),
+        "{alert}"
+    );
+    assert_eq!(
+        f["proc.apid[2]"].as_i64().map(|p| p > bash as i64),
+        Some(true),
+        "{alert}"
+    );
     sensor.stop();
 }

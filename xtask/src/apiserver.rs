@@ -19,13 +19,15 @@ use anyhow::{bail, Context, Result};
 
 pub const VERSION: &str = "1.20.2";
 /// Debian packages the build and the tests need: Go, etcd for the tests, the reflect2 source,
-/// dpkg-source to unpack the source package, make.
+/// dpkg-source to unpack the source package, make and rsync
+/// (the 1.20 build copies its tools with it).
 const BUILD_PACKAGES: &[&str] = &[
     "golang-go",
     "etcd-server",
     "golang-github-modern-go-reflect2-dev",
     "dpkg-dev",
     "make",
+    "rsync",
 ];
 const REFLECT2_SRC: &str = "/usr/share/gocode/src/github.com/modern-go/reflect2";
 
@@ -75,7 +77,10 @@ pub fn ensure() -> Result<PathBuf> {
         started.elapsed()
     );
     // The tree is ~1.5 GB with Go's build cache; only the binary is kept.
-    let _ = Command::new("chmod").args(["-R", "u+w"]).arg(&work).status();
+    let _ = Command::new("chmod")
+        .args(["-R", "u+w"])
+        .arg(&work)
+        .status();
     let _ = std::fs::remove_dir_all(&work);
     Ok(bin)
 }
@@ -210,9 +215,15 @@ fn patch_reflect2(tree: &Path) -> Result<()> {
         }
     }
     let mut copied = 0;
-    for entry in std::fs::read_dir(REFLECT2_SRC).with_context(|| format!("reading {REFLECT2_SRC}"))? {
+    for entry in
+        std::fs::read_dir(REFLECT2_SRC).with_context(|| format!("reading {REFLECT2_SRC}"))?
+    {
         let path = entry?.path();
-        let name = path.file_name().context("file name")?.to_string_lossy().into_owned();
+        let name = path
+            .file_name()
+            .context("file name")?
+            .to_string_lossy()
+            .into_owned();
         if name.ends_with(".go") && !name.ends_with("_test.go") {
             std::fs::copy(&path, vendored.join(&name))?;
             copied += 1;
@@ -251,5 +262,8 @@ fn build(work: &Path, tree: &Path) -> Result<PathBuf> {
             return Ok(p);
         }
     }
-    bail!("make succeeded but no kube-apiserver under {}/_output", tree.display())
+    bail!(
+        "make succeeded but no kube-apiserver under {}/_output",
+        tree.display()
+    )
 }

@@ -8,8 +8,8 @@ use anyhow::{bail, Context, Result};
 
 const BPF_LINKER_VERSION: &str = "0.13.0";
 /// Debian packages the tests and benchmarks call: mount/umount and setpriv (util-linux),
-/// coreutils' chmod, python3 for os.chmod/os.fchmod/setresuid.
-const DEBIAN_PACKAGES: &[&str] = &["util-linux", "mount", "coreutils", "python3"];
+/// script (bsdutils), coreutils' chmod, python3 for os.chmod/os.fchmod/setresuid/memfd.
+const DEBIAN_PACKAGES: &[&str] = &["util-linux", "mount", "bsdutils", "coreutils", "python3"];
 
 pub fn run() -> Result<()> {
     nightly_rust_src()?;

@@ -21,6 +21,9 @@ pub struct Process {
     pub args: Vec<Bytes>,
     /// The image was an anonymous memory file (Falco's `proc.is_exe_from_memfd`).
     pub exe_from_memfd: bool,
+    /// Working directory when the process was seen starting or exec'ing (chdir is not
+    /// traced, so this is where it began, as far as known).
+    pub cwd: Option<Bytes>,
     /// The parent as it was when this process was created or last exec'd. Holding it keeps
     /// an exited parent's identity for its children's lineage fields, as Falco does.
     pub parent: Option<Arc<Process>>,

@@ -129,6 +129,7 @@ impl ProcessTable {
                     };
                     let image = exec.image.clone().unwrap_or_else(|| exec.filename.clone());
                     let (exepath, exe_from_memfd) = resolve_fd_image(pid, image);
+                    let cwd = read_cwd(pid).or_else(|| previous.and_then(|p| p.cwd.clone()));
                     let process = Arc::new(Process {
                         pid,
                         ppid: event.task.ppid,
@@ -137,6 +138,7 @@ impl ProcessTable {
                         exepath,
                         args,
                         exe_from_memfd,
+                        cwd,
                         parent,
                     });
                     self.insert(process.clone());
@@ -168,6 +170,12 @@ fn resolve_fd_image(pid: u32, image: Bytes) -> (Bytes, bool) {
     }
 }
 
+fn read_cwd(pid: u32) -> Option<Bytes> {
+    std::fs::read_link(format!("/proc/{pid}/cwd"))
+        .ok()
+        .map(|p| p.as_os_str().as_bytes().into())
+}
+
 /// Reads one process from /proc; `None` if it is gone.
 fn read_proc(pid: u32) -> Option<Process> {
     let stat = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
@@ -190,6 +198,7 @@ fn read_proc(pid: u32) -> Option<Process> {
         None => (Bytes::default(), Vec::new()),
     };
     let exe_from_memfd = exepath.starts_with(b"/memfd:");
+    let cwd = read_cwd(pid);
     Some(Process {
         pid,
         ppid,
@@ -198,6 +207,7 @@ fn read_proc(pid: u32) -> Option<Process> {
         exepath,
         args,
         exe_from_memfd,
+        cwd,
         parent: None,
     })
 }

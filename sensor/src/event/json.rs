@@ -185,10 +185,15 @@ pub fn write_json(event: &Event, out: &mut Vec<u8>) {
     w.num(&["thread.tid"], t.tid);
     w.num(&["proc.ppid"], t.ppid);
     w.num(&["proc.vpid"], t.vpid);
+    w.num(&["proc.sid"], t.sid);
+    w.num(&["proc.tty"], t.tty);
     w.bytes(&["proc.name"], event.comm());
     if let Some(p) = &event.process {
         w.bytes(&["proc.exe"], &p.exe);
         w.bytes(&["proc.exepath"], &p.exepath);
+        if let Some(cwd) = &p.cwd {
+            w.bytes(&["proc.cwd"], cwd);
+        }
         if p.exe_from_memfd {
             w.num(&["proc.is_exe_from_memfd"], true);
         }

@@ -87,6 +87,32 @@ pub fn read() -> Result<KernelOffsets, OffsetsError> {
         cred_ids: ids[0],
         task_exit_code: s.offset(task, "task_struct", "exit_code")?,
         pt_regs_args: pt_regs_args(&s)?,
+        task_signal: s.offset(task, "task_struct", "signal")?,
+        signal_sid_pid: {
+            let signal = s.find("signal_struct")?;
+            // pids[PIDTYPE_SID]: PIDTYPE_PID, PIDTYPE_TGID, PIDTYPE_PGID, PIDTYPE_SID.
+            s.offset(signal, "signal_struct", "pids")? + 3 * 8
+        },
+        signal_tty: {
+            let signal = s.find("signal_struct")?;
+            s.offset(signal, "signal_struct", "tty")?
+        },
+        tty_index: {
+            let tty = s.find("tty_struct")?;
+            s.offset(tty, "tty_struct", "index")?
+        },
+        tty_driver: {
+            let tty = s.find("tty_struct")?;
+            s.offset(tty, "tty_struct", "driver")?
+        },
+        tty_driver_major: {
+            let driver = s.find("tty_driver")?;
+            s.offset(driver, "tty_driver", "major")?
+        },
+        tty_driver_minor_start: {
+            let driver = s.find("tty_driver")?;
+            s.offset(driver, "tty_driver", "minor_start")?
+        },
         tp_exit_group_dead: tracefs::field_offset("sched", "sched_process_exit", "group_dead")
             .unwrap_or(KernelOffsets::MISSING),
     })
