@@ -12,9 +12,13 @@ use super::process::{Process, MAX_ANCESTRY};
 /// Upper bound on entries, so a missed exit event cannot grow the table without end.
 const MAX_PROCESSES: usize = 1 << 20;
 
+/// Pids remembered as gone, so events of a process that exited unseen do not each read /proc.
+const MAX_GONE: usize = 4096;
+
 #[derive(Default)]
 pub struct ProcessTable {
     processes: HashMap<u32, Arc<Process>>,
+    gone: std::collections::HashSet<u32>,
 }
 
 impl ProcessTable {
@@ -77,7 +81,16 @@ impl ProcessTable {
         if let Some(p) = self.processes.get(&pid) {
             return Some(p.clone());
         }
-        let mut process = read_proc(pid)?;
+        if self.gone.contains(&pid) {
+            return None;
+        }
+        let Some(mut process) = read_proc(pid) else {
+            if self.gone.len() >= MAX_GONE {
+                self.gone.clear();
+            }
+            self.gone.insert(pid);
+            return None;
+        };
         process.parent = self.processes.get(&process.ppid).cloned();
         let process = Arc::new(process);
         self.insert(process.clone());
@@ -89,6 +102,8 @@ impl ProcessTable {
             tracing::warn!(limit = MAX_PROCESSES, "process table full; clearing it");
             self.processes.clear();
         }
+        // A pid the kernel hands out again is a new process.
+        self.gone.remove(&process.pid);
         self.processes.insert(process.pid, process);
     }
 

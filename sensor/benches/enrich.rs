@@ -1,0 +1,54 @@
+//! The enrich stage's cost per event once its caches are warm: process table, container
+//! identity and user names for events recorded from a real workload. Run as root through
+//! `cargo xtask bench`.
+
+mod support;
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use sensor::enrich::Enricher;
+use sensor::event::Event;
+
+fn bench(c: &mut Criterion) {
+    let recorded = support::record();
+    let mut enricher = Enricher::new();
+    // Warm up the way a running sensor is: the forks and execs it saw are in the table. Exits
+    // are left out, since the recorded processes must still be known when their events repeat.
+    for e in &mut recorded.clone() {
+        if !matches!(e.kind, sensor::event::EventKind::Exit { .. }) {
+            enricher.enrich(e);
+        }
+    }
+    // Lifecycle and exec events change the table, and fd arguments read /proc: what is
+    // measured is the lookup path every other event takes.
+    let events: Vec<Event> = recorded
+        .into_iter()
+        .filter(|e| {
+            e.syscall().is_some_and(|s| {
+                s.family != sensor::probe::syscalls::Family::Exec
+                    && !s
+                        .args
+                        .iter()
+                        .any(|a| a.ty == sensor::probe::syscalls::ArgType::Fd)
+            })
+        })
+        .collect();
+    println!("{} recorded events on the lookup path", events.len());
+
+    let mut group = c.benchmark_group("enrich");
+    group.throughput(Throughput::Elements(events.len() as u64));
+    group.bench_function("process, container and names from cache", |b| {
+        b.iter_batched_ref(
+            || events.clone(),
+            |batch| {
+                for e in batch.iter_mut() {
+                    enricher.enrich(e);
+                }
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
