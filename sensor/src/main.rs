@@ -35,6 +35,8 @@ enum Command {
         /// Size of the kernel ring buffer in bytes (a power of two, at least 8 MiB).
         #[arg(long, default_value_t = sensor_common::DEFAULT_RING_BYTES)]
         ring_bytes: u32,
+        #[command(flatten)]
+        kubernetes: cli::KubernetesArgs,
     },
     /// Run the sensor with its rules and print alerts: the default rules built into the binary,
     /// or the files given with --rules. Rules are reloaded on SIGHUP and when a rules file
@@ -54,6 +56,8 @@ enum Command {
         /// Size of the kernel ring buffer in bytes (a power of two, at least 8 MiB).
         #[arg(long, default_value_t = sensor_common::DEFAULT_RING_BYTES)]
         ring_bytes: u32,
+        #[command(flatten)]
+        kubernetes: cli::KubernetesArgs,
     },
     /// Work with rule files without loading any eBPF programs.
     Rules {
@@ -88,17 +92,23 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let result = match cli.command {
-        Command::Events { json, ring_bytes } => cli::events::run(json, ring_bytes).map(|()| true),
+        Command::Events {
+            json,
+            ring_bytes,
+            kubernetes,
+        } => cli::events::run(json, ring_bytes, &kubernetes).map(|()| true),
         Command::Run {
             json,
             rules,
             rule_matching,
             ring_bytes,
+            kubernetes,
         } => cli::run::run(cli::run::RunOptions {
             json,
             rules,
             rule_matching,
             ring_bytes,
+            kubernetes,
         })
         .map(|()| true),
         Command::Rules {

@@ -76,10 +76,15 @@ impl Pipeline {
     /// Seeds the process table after the programs are attached, so no process can start in
     /// between unseen.
     pub fn new(probe: Probe) -> Self {
+        Self::with_pods(probe, crate::enrich::pods::PodCache::host())
+    }
+
+    /// As [`Pipeline::new`], enriching container events from the node's pod cache.
+    pub fn with_pods(probe: Probe, pods: crate::enrich::pods::PodCache) -> Self {
         Self {
             probe,
             decoder: Decoder::new(),
-            enricher: Enricher::new(),
+            enricher: Enricher::with_pods(pods),
             stats: Stats::default(),
         }
     }

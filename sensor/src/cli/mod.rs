@@ -18,6 +18,36 @@ pub fn stop_flag() -> anyhow::Result<Arc<AtomicBool>> {
     Ok(stop)
 }
 
+/// Where pod metadata comes from: a kubeconfig (`--kubeconfig`, then `KUBECONFIG`), the
+/// in-cluster service account, or nowhere (host mode). The node is `--node-name` or
+/// `NODE_NAME`.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct KubernetesArgs {
+    /// kubeconfig to watch this node's pods with (default: $KUBECONFIG, then the in-cluster
+    /// service account when running in a pod, else no Kubernetes metadata).
+    #[arg(long, value_name = "PATH")]
+    pub kubeconfig: Option<std::path::PathBuf>,
+    /// This node's name (default: $NODE_NAME, set through the downward API).
+    #[arg(long, value_name = "NAME")]
+    pub node_name: Option<String>,
+}
+
+impl KubernetesArgs {
+    /// Starts the pod cache; it never waits for the API server.
+    pub fn pod_cache(&self) -> anyhow::Result<sensor::enrich::pods::PodCache> {
+        let mut options = sensor::enrich::pods::PodCacheOptions::from_env(self.kubeconfig.clone());
+        if let Some(node) = &self.node_name {
+            options.node_name = Some(node.clone());
+        }
+        let cache = sensor::enrich::pods::PodCache::start(options)?;
+        match cache.node_name() {
+            Some(node) => tracing::info!(node, "watching this node's pods"),
+            None => tracing::info!("no Kubernetes configuration: host mode, no pod metadata"),
+        }
+        Ok(cache)
+    }
+}
+
 /// A broken stdout (`sensor events | head`) is a normal way to stop.
 pub fn ignore_broken_pipe(result: std::io::Result<()>) -> anyhow::Result<()> {
     match result {

@@ -15,6 +15,7 @@ pub struct RunOptions {
     pub rules: Vec<PathBuf>,
     pub rule_matching: MatchMode,
     pub ring_bytes: u32,
+    pub kubernetes: super::KubernetesArgs,
 }
 
 pub fn run(options: RunOptions) -> anyhow::Result<()> {
@@ -43,10 +44,11 @@ pub fn run(options: RunOptions) -> anyhow::Result<()> {
         (handle, stop_watch)
     };
 
+    let pods = options.kubernetes.pod_cache()?;
     let probe = Probe::load(&ProbeConfig {
         ring_bytes: options.ring_bytes,
     })?;
-    let mut pipeline = Pipeline::new(probe);
+    let mut pipeline = Pipeline::with_pods(probe, pods);
     let format = if options.json {
         AlertFormat::Json
     } else {

@@ -228,6 +228,31 @@ pub fn write_json(event: &Event, out: &mut Vec<u8>) {
         }
         None => w.str(&["container.id"], "host"),
     }
+    if let Some(info) = &event.pod {
+        w.str(&["container.name"], &info.container_name);
+        w.str(&["container.image"], &info.image);
+        w.str(&["container.image.repository"], &info.image_repository);
+        if let Some(tag) = &info.image_tag {
+            w.str(&["container.image.tag"], tag);
+        }
+        let pod = &info.pod;
+        w.str(&["k8s.pod.name"], &pod.name);
+        w.str(&["k8s.ns.name"], &pod.namespace);
+        w.str(&["k8s.pod.uid"], &pod.uid);
+        w.key(&["k8s.pod.labels"]);
+        w.out.push(b'{');
+        for (i, (k, v)) in pod.labels.iter().enumerate() {
+            if i > 0 {
+                w.out.push(b',');
+            }
+            push_json_str(w.out, k);
+            w.out.push(b':');
+            push_json_str(w.out, v);
+        }
+        w.out.push(b'}');
+        w.str(&["k8s.workload.kind"], &pod.workload.kind);
+        w.str(&["k8s.workload.name"], &pod.workload.name);
+    }
     w.num(&["proc.cgroup_id"], t.cgroup_id);
     w.num(&["proc.mnt_ns"], t.mnt_ns);
     w.num(&["proc.pid_ns"], t.pid_ns);

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use sensor_common::{Creds, TaskInfo};
 
 use crate::enrich::container::Container;
+use crate::enrich::pods::PodInfo;
 use crate::enrich::process::Process;
 use crate::probe::syscalls::{ArgType, CapSet, SyscallDef};
 
@@ -60,6 +61,8 @@ pub struct Event {
     pub fd_path: Option<Bytes>,
     /// The container the process runs in; `None` on the host.
     pub container: Option<Arc<Container>>,
+    /// The Kubernetes pod and container, from the node's pod cache.
+    pub pod: Option<Arc<PodInfo>>,
     /// Names of the effective user and group and of the login user, in the process's root.
     pub user_name: Option<Arc<str>>,
     pub group_name: Option<Arc<str>>,

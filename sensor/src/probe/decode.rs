@@ -186,6 +186,7 @@ impl Decoder {
             process: None,
             fd_path: None,
             container: None,
+            pod: None,
             user_name: None,
             group_name: None,
             login_name: None,

@@ -101,6 +101,30 @@ fn ancestor_value(p: &Process, what: Ancestry) -> Option<FieldValue<'_>> {
     })
 }
 
+/// `key:value` pairs as Falco lists labels.
+struct Pairs(Vec<Vec<u8>>);
+
+impl Pairs {
+    fn of(pairs: &[(Box<str>, Box<str>)]) -> Self {
+        Self(
+            pairs
+                .iter()
+                .map(|(k, v)| format!("{k}:{v}").into_bytes())
+                .collect(),
+        )
+    }
+}
+
+impl ValueList for Pairs {
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn get(&self, index: usize) -> Option<FieldValue<'_>> {
+        <[Vec<u8>]>::get(&self.0, index).map(|v| FieldValue::Str(v))
+    }
+}
+
 /// One event seen through Falco's field names.
 pub struct RuleEvent<'a> {
     event: &'a Event,
@@ -114,6 +138,8 @@ pub struct RuleEvent<'a> {
     ancestor_cmdlines: OnceCell<Vec<Vec<u8>>>,
     rendered_args: OnceCell<Vec<(&'static str, Vec<u8>)>>,
     all_args: OnceCell<Vec<u8>>,
+    labels: OnceCell<Pairs>,
+    annotations: OnceCell<Pairs>,
 }
 
 impl<'a> RuleEvent<'a> {
@@ -138,6 +164,8 @@ impl<'a> RuleEvent<'a> {
             ancestor_cmdlines: OnceCell::new(),
             rendered_args: OnceCell::new(),
             all_args: OnceCell::new(),
+            labels: OnceCell::new(),
+            annotations: OnceCell::new(),
         }
     }
 
@@ -270,6 +298,35 @@ impl sensor_rules::Event for RuleEvent<'_> {
             FieldId::CONTAINER_ID => {
                 FieldValue::str(e.container.as_deref().map_or("host", |c| c.id()))
             }
+            FieldId::CONTAINER_NAME => FieldValue::str(&e.pod.as_deref()?.container_name),
+            FieldId::CONTAINER_IMAGE => FieldValue::str(&e.pod.as_deref()?.image),
+            FieldId::CONTAINER_IMAGE_REPOSITORY => {
+                FieldValue::str(&e.pod.as_deref()?.image_repository)
+            }
+            FieldId::CONTAINER_IMAGE_TAG => {
+                FieldValue::str(e.pod.as_deref()?.image_tag.as_deref()?)
+            }
+            FieldId::K8S_POD_NAME => FieldValue::str(&e.pod.as_deref()?.pod.name),
+            FieldId::K8S_NS_NAME => FieldValue::str(&e.pod.as_deref()?.pod.namespace),
+            FieldId::K8S_POD_UID => FieldValue::str(&e.pod.as_deref()?.pod.uid),
+            FieldId::K8S_POD_LABELS => {
+                let pod = &e.pod.as_deref()?.pod;
+                FieldValue::List(self.labels.get_or_init(|| Pairs::of(&pod.labels)))
+            }
+            FieldId::K8S_POD_ANNOTATIONS => {
+                let pod = &e.pod.as_deref()?.pod;
+                FieldValue::List(self.annotations.get_or_init(|| Pairs::of(&pod.annotations)))
+            }
+            FieldId::K8S_POD_LABEL => match &field.arg {
+                FieldArg::Key(key) => FieldValue::str(e.pod.as_deref()?.pod.label(key)?),
+                _ => return None,
+            },
+            FieldId::K8S_POD_ANNOTATION => match &field.arg {
+                FieldArg::Key(key) => FieldValue::str(e.pod.as_deref()?.pod.annotation(key)?),
+                _ => return None,
+            },
+            FieldId::K8S_WORKLOAD_KIND => FieldValue::str(&e.pod.as_deref()?.pod.workload.kind),
+            FieldId::K8S_WORKLOAD_NAME => FieldValue::str(&e.pod.as_deref()?.pod.workload.name),
             FieldId::CALLER_RUID => FieldValue::U64(e.creds_before?.uid as u64),
             FieldId::CALLER_EUID => FieldValue::U64(e.creds_before?.euid as u64),
             FieldId::CALLER_SUID => FieldValue::U64(e.creds_before?.suid as u64),
@@ -284,8 +341,8 @@ impl sensor_rules::Event for RuleEvent<'_> {
             _ if id == added.container_runtime => {
                 FieldValue::str(e.container.as_deref()?.runtime.name())
             }
-            // The rest (pod and image fields, tty, cwd...) come with the Kubernetes and
-            // process enrichment; until then they are missing, as in Falco without metadata.
+            // Fields this sensor does not fill (proc.loginshellid, ...) are missing, as in Falco
+            // without that metadata.
             _ => return None,
         };
         // clone/procexit have no syscall result of their own.
