@@ -252,6 +252,11 @@ pub fn write_json(event: &Event, out: &mut Vec<u8>) {
         w.out.push(b'}');
         w.str(&["k8s.workload.kind"], &pod.workload.kind);
         w.str(&["k8s.workload.name"], &pod.workload.name);
+    } else if event.container.is_some() {
+        // A container whose pod is unknown (no cluster, API server unreachable, or not a
+        // Kubernetes container): said explicitly, as Falco does.
+        w.str(&["k8s.pod.name"], "<NA>");
+        w.str(&["k8s.ns.name"], "<NA>");
     }
     w.num(&["proc.cgroup_id"], t.cgroup_id);
     w.num(&["proc.mnt_ns"], t.mnt_ns);
