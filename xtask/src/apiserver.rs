@@ -238,6 +238,9 @@ fn patch_reflect2(tree: &Path) -> Result<()> {
 fn build(work: &Path, tree: &Path) -> Result<PathBuf> {
     eprintln!("xtask: building kube-apiserver {VERSION} (about 4 minutes, once)");
     let gopath = work.join("gopath");
+    // A failed earlier attempt can leave empty tool binaries that make takes as up to date;
+    // Go's build cache (kept in `work`) makes starting over cheap.
+    let _ = std::fs::remove_dir_all(tree.join("_output"));
     status(
         Command::new("make")
             .arg("WHAT=cmd/kube-apiserver")

@@ -84,7 +84,10 @@ fn main() -> Result<()> {
             setup::run()?;
             bench::run(chmod_calls, execs, rounds)
         }
-        Cmd::Apiserver => Ok(println!("{}", apiserver::ensure()?.display())),
+        Cmd::Apiserver => {
+            println!("{}", apiserver::ensure()?.display());
+            Ok(())
+        }
     }
 }
 

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod apiserver;
+
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
