@@ -62,6 +62,14 @@ impl Sensor {
         SENSOR_PROCESS.get_or_init(|| Sensor::start(&["run", "--json"], true))
     }
 
+    /// A `sensor events --json` of the caller's own, with extra arguments; it keeps the
+    /// events of this test binary's descendants, and is stopped when dropped.
+    pub fn events_with(extra: &[&str]) -> Sensor {
+        let mut args = vec!["events", "--json"];
+        args.extend_from_slice(extra);
+        Sensor::start(&args, false)
+    }
+
     fn start(args: &[&str], keep_all: bool) -> Sensor {
         let mut child = Command::new(SENSOR)
             .args(args)
@@ -280,5 +288,14 @@ impl Sensor {
         self.wait_for(&format!("alert `{rule}` for pid {pid}"), |a| {
             a["rule"] == rule && a["output_fields"]["proc.pid"] == pid
         })
+    }
+}
+
+impl Drop for Sensor {
+    fn drop(&mut self) {
+        // Only sensors a test owns are dropped (the shared ones live in statics).
+        // SAFETY: signalling the child we started, by pid.
+        unsafe { libc::kill(self._child.id() as i32, libc::SIGTERM) };
+        let _ = self._child.wait();
     }
 }
