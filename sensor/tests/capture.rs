@@ -389,3 +389,44 @@ fn controlling_terminal_and_session() {
     assert_eq!(e["proc.tty"].to_string(), fields[4], "{e}");
     assert_ne!(e["proc.tty"], 0, "{e}");
 }
+
+#[test]
+fn user_names_come_from_the_containers_own_passwd() {
+    if !privileged() {
+        return;
+    }
+    let sensor = Sensor::shared();
+    let dir = TempDir::new("passwd");
+    let passwd = dir.path("passwd");
+    std::fs::write(
+        &passwd,
+        "root:x:0:0::/root:/bin/sh\nappuser:x:4242:4242::/app:/bin/sh\n",
+    )
+    .unwrap();
+    let group = dir.path("group");
+    std::fs::write(&group, "root:x:0:\nappgroup:x:4242:\n").unwrap();
+    let id = format!("a55e{:08x}{}abcd", std::process::id(), "77aa88bb".repeat(6));
+    assert_eq!(id.len(), 64);
+    let cgroup = common::Cgroup::create(&format!(
+        "sensor-test-{}-names.slice/cri-containerd-{id}.scope",
+        std::process::id()
+    ));
+    // A mount namespace of its own where /etc/passwd and /etc/group are the "image's"; the
+    // program lingers so that the agent can read its root.
+    let script = format!(
+        "mount --bind {} /etc/passwd && mount --bind {} /etc/group && {} && exec setpriv --reuid=4242 --regid=4242 --clear-groups sleep 0.5",
+        passwd.display(),
+        group.display(),
+        cgroup.enter_command()
+    );
+    let (pid, status) =
+        run(Command::new("unshare").args(["-m", "--propagation", "private", "sh", "-c", &script]));
+    assert!(status.success());
+    let e = sensor.wait_for("exec in the container's own root", |e| {
+        e["proc.pid"] == pid && e["evt.type"] == "execve" && e["proc.name"] == "sleep"
+    });
+    assert_eq!(e["user.uid"], 4242, "{e}");
+    assert_eq!(e["user.name"], "appuser", "{e}");
+    assert_eq!(e["group.name"], "appgroup", "{e}");
+    assert_eq!(e["container.id"], &id[..12]);
+}

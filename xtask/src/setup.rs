@@ -9,12 +9,30 @@ use anyhow::{bail, Context, Result};
 const BPF_LINKER_VERSION: &str = "0.13.0";
 /// Debian packages the tests and benchmarks call: mount/umount and setpriv (util-linux),
 /// script (bsdutils), coreutils' chmod, python3 for os.chmod/os.fchmod/setresuid/memfd.
-const DEBIAN_PACKAGES: &[&str] = &["util-linux", "mount", "bsdutils", "coreutils", "python3"];
+/// openssl signs the test API server's keys.
+const DEBIAN_PACKAGES: &[&str] = &[
+    "util-linux",
+    "mount",
+    "bsdutils",
+    "coreutils",
+    "python3",
+    "openssl",
+];
 
 pub fn run() -> Result<()> {
     nightly_rust_src()?;
     bpf_linker()?;
     debian_packages()?;
+    // The Kubernetes tests run a real kube-apiserver, built once from Debian's source.
+    crate::apiserver::ensure()?;
+    if Command::new("kubectl")
+        .arg("version")
+        .arg("--client")
+        .output()
+        .is_err()
+    {
+        eprintln!("xtask: kubectl is not installed; the Kubernetes tests will fail without it");
+    }
     Ok(())
 }
 

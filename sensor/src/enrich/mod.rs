@@ -89,7 +89,13 @@ impl Enricher {
             None => None,
         };
         let t = &event.task;
-        let names = self.names.names(t.pid, t.mnt_ns, event.container.is_some());
+        if event
+            .syscall()
+            .is_some_and(|s| s.family == crate::probe::syscalls::Family::Mount && event.res >= 0)
+        {
+            self.names.forget(t.mnt_ns);
+        }
+        let names = self.names.names(t.pid, t.mnt_ns);
         event.user_name = names.user(t.creds.euid);
         event.group_name = names.group(t.creds.egid);
         if t.loginuid != u32::MAX {

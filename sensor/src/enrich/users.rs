@@ -1,6 +1,8 @@
 //! User and group names, resolved in the process's own root: a container's /etc/passwd for
-//! container processes (through /proc/PID/root), the host's otherwise. Cached per mount
-//! namespace, re-read after a minute so new accounts appear.
+//! processes in a mount namespace of their own (through /proc/PID/root), the host's otherwise.
+//! Cached per mount namespace, re-read after a minute so new accounts appear, and forgotten
+//! when the namespace mounts something (a runtime sets up a container's root with mounts, and
+//! what was read before them is the wrong root's).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -62,18 +64,22 @@ pub struct UserNames {
 
 impl UserNames {
     /// The names for a process in mount namespace `mnt_ns`.
-    pub fn names(&mut self, pid: u32, mnt_ns: u32, in_container: bool) -> Arc<Names> {
+    pub fn names(&mut self, pid: u32, mnt_ns: u32) -> Arc<Names> {
         if let Some((loaded, names)) = self.by_mnt_ns.get(&mnt_ns) {
             if loaded.elapsed() < REFRESH {
                 return names.clone();
             }
         }
         let host = *self.host_mnt_ns.get_or_insert_with(own_mnt_ns);
-        let root = if in_container && mnt_ns != host {
+        let root = if mnt_ns != host {
             format!("/proc/{pid}/root")
         } else {
             String::new()
         };
+        if !root.is_empty() && std::fs::metadata(&root).is_err() {
+            // The process is gone: nothing to learn about its namespace now.
+            return Arc::new(Names::default());
+        }
         let names = Arc::new(Names::load(&root));
         if self.by_mnt_ns.len() > 4096 {
             self.by_mnt_ns.clear();
@@ -81,6 +87,13 @@ impl UserNames {
         self.by_mnt_ns
             .insert(mnt_ns, (Instant::now(), names.clone()));
         names
+    }
+}
+
+impl UserNames {
+    /// Drops what is known of `mnt_ns`: it changed its mounts.
+    pub fn forget(&mut self, mnt_ns: u32) {
+        self.by_mnt_ns.remove(&mnt_ns);
     }
 }
 
