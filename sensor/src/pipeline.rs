@@ -97,6 +97,22 @@ impl Pipeline {
         &self.stats
     }
 
+    /// The summary line: events and losses, then the pod cache's state when there is one.
+    pub fn summary(&self) -> String {
+        let mut line = self
+            .stats
+            .summary(self.probe.load_time, self.probe.attached.len());
+        let pods = self.enricher.pods();
+        if !pods.is_host_mode() {
+            let s = pods.stats();
+            line.push_str(&format!(
+                "; pod cache: {} pods, {} containers, synced {}, watch errors {}",
+                s.pods, s.containers, s.synced, s.watch_errors
+            ));
+        }
+        line
+    }
+
     /// Runs until `stop` is set or the sink fails, then detaches the programs and drains what
     /// is left in the ring buffer, so that nothing captured is dropped.
     pub fn run<S: Sink>(&mut self, stop: &AtomicBool, sink: &mut S) -> Result<(), S::Error> {

@@ -16,12 +16,7 @@ pub fn run(json: bool, ring_bytes: u32, kubernetes: &super::KubernetesArgs) -> a
         line: Vec::with_capacity(4096),
     };
     let result = pipeline.run(&stop, &mut sink);
-    eprintln!(
-        "{}",
-        pipeline
-            .stats()
-            .summary(pipeline.probe().load_time, pipeline.probe().attached.len())
-    );
+    eprintln!("{}", pipeline.summary());
     super::ignore_broken_pipe(result)
 }
 

@@ -71,9 +71,7 @@ pub fn run(options: RunOptions) -> anyhow::Result<()> {
         .collect();
     eprintln!(
         "{}; alerts {} ({}); rules reloads {} (failed {})",
-        pipeline
-            .stats()
-            .summary(pipeline.probe().load_time, pipeline.probe().attached.len()),
+        pipeline.summary(),
         sink.alerts.values().sum::<u64>(),
         if alerts.is_empty() {
             "none".to_string()
