@@ -48,6 +48,37 @@ fn bench(c: &mut Criterion) {
         )
     });
     group.finish();
+
+    // A node with 250 pods of two containers each, looked up by container id as the enrich
+    // stage does for container events.
+    let pods: Vec<k8s_openapi::api::core::v1::Pod> = (0..250)
+        .map(|i| {
+            serde_json::from_value(serde_json::json!({
+                "metadata": {"name": format!("web-{i}"), "namespace": "shop", "uid": format!("uid-{i}"),
+                             "labels": {"app": "web", "pod-template-hash": "5d9c7b8f6"}},
+                "spec": {"nodeName": "node-1", "containers": [
+                    {"name": "app", "image": "registry.example.com/shop/web:1.2.3"},
+                    {"name": "sidecar", "image": "envoyproxy/envoy:v1.30"}]},
+                "status": {"containerStatuses": [
+                    {"name": "app", "image": "", "imageID": "", "ready": true, "restartCount": 0,
+                     "containerID": format!("containerd://{:012x}{}", 2 * i + 1, "ab".repeat(26))},
+                    {"name": "sidecar", "image": "", "imageID": "", "ready": true, "restartCount": 0,
+                     "containerID": format!("containerd://{:012x}{}", 2 * i + 2, "ab".repeat(26))}]}
+            }))
+            .expect("pod json")
+        })
+        .collect();
+    let cache = sensor::enrich::pods::PodCache::fixed("node-1", &pods);
+    let ids: Vec<String> = (1..=500)
+        .map(|n| format!("{n:012x}{}", "ab".repeat(26)))
+        .collect();
+    assert!(ids.iter().all(|id| cache.lookup(id).is_some()));
+    let mut group = c.benchmark_group("pods");
+    group.throughput(Throughput::Elements(ids.len() as u64));
+    group.bench_function("lookup by container id, 250 pods", |b| {
+        b.iter(|| ids.iter().filter(|id| cache.lookup(id).is_some()).count())
+    });
+    group.finish();
 }
 
 criterion_group!(benches, bench);

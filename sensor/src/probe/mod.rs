@@ -86,6 +86,8 @@ pub struct Probe {
     pub load_time: Duration,
     /// `category:name` of every attached tracepoint.
     pub attached: Vec<String>,
+    /// Exits without enter counted by the end of attaching.
+    missing_at_attach: u64,
 }
 
 fn program_error(
@@ -227,17 +229,32 @@ impl Probe {
             ring_bytes = config.ring_bytes,
             "eBPF programs attached"
         );
-        Ok(Self {
+        let mut probe = Self {
             ebpf: Some(ebpf),
             ring,
             loss,
             load_time,
             attached,
-        })
+            missing_at_attach: 0,
+        };
+        probe.missing_at_attach = probe.loss().missing_enter;
+        Ok(probe)
     }
 
     /// Detaches every program; records already in the ring buffer stay readable.
     pub fn detach(&mut self) {
+        // The exit program goes first: a call whose exit is still traced after its enter
+        // stopped being traced would count as an exit without enter.
+        if let Some(ebpf) = self.ebpf.as_mut() {
+            if let Some(Ok(exit)) = ebpf
+                .program_mut("sys_exit")
+                .map(<&mut TracePoint>::try_from)
+            {
+                if let Err(e) = exit.unload() {
+                    tracing::warn!("unloading sys_exit: {e}");
+                }
+            }
+        }
         self.ebpf = None;
     }
 
@@ -272,7 +289,9 @@ impl Probe {
         };
         Loss {
             ring_full: sum(loss::RING_FULL),
-            missing_enter: sum(loss::MISSING_ENTER),
+            // Calls already in flight while the programs were being attached have no enter;
+            // they are not losses of the running sensor.
+            missing_enter: sum(loss::MISSING_ENTER).saturating_sub(self.missing_at_attach),
         }
     }
 }

@@ -88,6 +88,27 @@ impl PodCache {
         }
     }
 
+    /// A cache holding `pods` and watching nothing: for benchmarks and for replaying recorded
+    /// pods. Lookups work as in a live cache; nothing ever waits.
+    pub fn fixed(node: &str, pods: &[k8s_openapi::api::core::v1::Pod]) -> Self {
+        let shared = Arc::new(Shared::new());
+        {
+            let mut map = shared.map.write().unwrap_or_else(|e| e.into_inner());
+            let mut index = store::Index::default();
+            for pod in pods {
+                index.apply(&mut map, pod);
+            }
+            shared.pods.store(index.pod_count(), Ordering::Relaxed);
+        }
+        shared.synced.store(true, Ordering::Relaxed);
+        Self {
+            shared,
+            node: Some(node.to_string()),
+            shutdown: None,
+            thread: None,
+        }
+    }
+
     /// Starts the cache's thread and watch. Returns at once: it reads the kubeconfig or the
     /// service account's files (errors there are returned) but never waits for the API server.
     pub fn start(options: PodCacheOptions) -> Result<Self> {
