@@ -8,9 +8,46 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 use sensor::enrich::Enricher;
 use sensor::event::Event;
 
+/// A node's pods: 250 pods of two containers each, plus the pod of the recorded container.
+fn node_pods() -> Vec<k8s_openapi::api::core::v1::Pod> {
+    let pod = |name: String, ids: [String; 2]| -> k8s_openapi::api::core::v1::Pod {
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"name": name, "namespace": "shop", "uid": format!("uid-{name}"),
+                         "labels": {"app": "web", "pod-template-hash": "5d9c7b8f6"}},
+            "spec": {"nodeName": "node-1", "containers": [
+                {"name": "app", "image": "registry.example.com/shop/web:1.2.3"},
+                {"name": "sidecar", "image": "envoyproxy/envoy:v1.30"}]},
+            "status": {"containerStatuses": [
+                {"name": "app", "image": "", "imageID": "", "ready": true, "restartCount": 0,
+                 "containerID": format!("containerd://{}", ids[0])},
+                {"name": "sidecar", "image": "", "imageID": "", "ready": true, "restartCount": 0,
+                 "containerID": format!("containerd://{}", ids[1])}]}
+        }))
+        .expect("pod json")
+    };
+    let mut pods: Vec<_> = (0..250)
+        .map(|i| {
+            pod(
+                format!("web-{i}"),
+                [container_id(2 * i + 1), container_id(2 * i + 2)],
+            )
+        })
+        .collect();
+    pods.push(pod(
+        "recorded".into(),
+        [support::CONTAINER_ID.into(), container_id(9999)],
+    ));
+    pods
+}
+
+fn container_id(n: usize) -> String {
+    format!("{n:012x}{}", "ab".repeat(26))
+}
+
 fn bench(c: &mut Criterion) {
     let recorded = support::record();
-    let mut enricher = Enricher::new();
+    let cache = sensor::enrich::pods::PodCache::fixed("node-1", &node_pods());
+    let mut enricher = Enricher::with_pods(cache);
     // Warm up the way a running sensor is: the forks and execs it saw are in the table. Exits
     // are left out, since the recorded processes must still be known when their events repeat.
     for e in &mut recorded.clone() {
@@ -32,11 +69,27 @@ fn bench(c: &mut Criterion) {
             })
         })
         .collect();
-    println!("{} recorded events on the lookup path", events.len());
+    let with_pod = events
+        .iter()
+        .filter(|e| {
+            let mut e = (*e).clone();
+            enricher.enrich(&mut e);
+            e.pod.is_some()
+        })
+        .count();
+    println!(
+        "{} recorded events on the lookup path, {with_pod} of them in a container with a pod",
+        events.len()
+    );
+    assert!(
+        with_pod > 0,
+        "the workload's container events were not recorded"
+    );
+    support::remove_cgroup();
 
     let mut group = c.benchmark_group("enrich");
     group.throughput(Throughput::Elements(events.len() as u64));
-    group.bench_function("process, container and names from cache", |b| {
+    group.bench_function("process, container, names and pod from cache", |b| {
         b.iter_batched_ref(
             || events.clone(),
             |batch| {
@@ -49,33 +102,12 @@ fn bench(c: &mut Criterion) {
     });
     group.finish();
 
-    // A node with 250 pods of two containers each, looked up by container id as the enrich
-    // stage does for container events.
-    let pods: Vec<k8s_openapi::api::core::v1::Pod> = (0..250)
-        .map(|i| {
-            serde_json::from_value(serde_json::json!({
-                "metadata": {"name": format!("web-{i}"), "namespace": "shop", "uid": format!("uid-{i}"),
-                             "labels": {"app": "web", "pod-template-hash": "5d9c7b8f6"}},
-                "spec": {"nodeName": "node-1", "containers": [
-                    {"name": "app", "image": "registry.example.com/shop/web:1.2.3"},
-                    {"name": "sidecar", "image": "envoyproxy/envoy:v1.30"}]},
-                "status": {"containerStatuses": [
-                    {"name": "app", "image": "", "imageID": "", "ready": true, "restartCount": 0,
-                     "containerID": format!("containerd://{:012x}{}", 2 * i + 1, "ab".repeat(26))},
-                    {"name": "sidecar", "image": "", "imageID": "", "ready": true, "restartCount": 0,
-                     "containerID": format!("containerd://{:012x}{}", 2 * i + 2, "ab".repeat(26))}]}
-            }))
-            .expect("pod json")
-        })
-        .collect();
-    let cache = sensor::enrich::pods::PodCache::fixed("node-1", &pods);
-    let ids: Vec<String> = (1..=500)
-        .map(|n| format!("{n:012x}{}", "ab".repeat(26)))
-        .collect();
+    let cache = sensor::enrich::pods::PodCache::fixed("node-1", &node_pods());
+    let ids: Vec<String> = (1..=500).map(container_id).collect();
     assert!(ids.iter().all(|id| cache.lookup(id).is_some()));
     let mut group = c.benchmark_group("pods");
     group.throughput(Throughput::Elements(ids.len() as u64));
-    group.bench_function("lookup by container id, 250 pods", |b| {
+    group.bench_function("lookup by container id, 251 pods", |b| {
         b.iter(|| ids.iter().filter(|id| cache.lookup(id).is_some()).count())
     });
     group.finish();

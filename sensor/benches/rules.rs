@@ -27,6 +27,7 @@ fn rule_files() -> RuleFiles {
 
 fn bench(c: &mut Criterion) {
     let events = support::record();
+    support::remove_cgroup();
     let (ruleset, report) = rule_files().load().expect("rules load");
     let mut types: Vec<&str> = events.iter().map(Event::evt_type).collect();
     types.sort();

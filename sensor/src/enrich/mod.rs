@@ -25,6 +25,9 @@ pub struct Enricher {
     names: users::UserNames,
     pods: pods::PodCache,
     waited: std::collections::HashMap<std::sync::Arc<str>, std::time::Instant>,
+    /// The pod found for each cgroup, valid while the cache's generation stays the same: one
+    /// integer-keyed lookup per event instead of the cache's lock and string hash.
+    pod_by_cgroup: std::collections::HashMap<u64, (u64, Option<std::sync::Arc<pods::PodInfo>>)>,
 }
 
 impl Enricher {
@@ -42,6 +45,7 @@ impl Enricher {
             names: Default::default(),
             pods,
             waited: Default::default(),
+            pod_by_cgroup: Default::default(),
         }
     }
 
@@ -85,7 +89,24 @@ impl Enricher {
         let t = &event.task;
         event.container = self.containers.lookup(t.cgroup_id, t.pid);
         event.pod = match event.container.clone() {
-            Some(c) => self.pod_of(&c),
+            Some(c) => {
+                let generation = self.pods.generation();
+                match self.pod_by_cgroup.get(&t.cgroup_id) {
+                    Some((g, pod)) if *g == generation && pod.is_some() => pod.clone(),
+                    _ => {
+                        let cgroup_id = t.cgroup_id;
+                        let pod = self.pod_of(&c);
+                        if self.pod_by_cgroup.len() > 65536 {
+                            self.pod_by_cgroup.clear();
+                        }
+                        // Read the generation again: a wait may have seen the pod arrive.
+                        let generation = self.pods.generation();
+                        self.pod_by_cgroup
+                            .insert(cgroup_id, (generation, pod.clone()));
+                        pod
+                    }
+                }
+            }
             None => None,
         };
         let t = &event.task;

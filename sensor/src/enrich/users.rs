@@ -91,9 +91,12 @@ impl UserNames {
 }
 
 impl UserNames {
-    /// Drops what is known of `mnt_ns`: it changed its mounts.
+    /// Drops what is known of `mnt_ns`: it changed its mounts. The host's own namespace is
+    /// kept: its root does not move, and nodes mount volumes all the time.
     pub fn forget(&mut self, mnt_ns: u32) {
-        self.by_mnt_ns.remove(&mnt_ns);
+        if Some(mnt_ns) != self.host_mnt_ns {
+            self.by_mnt_ns.remove(&mnt_ns);
+        }
     }
 }
 

@@ -168,6 +168,12 @@ impl PodCache {
     }
 
     /// True in host mode (no cluster).
+    /// A number that changes whenever the cache's contents change: a caller may keep what
+    /// it looked up until this moves.
+    pub fn generation(&self) -> u64 {
+        self.shared.updates.load(Ordering::Acquire)
+    }
+
     pub fn is_host_mode(&self) -> bool {
         self.thread.is_none()
     }
