@@ -100,36 +100,8 @@ fn status(cmd: &mut Command) -> Result<()> {
     Ok(())
 }
 
-fn installed(package: &str) -> bool {
-    Command::new("dpkg-query")
-        .args(["-W", "-f=${Status}", package])
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
-}
-
 fn debian_packages() -> Result<()> {
-    let missing: Vec<&str> = BUILD_PACKAGES
-        .iter()
-        .copied()
-        .filter(|p| !installed(p))
-        .collect();
-    if missing.is_empty() {
-        return Ok(());
-    }
-    if !crate::is_root() {
-        bail!(
-            "Debian packages {missing:?} are missing; install them as root: apt-get install {}",
-            missing.join(" ")
-        );
-    }
-    eprintln!("xtask: installing Debian packages {missing:?}");
-    status(Command::new("apt-get").arg("update").arg("-q"))?;
-    status(
-        Command::new("apt-get")
-            .args(["install", "-y", "-q", "--no-install-recommends"])
-            .args(&missing)
-            .env("DEBIAN_FRONTEND", "noninteractive"),
-    )
+    crate::setup::install_debian_packages(BUILD_PACKAGES)
 }
 
 /// apt-get with a private sources list, lists and cache under `work`: the machine's own apt

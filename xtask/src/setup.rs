@@ -192,7 +192,12 @@ fn relink(target: &Path, link: &Path) -> Result<()> {
 }
 
 fn debian_packages() -> Result<()> {
-    let missing: Vec<&str> = DEBIAN_PACKAGES
+    install_debian_packages(DEBIAN_PACKAGES)
+}
+
+/// Installs those of `packages` that are missing (apt-get, as root).
+pub fn install_debian_packages(packages: &[&str]) -> Result<()> {
+    let missing: Vec<&str> = packages
         .iter()
         .copied()
         .filter(|p| {

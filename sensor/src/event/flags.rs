@@ -4,33 +4,15 @@
 use crate::probe::syscalls::FlagSet;
 
 /// Renders file mode bits exactly as Falco does: every set bit by name, in the order of
-/// libsinsp's `chmod_mode` table (`S_IXOTH|S_IROTH|...|S_IRUSR|S_ISUID`). Falco's own rules
-/// match single bits (`evt.arg.mode contains "S_IXUSR"`), so grouped names like `S_IRWXU`
-/// would make them miss.
+/// libsinsp's `chmod_mode` table (`S_IXOTH|S_IROTH|...|S_IRUSR|S_ISUID`), so Falco's own rules
+/// (`evt.arg.mode contains "S_IXUSR"`) match. The rules engine owns the table.
 pub fn mode(mode: u64) -> String {
-    const BITS: [(u64, &str); 12] = [
-        (0o1, "S_IXOTH"),
-        (0o2, "S_IWOTH"),
-        (0o4, "S_IROTH"),
-        (0o10, "S_IXGRP"),
-        (0o20, "S_IWGRP"),
-        (0o40, "S_IRGRP"),
-        (0o100, "S_IXUSR"),
-        (0o200, "S_IWUSR"),
-        (0o400, "S_IRUSR"),
-        (0o1000, "S_ISVTX"),
-        (0o2000, "S_ISGID"),
-        (0o4000, "S_ISUID"),
-    ];
-    let parts: Vec<&str> = BITS
-        .iter()
-        .filter(|(bit, _)| mode & bit != 0)
-        .map(|(_, name)| *name)
-        .collect();
-    if parts.is_empty() {
+    let text = sensor_rules::falco_format::chmod_mode_flags((mode & 0o7777) as u32);
+    if text.is_empty() {
+        // No bit set: say so rather than print nothing.
         "0".to_string()
     } else {
-        parts.join("|")
+        text
     }
 }
 
@@ -163,68 +145,14 @@ pub fn flags(set: FlagSet, value: u64) -> String {
     }
 }
 
-const ERRNO: &[&str] = &[
-    "",
-    "EPERM",
-    "ENOENT",
-    "ESRCH",
-    "EINTR",
-    "EIO",
-    "ENXIO",
-    "E2BIG",
-    "ENOEXEC",
-    "EBADF",
-    "ECHILD",
-    "EAGAIN",
-    "ENOMEM",
-    "EACCES",
-    "EFAULT",
-    "ENOTBLK",
-    "EBUSY",
-    "EEXIST",
-    "EXDEV",
-    "ENODEV",
-    "ENOTDIR",
-    "EISDIR",
-    "EINVAL",
-    "ENFILE",
-    "EMFILE",
-    "ENOTTY",
-    "ETXTBSY",
-    "EFBIG",
-    "ENOSPC",
-    "ESPIPE",
-    "EROFS",
-    "EMLINK",
-    "EPIPE",
-    "EDOM",
-    "ERANGE",
-    "EDEADLK",
-    "ENAMETOOLONG",
-    "ENOLCK",
-    "ENOSYS",
-    "ENOTEMPTY",
-    "ELOOP",
-    "",
-    "ENOMSG",
-    "EIDRM",
-];
-
 /// Falco's `evt.res`: `SUCCESS`, or the errno's name for a negative result.
 pub fn result(res: i64) -> String {
     if res >= 0 {
         return "SUCCESS".to_string();
     }
-    let errno = res.unsigned_abs();
-    match ERRNO.get(errno as usize) {
-        Some(name) if !name.is_empty() => (*name).to_string(),
-        _ => match errno {
-            95 => "EOPNOTSUPP".into(),
-            110 => "ETIMEDOUT".into(),
-            111 => "ECONNREFUSED".into(),
-            _ => format!("E{errno}"),
-        },
-    }
+    let errno = res.unsigned_abs() as i64;
+    sensor_rules::falco_format::errno_name(errno)
+        .map_or_else(|| format!("E{errno}"), str::to_string)
 }
 
 const CAPS: &[&str] = &[
