@@ -49,6 +49,10 @@ pub fn read() -> Result<KernelOffsets, OffsetsError> {
     let pid_ns = s.find("pid_namespace")?;
     let ns_common = s.find("ns_common")?;
     let inum = s.offset(ns_common, "ns_common", "inum")?;
+    // Each lookup scans the type section once: find every struct a single time.
+    let signal = s.find("signal_struct")?;
+    let tty = s.find("tty_struct")?;
+    let tty_driver = s.find("tty_driver")?;
 
     let ids: Vec<u32> = [
         "uid", "gid", "suid", "sgid", "euid", "egid", "fsuid", "fsgid",
@@ -88,31 +92,13 @@ pub fn read() -> Result<KernelOffsets, OffsetsError> {
         task_exit_code: s.offset(task, "task_struct", "exit_code")?,
         pt_regs_args: pt_regs_args(&s)?,
         task_signal: s.offset(task, "task_struct", "signal")?,
-        signal_sid_pid: {
-            let signal = s.find("signal_struct")?;
-            // pids[PIDTYPE_SID]: PIDTYPE_PID, PIDTYPE_TGID, PIDTYPE_PGID, PIDTYPE_SID.
-            s.offset(signal, "signal_struct", "pids")? + 3 * 8
-        },
-        signal_tty: {
-            let signal = s.find("signal_struct")?;
-            s.offset(signal, "signal_struct", "tty")?
-        },
-        tty_index: {
-            let tty = s.find("tty_struct")?;
-            s.offset(tty, "tty_struct", "index")?
-        },
-        tty_driver: {
-            let tty = s.find("tty_struct")?;
-            s.offset(tty, "tty_struct", "driver")?
-        },
-        tty_driver_major: {
-            let driver = s.find("tty_driver")?;
-            s.offset(driver, "tty_driver", "major")?
-        },
-        tty_driver_minor_start: {
-            let driver = s.find("tty_driver")?;
-            s.offset(driver, "tty_driver", "minor_start")?
-        },
+        // pids[PIDTYPE_SID]: PIDTYPE_PID, PIDTYPE_TGID, PIDTYPE_PGID, PIDTYPE_SID.
+        signal_sid_pid: s.offset(signal, "signal_struct", "pids")? + 3 * 8,
+        signal_tty: s.offset(signal, "signal_struct", "tty")?,
+        tty_index: s.offset(tty, "tty_struct", "index")?,
+        tty_driver: s.offset(tty, "tty_struct", "driver")?,
+        tty_driver_major: s.offset(tty_driver, "tty_driver", "major")?,
+        tty_driver_minor_start: s.offset(tty_driver, "tty_driver", "minor_start")?,
         tp_exit_group_dead: tracefs::field_offset("sched", "sched_process_exit", "group_dead")
             .unwrap_or(KernelOffsets::MISSING),
     })
