@@ -3,21 +3,8 @@
 
 mod common;
 
-use common::{build, find, status};
+use common::{build, find, status, BASE};
 use sensor_rules::{MapEvent, MatchMode, Priority, RuleStatus, Severity};
-
-const BASE: &str = "\
-- list: shells
-  items: [bash]
-- macro: interactive
-  condition: proc.tty != 0
-- rule: Shell
-  desc: base description
-  condition: evt.type = execve and proc.name in (shells)
-  output: shell %proc.name
-  priority: WARNING
-  tags: [a]
-";
 
 #[test]
 fn overrides_append_and_replace_across_files() {

@@ -29,3 +29,17 @@ pub fn status<'r>(report: &'r CheckReport, rule: &str) -> &'r RuleStatus {
         .unwrap_or_else(|| panic!("no rule `{rule}` in:\n{report}"))
         .status
 }
+
+/// A small base file the loader and diagnostics tests amend: a list, a macro, a rule.
+pub const BASE: &str = "\
+- list: shells
+  items: [bash]
+- macro: interactive
+  condition: proc.tty != 0
+- rule: Shell
+  desc: base description
+  condition: evt.type = execve and proc.name in (shells)
+  output: shell %proc.name
+  priority: WARNING
+  tags: [a]
+";
