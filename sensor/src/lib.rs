@@ -1,8 +1,11 @@
 //! The sensor agent as a library: each pipeline stage is a module, and the `sensor` binary
 //! only parses the command line. Tests and benchmarks drive the same code.
 
+pub mod config;
 pub mod enrich;
 pub mod event;
 pub mod pipeline;
 pub mod probe;
 pub mod rules;
+pub mod sinks;
+pub mod telemetry;

@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use sensor_rules::MatchMode;
 
 const PRIVILEGES: &str = "Needs root, or the capabilities CAP_BPF, CAP_PERFMON and CAP_SYS_RESOURCE (CAP_SYS_ADMIN too if tracefs is not mounted).";
 
@@ -15,9 +14,13 @@ const PRIVILEGES: &str = "Needs root, or the capabilities CAP_BPF, CAP_PERFMON a
 #[derive(Parser)]
 #[command(name = "sensor", version, after_help = PRIVILEGES)]
 struct Cli {
-    /// Log filter (tracing's env-filter syntax), e.g. `info` or `sensor=debug`.
-    #[arg(long, global = true, env = "SENSOR_LOG", default_value = "info")]
-    log_level: String,
+    /// Log filter (tracing's env-filter syntax), e.g. `info` or `sensor=debug` (default:
+    /// the configuration file's `log.level`, else `info`).
+    #[arg(long, global = true, env = "SENSOR_LOG")]
+    log_level: Option<String>,
+    /// Log format: `text` or `json` (default: the configuration file's `log.format`).
+    #[arg(long, global = true, value_parser = ["text", "json"])]
+    log_format: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -38,31 +41,42 @@ enum Command {
         #[command(flatten)]
         kubernetes: cli::KubernetesArgs,
     },
-    /// Run the sensor with its rules and print alerts: the default rules built into the binary,
-    /// or the files given with --rules. Rules are reloaded on SIGHUP and when a rules file
-    /// changes; a broken file keeps the previous rules running.
+    /// Run the sensor with its rules and deliver alerts: stdout, a file, HTTP and gRPC
+    /// subscribers (a Unix socket by default; TCP with mutual TLS when asked). The default
+    /// rules are built into the binary, or the files given with --rules. Settings come from
+    /// --config FILE (every key: deploy/sensor.yaml) and the flags. Rules are reloaded on
+    /// SIGHUP and when a rules file changes (a broken file keeps the previous rules running);
+    /// SIGHUP also reopens the alerts file. SIGTERM detaches, drains, flushes and closes.
     #[command(after_help = PRIVILEGES)]
-    Run {
-        /// Falco's JSON alert format, one object per line (otherwise Falco's text line).
-        #[arg(long)]
-        json: bool,
-        /// A rules file or a directory of *.yaml files; repeatable, loaded in the order given.
-        /// Replaces the default rules, as Falco's -r does.
-        #[arg(long = "rules", value_name = "PATH")]
-        rules: Vec<PathBuf>,
-        /// `first` stops at the first matching rule (Falco's default); `all` reports every one.
-        #[arg(long, default_value = "first", value_parser = parse_match_mode)]
-        rule_matching: MatchMode,
-        /// Size of the kernel ring buffer in bytes (a power of two, at least 8 MiB).
-        #[arg(long, default_value_t = sensor_common::DEFAULT_RING_BYTES)]
-        ring_bytes: u32,
+    Run(Box<cli::run::RunArgs>),
+    /// Subscribe to a running sensor's alerts over gRPC and print them, filtered on the
+    /// server's side.
+    Alerts(cli::alerts::AlertsArgs),
+    /// A running sensor's state and counters, as JSON (the gRPC Status call).
+    Status {
         #[command(flatten)]
-        kubernetes: cli::KubernetesArgs,
+        connect: cli::alerts::ConnectArgs,
+    },
+    /// Work with configuration files.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
     },
     /// Work with rule files without loading any eBPF programs.
     Rules {
         #[command(subcommand)]
         command: RulesCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Validate a configuration file: unknown keys, wrong types, files that must exist
+    /// (rules, TLS certificates), addresses; each problem with its file:line:col. Exits
+    /// non-zero if there are any.
+    Check {
+        #[arg(value_name = "FILE")]
+        path: PathBuf,
     },
 }
 
@@ -77,40 +91,62 @@ enum RulesCommand {
     },
 }
 
-fn parse_match_mode(text: &str) -> Result<MatchMode, String> {
-    text.parse()
-        .map_err(|_| format!("`{text}` is not a rule matching mode: use `first` or `all`"))
+fn init_logging(level: &str, json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_new(level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_new(&cli.log_level)
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    // `sensor run` reads its configuration before logging starts, since the file may set
+    // the log level and format.
+    let run_config = match &cli.command {
+        Command::Run(args) => match args.config() {
+            Ok(config) => Some(config),
+            Err(e) => {
+                eprintln!("sensor: error: {e:#}");
+                return ExitCode::FAILURE;
+            }
+        },
+        _ => None,
+    };
+    let (level, json) = match &run_config {
+        Some(c) => (
+            cli.log_level.clone().unwrap_or_else(|| c.log.level.clone()),
+            cli.log_format.as_deref().map_or(
+                c.log.format == sensor::config::schema::LogFormat::Json,
+                |f| f == "json",
+            ),
+        ),
+        None => (
+            cli.log_level.clone().unwrap_or_else(|| "info".to_string()),
+            cli.log_format.as_deref() == Some("json"),
+        ),
+    };
+    init_logging(&level, json);
     let result = match cli.command {
         Command::Events {
             json,
             ring_bytes,
             kubernetes,
         } => cli::events::run(json, ring_bytes, &kubernetes).map(|()| true),
-        Command::Run {
-            json,
-            rules,
-            rule_matching,
-            ring_bytes,
-            kubernetes,
-        } => cli::run::run(cli::run::RunOptions {
-            json,
-            rules,
-            rule_matching,
-            ring_bytes,
-            kubernetes,
-        })
-        .map(|()| true),
+        Command::Run(_) => match run_config {
+            Some(config) => cli::run::run(config).map(|()| true),
+            None => Ok(false),
+        },
+        Command::Alerts(args) => cli::alerts::alerts(args).map(|()| true),
+        Command::Status { connect } => cli::alerts::status(connect).map(|()| true),
+        Command::Config {
+            command: ConfigCommand::Check { path },
+        } => cli::config::check(&path),
         Command::Rules {
             command: RulesCommand::Check { paths },
         } => cli::rules::check(paths),

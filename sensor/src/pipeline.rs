@@ -3,18 +3,22 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::enrich::Enricher;
 use crate::event::Event;
 use crate::probe::decode::Decoder;
 use crate::probe::{Loss, Probe};
+use crate::telemetry::Telemetry;
 
 /// How long a read waits for the kernel before checking for a stop; also bounds the latency
 /// of records that did not trigger a wakeup (the kernel wakes the reader only in batches).
 const POLL_INTERVAL: Duration = Duration::from_millis(10);
 /// Records handled between stop checks.
 const BATCH: usize = 4096;
+/// How often statistics are handed to the telemetry (Status, metrics).
+pub const PUBLISH_INTERVAL: Duration = Duration::from_millis(250);
 
 /// What went through the pipeline.
 #[derive(Clone, Debug, Default)]
@@ -70,6 +74,8 @@ pub struct Pipeline {
     decoder: Decoder,
     enricher: Enricher,
     stats: Stats,
+    poll_interval: Duration,
+    telemetry: Option<Arc<Telemetry>>,
 }
 
 impl Pipeline {
@@ -86,7 +92,23 @@ impl Pipeline {
             decoder: Decoder::new(),
             enricher: Enricher::with_pods(pods),
             stats: Stats::default(),
+            poll_interval: POLL_INTERVAL,
+            telemetry: None,
         }
+    }
+
+    /// The longest a record waits in the ring buffer while the node is quiet (the kernel
+    /// wakes the reader only in batches). Alert delivery uses 1 ms to keep latency low; the
+    /// cost is a wakeup per interval when idle.
+    pub fn with_poll_interval(mut self, interval: Duration) -> Self {
+        self.poll_interval = interval.max(Duration::from_micros(100));
+        self
+    }
+
+    /// Publishes the pipeline's statistics there every [`PUBLISH_INTERVAL`] and at the end.
+    pub fn with_telemetry(mut self, telemetry: Arc<Telemetry>) -> Self {
+        self.telemetry = Some(telemetry);
+        self
     }
 
     pub fn probe(&self) -> &Probe {
@@ -117,16 +139,27 @@ impl Pipeline {
     /// is left in the ring buffer, so that nothing captured is dropped.
     pub fn run<S: Sink>(&mut self, stop: &AtomicBool, sink: &mut S) -> Result<(), S::Error> {
         let mut last_loss_check = Instant::now();
+        let mut last_publish = Instant::now();
         let mut reported_loss = 0;
         loop {
             if stop.load(Ordering::Relaxed) {
                 self.probe.detach();
                 while self.step(Duration::ZERO, sink)? > 0 {}
                 self.stats.loss = self.probe.loss();
+                if let Some(t) = &self.telemetry {
+                    t.publish_pipeline(&self.stats);
+                }
                 return sink.flush();
             }
-            if self.step(POLL_INTERVAL, sink)? < BATCH {
+            if self.step(self.poll_interval, sink)? < BATCH {
                 sink.flush()?;
+            }
+            if let Some(t) = &self.telemetry {
+                if last_publish.elapsed() >= PUBLISH_INTERVAL {
+                    last_publish = Instant::now();
+                    self.stats.loss = self.probe.loss();
+                    t.publish_pipeline(&self.stats);
+                }
             }
             if last_loss_check.elapsed() >= Duration::from_secs(1) {
                 last_loss_check = Instant::now();
@@ -152,6 +185,7 @@ impl Pipeline {
             decoder,
             enricher,
             stats,
+            ..
         } = self;
         let read = probe.read(timeout, BATCH, |bytes| {
             if result.is_err() {

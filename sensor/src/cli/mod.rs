@@ -1,5 +1,7 @@
 //! The subcommands' bodies; `main.rs` only parses the command line.
 
+pub mod alerts;
+pub mod config;
 pub mod events;
 pub mod rules;
 pub mod run;
@@ -8,6 +10,11 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use anyhow::Context;
+
+pub fn parse_match_mode(text: &str) -> Result<sensor_rules::MatchMode, String> {
+    text.parse()
+        .map_err(|_| format!("`{text}` is not a rule matching mode: use `first` or `all`"))
+}
 
 /// A flag set by SIGINT and SIGTERM.
 pub fn stop_flag() -> anyhow::Result<Arc<AtomicBool>> {

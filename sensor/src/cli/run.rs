@@ -1,25 +1,229 @@
-//! `sensor run`: the sensor with its rules, printing alerts.
+//! `sensor run`: the sensor with its rules, delivering alerts to every configured output.
+//! Settings come from `--config FILE` (see deploy/sensor.yaml), then the flags.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
+use sensor::config::{schema, Config};
 use sensor::pipeline::Pipeline;
 use sensor::probe::{Probe, ProbeConfig};
-use sensor::rules::{AlertFormat, AlertSink, LiveRules, RuleFiles};
+use sensor::rules::{AlertSink, LiveRules, RuleFiles};
+use sensor::sinks::grpc::{
+    GrpcConfig, GrpcServer, SensorService, SocketConfig, TcpConfig, TlsFiles,
+};
+use sensor::sinks::http::{HttpConfig, HttpOutput};
+use sensor::sinks::hub::AlertHub;
+use sensor::sinks::lines::{LineFormat, LineOutput};
+use sensor::sinks::throttle::{RateLimitConfig, Throttle};
+use sensor::sinks::Outputs;
+use sensor::telemetry::Telemetry;
 use sensor_rules::MatchMode;
 
-pub struct RunOptions {
+/// How long a record may wait in the ring buffer while the node is quiet: bounds alert
+/// latency.
+const POLL_INTERVAL: Duration = Duration::from_millis(1);
+/// What shutdown gives the HTTP output to post its queue.
+const HTTP_GRACE: Duration = Duration::from_secs(5);
+
+/// `sensor run`'s flags; each overrides its key in the configuration file.
+#[derive(clap::Args, Debug, Default)]
+pub struct RunArgs {
+    /// The configuration file (every key and its default: deploy/sensor.yaml).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Falco's JSON alert format on stdout, one object per line (default: Falco's text line).
+    #[arg(long)]
     pub json: bool,
+    /// No alerts on stdout (use the other outputs).
+    #[arg(long)]
+    pub no_stdout: bool,
+    /// A rules file or a directory of *.yaml files; repeatable, loaded in the order given.
+    /// Replaces the default rules, as Falco's -r does.
+    #[arg(long = "rules", value_name = "PATH")]
     pub rules: Vec<PathBuf>,
-    pub rule_matching: MatchMode,
-    pub ring_bytes: u32,
+    /// `first` stops at the first matching rule (Falco's default); `all` reports every one.
+    #[arg(long, value_parser = super::parse_match_mode)]
+    pub rule_matching: Option<MatchMode>,
+    /// Size of the kernel ring buffer in bytes (a power of two, at least 8 MiB).
+    #[arg(long)]
+    pub ring_bytes: Option<u32>,
+    /// Append alerts (Falco JSON lines) to this file; reopened on SIGHUP for log rotation.
+    #[arg(long, value_name = "PATH")]
+    pub output_file: Option<PathBuf>,
+    /// POST each alert as Falco JSON to this URL (e.g. Falcosidekick's).
+    #[arg(long, value_name = "URL")]
+    pub output_http: Option<String>,
+    /// Fold identical alerts within this window into one carrying the count (e.g. `10s`).
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub dedup_window: Option<Duration>,
+    /// At most this many alerts per second per rule (token bucket; burst from the file).
+    #[arg(long, value_name = "N")]
+    pub rate_limit: Option<f64>,
+    /// The gRPC Unix socket (default /run/sensor/sensor.sock).
+    #[arg(long, value_name = "PATH")]
+    pub grpc_socket: Option<PathBuf>,
+    /// No gRPC Unix socket.
+    #[arg(long)]
+    pub no_grpc_socket: bool,
+    /// Also serve gRPC on TCP at IP:PORT, with mutual TLS (--tls-*) unless --insecure.
+    #[arg(long, value_name = "IP:PORT")]
+    pub grpc_addr: Option<String>,
+    /// CA that gRPC clients' certificates must chain to.
+    #[arg(long, value_name = "PEM")]
+    pub tls_ca: Option<PathBuf>,
+    /// The gRPC server's certificate.
+    #[arg(long, value_name = "PEM")]
+    pub tls_cert: Option<PathBuf>,
+    /// The gRPC server's private key.
+    #[arg(long, value_name = "PEM")]
+    pub tls_key: Option<PathBuf>,
+    /// Serve gRPC on TCP without TLS: anyone who reaches the port reads every alert.
+    #[arg(long)]
+    pub insecure: bool,
+    /// Where /healthz, /readyz and /metrics listen (IP:PORT).
+    #[arg(long, value_name = "IP:PORT")]
+    pub health_addr: Option<String>,
+    /// No health and metrics endpoint.
+    #[arg(long)]
+    pub no_health: bool,
+    #[command(flatten)]
     pub kubernetes: super::KubernetesArgs,
 }
 
-pub fn run(options: RunOptions) -> anyhow::Result<()> {
-    let files = RuleFiles::new(options.rules);
+impl RunArgs {
+    /// The configuration file (or the defaults), with the flags applied.
+    pub fn config(&self) -> anyhow::Result<Config> {
+        let mut config = match &self.config {
+            Some(path) => Config::load(path).map_err(|e| anyhow::anyhow!("{e}"))?,
+            None => Config::default(),
+        };
+        self.apply(&mut config);
+        let problems = config.check(
+            self.config
+                .as_deref()
+                .unwrap_or(std::path::Path::new("<command line>")),
+            &self
+                .config
+                .as_ref()
+                .and_then(|p| std::fs::read_to_string(p).ok())
+                .unwrap_or_default(),
+        );
+        if !problems.is_empty() {
+            let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
+            anyhow::bail!("{}", lines.join("\n"));
+        }
+        Ok(config)
+    }
+
+    fn apply(&self, c: &mut Config) {
+        if self.json {
+            c.outputs.stdout.format = schema::Format::Json;
+        }
+        if self.no_stdout {
+            c.outputs.stdout.enabled = false;
+        }
+        if !self.rules.is_empty() {
+            c.rules.files = self.rules.clone();
+        }
+        if let Some(mode) = self.rule_matching {
+            c.rules.matching = match mode {
+                MatchMode::First => schema::Matching::First,
+                MatchMode::All => schema::Matching::All,
+            };
+        }
+        if let Some(bytes) = self.ring_bytes {
+            c.probe.ring_buffer_bytes = bytes;
+        }
+        if let Some(path) = &self.output_file {
+            c.outputs.file.enabled = true;
+            c.outputs.file.path = path.clone();
+        }
+        if let Some(url) = &self.output_http {
+            c.outputs.http.enabled = true;
+            c.outputs.http.url = url.clone();
+        }
+        if let Some(window) = self.dedup_window {
+            c.outputs.dedup.window = window;
+        }
+        if let Some(rate) = self.rate_limit {
+            c.outputs.rate_limit.per_rule_per_second = rate;
+        }
+        if let Some(path) = &self.grpc_socket {
+            c.grpc.socket.enabled = true;
+            c.grpc.socket.path = path.clone();
+        }
+        if self.no_grpc_socket {
+            c.grpc.socket.enabled = false;
+        }
+        if let Some(address) = &self.grpc_addr {
+            c.grpc.tcp.enabled = true;
+            c.grpc.tcp.address = address.clone();
+        }
+        for (flag, field) in [
+            (&self.tls_ca, &mut c.grpc.tcp.tls.ca),
+            (&self.tls_cert, &mut c.grpc.tcp.tls.cert),
+            (&self.tls_key, &mut c.grpc.tcp.tls.key),
+        ] {
+            if let Some(path) = flag {
+                *field = path.clone();
+            }
+        }
+        if self.insecure {
+            c.grpc.tcp.insecure = true;
+        }
+        if let Some(address) = &self.health_addr {
+            c.health.enabled = true;
+            c.health.address = address.clone();
+        }
+        if self.no_health {
+            c.health.enabled = false;
+        }
+        if let Some(path) = &self.kubernetes.kubeconfig {
+            c.kubernetes.kubeconfig = Some(path.clone());
+        }
+        if let Some(node) = &self.kubernetes.node_name {
+            c.kubernetes.node_name = Some(node.clone());
+        }
+    }
+}
+
+fn line_format(format: schema::Format) -> LineFormat {
+    match format {
+        schema::Format::Json => LineFormat::Json,
+        schema::Format::Text => LineFormat::Text,
+    }
+}
+
+fn grpc_config(config: &Config) -> GrpcConfig {
+    let grpc = &config.grpc;
+    GrpcConfig {
+        socket: grpc.socket.enabled.then(|| SocketConfig {
+            path: grpc.socket.path.clone(),
+            mode: sensor::config::parse_mode(&grpc.socket.mode).unwrap_or(0o660),
+        }),
+        tcp: grpc
+            .tcp
+            .enabled
+            .then(|| {
+                let address = grpc.tcp.address.parse().ok()?;
+                Some(TcpConfig {
+                    address,
+                    tls: (!grpc.tcp.insecure).then(|| TlsFiles {
+                        ca: grpc.tcp.tls.ca.clone(),
+                        cert: grpc.tcp.tls.cert.clone(),
+                        key: grpc.tcp.tls.key.clone(),
+                    }),
+                })
+            })
+            .flatten(),
+    }
+}
+
+pub fn run(config: Config) -> anyhow::Result<()> {
+    let files = RuleFiles::new(config.rules.files.clone());
     let (ruleset, report) = files.load()?;
     for line in report.to_string().lines().filter(|l| l.contains("warning")) {
         tracing::warn!("{line}");
@@ -31,37 +235,93 @@ pub fn run(options: RunOptions) -> anyhow::Result<()> {
         "rules loaded (`sensor rules check` lists why any were skipped)"
     );
     let live = LiveRules::new(ruleset);
+    let telemetry = Telemetry::new();
 
     let stop = super::stop_flag()?;
-    let hup = Arc::new(AtomicBool::new(false));
-    signal_hook::flag::register(signal_hook::consts::SIGHUP, hup.clone())
-        .context("installing the SIGHUP handler")?;
+    let hup_rules = Arc::new(AtomicBool::new(false));
+    let hup_file = Arc::new(AtomicBool::new(false));
+    for flag in [&hup_rules, &hup_file] {
+        signal_hook::flag::register(signal_hook::consts::SIGHUP, flag.clone())
+            .context("installing the SIGHUP handler")?;
+    }
     let watcher = {
-        let (live, files, hup) = (live.clone(), files.clone(), hup.clone());
+        let (live, files, hup) = (live.clone(), files.clone(), hup_rules.clone());
+        let files_too = config.rules.watch;
         let stop_watch = Arc::new(AtomicBool::new(false));
         let flag = stop_watch.clone();
-        let handle = std::thread::spawn(move || live.watch(files, hup, flag));
+        let handle = std::thread::spawn(move || live.watch(files, hup, flag, files_too));
         (handle, stop_watch)
     };
 
-    let pods = options.kubernetes.pod_cache()?;
-    let probe = Probe::load(&ProbeConfig {
-        ring_bytes: options.ring_bytes,
-    })?;
-    let mut pipeline = Pipeline::with_pods(probe, pods);
-    let format = if options.json {
-        AlertFormat::Json
-    } else {
-        AlertFormat::Text
+    // gRPC and the health endpoint run on a small runtime of their own; the pipeline keeps
+    // its thread.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("sensor-io")
+        .enable_all()
+        .build()
+        .context("starting the I/O runtime")?;
+    let hub = AlertHub::new();
+    let service = SensorService {
+        hub: hub.clone(),
+        rules: live.clone(),
+        telemetry: telemetry.clone(),
+        default_queue: config.grpc.subscriber_queue.0,
+        max_queue: config.grpc.subscriber_queue.0.max(100_000),
     };
-    let mut sink = AlertSink::new(
-        live.clone(),
-        options.rule_matching,
-        format,
-        std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock()),
-    );
+    let grpc = runtime.block_on(GrpcServer::start(&grpc_config(&config), service))?;
+
+    let mut outputs = Outputs::new(telemetry.clone())
+        .with_hub(hub)
+        .with_throttle(Throttle::new(
+            Some(RateLimitConfig {
+                per_rule_per_second: config.outputs.rate_limit.per_rule_per_second,
+                burst: config.outputs.rate_limit.burst,
+            }),
+            Some(config.outputs.dedup.window),
+        ));
+    if config.outputs.stdout.enabled {
+        outputs = outputs.with_lines(LineOutput::stdout(line_format(
+            config.outputs.stdout.format,
+        )));
+    }
+    if config.outputs.file.enabled {
+        outputs = outputs.with_lines(LineOutput::file(
+            config.outputs.file.path.clone(),
+            line_format(config.outputs.file.format),
+            hup_file,
+        )?);
+    }
+    if config.outputs.http.enabled {
+        let http = &config.outputs.http;
+        outputs = outputs.with_http(HttpOutput::start(HttpConfig {
+            url: http.url.clone(),
+            timeout: http.timeout,
+            queue: http.queue,
+            headers: http.headers.clone().into_iter().collect(),
+        })?);
+    }
+
+    let kubernetes = super::KubernetesArgs {
+        kubeconfig: config.kubernetes.kubeconfig.clone(),
+        node_name: config.kubernetes.node_name.clone(),
+    };
+    let pods = kubernetes.pod_cache()?;
+    let probe = Probe::load(&ProbeConfig {
+        ring_bytes: config.probe.ring_buffer_bytes,
+    })?;
+    let mut pipeline = Pipeline::with_pods(probe, pods)
+        .with_poll_interval(POLL_INTERVAL)
+        .with_telemetry(telemetry.clone());
+    let matching = match config.rules.matching {
+        schema::Matching::First => MatchMode::First,
+        schema::Matching::All => MatchMode::All,
+    };
+    let mut sink = AlertSink::new(live.clone(), matching, outputs, telemetry.clone());
     let result = pipeline.run(&stop, &mut sink);
 
+    // Shutdown: the programs are detached and the ring buffer drained (in `run`); now the
+    // outputs flush, and each subscriber gets what it has queued and a Goodbye.
     watcher.1.store(true, Ordering::Relaxed);
     let _ = watcher.0.join();
     let alerts: Vec<String> = sink
@@ -69,10 +329,15 @@ pub fn run(options: RunOptions) -> anyhow::Result<()> {
         .iter()
         .map(|(r, n)| format!("{r:?}={n}"))
         .collect();
-    eprintln!(
+    let total: u64 = sink.alerts.values().sum();
+    let http = sink.outputs().http().map(|h| h.counters.clone());
+    let closed = sink.close(HTTP_GRACE);
+    runtime.block_on(grpc.shutdown("the sensor is stopping"));
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    let mut summary = format!(
         "{}; alerts {} ({}); rules reloads {} (failed {})",
         pipeline.summary(),
-        sink.alerts.values().sum::<u64>(),
+        total,
         if alerts.is_empty() {
             "none".to_string()
         } else {
@@ -81,5 +346,19 @@ pub fn run(options: RunOptions) -> anyhow::Result<()> {
         live.metrics.reloads.load(Ordering::Relaxed),
         live.metrics.failures.load(Ordering::Relaxed),
     );
-    super::ignore_broken_pipe(result)
+    let folded = telemetry.alerts_deduplicated.load(Ordering::Relaxed);
+    let limited = telemetry.alerts_rate_limited.load(Ordering::Relaxed);
+    if folded + limited > 0 {
+        summary.push_str(&format!("; deduplicated {folded}, rate limited {limited}"));
+    }
+    if let Some(h) = http {
+        summary.push_str(&format!(
+            "; http sent {} dropped {} failed {}",
+            h.sent.load(Ordering::Relaxed),
+            h.dropped.load(Ordering::Relaxed),
+            h.failed.load(Ordering::Relaxed)
+        ));
+    }
+    eprintln!("{summary}");
+    super::ignore_broken_pipe(result.and(closed))
 }

@@ -1,9 +1,8 @@
-//! The sink that runs the rules on every event and writes the alerts: Falco's JSON alert
-//! format (one object per line) or its text line.
+//! The sink that runs the rules on every event and hands each alert to the outputs.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::sync::Arc;
+use std::time::Instant;
 
 use sensor_rules::{MatchMode, Ruleset};
 
@@ -11,48 +10,54 @@ use super::fields::RuleEvent;
 use super::live::LiveRules;
 use crate::event::Event;
 use crate::pipeline::Sink;
+use crate::sinks::Outputs;
+use crate::telemetry::Telemetry;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AlertFormat {
-    /// Falco's JSON: `time`, `rule`, `priority`, `source`, `hostname`, `output`,
-    /// `output_fields`, `tags`.
-    Json,
-    /// Falco's text line: `HH:MM:SS.nnnnnnnnn: Priority message`.
-    Text,
-}
-
-pub struct AlertSink<W: Write> {
+pub struct AlertSink {
     live: Arc<LiveRules>,
     ruleset: Arc<Ruleset>,
     generation: u64,
     mode: MatchMode,
     hostname: String,
-    format: AlertFormat,
-    out: W,
-    line: Vec<u8>,
+    outputs: Outputs,
+    telemetry: Arc<Telemetry>,
     events: u64,
-    /// Alerts raised, by rule.
+    /// Alerts raised, by rule (before any throttling).
     pub alerts: BTreeMap<String, u64>,
 }
 
-impl<W: Write> AlertSink<W> {
-    pub fn new(live: Arc<LiveRules>, mode: MatchMode, format: AlertFormat, out: W) -> Self {
+impl AlertSink {
+    pub fn new(
+        live: Arc<LiveRules>,
+        mode: MatchMode,
+        outputs: Outputs,
+        telemetry: Arc<Telemetry>,
+    ) -> Self {
         Self {
             ruleset: live.current(),
             generation: live.generation(),
             live,
             mode,
             hostname: hostname(),
-            format,
-            out,
-            line: Vec::with_capacity(4096),
+            outputs,
+            telemetry,
             events: 0,
             alerts: BTreeMap::new(),
         }
     }
+
+    /// Releases what throttling holds, flushes, and lets the HTTP output finish within
+    /// `grace`.
+    pub fn close(self, grace: std::time::Duration) -> std::io::Result<()> {
+        self.outputs.close(grace)
+    }
+
+    pub fn outputs(&self) -> &Outputs {
+        &self.outputs
+    }
 }
 
-impl<W: Write> Sink for AlertSink<W> {
+impl Sink for AlertSink {
     type Error = std::io::Error;
 
     fn event(&mut self, event: &Event) -> std::io::Result<()> {
@@ -63,22 +68,21 @@ impl<W: Write> Sink for AlertSink<W> {
         }
         self.events += 1;
         let rule_event = RuleEvent::new(event, self.events, &self.hostname);
-        for rule in self.ruleset.evaluate(&rule_event, self.mode) {
+        let started = Instant::now();
+        let matched = self.ruleset.evaluate(&rule_event, self.mode);
+        self.telemetry
+            .rule_eval
+            .observe_ns(started.elapsed().as_nanos() as u64);
+        for rule in matched {
             let alert = rule.render_alert(&rule_event, &self.hostname, event.wall_ns);
             *self.alerts.entry(alert.rule.clone()).or_default() += 1;
-            self.line.clear();
-            match self.format {
-                AlertFormat::Json => self.line.extend_from_slice(alert.to_json().as_bytes()),
-                AlertFormat::Text => self.line.extend_from_slice(alert.output.as_bytes()),
-            }
-            self.line.push(b'\n');
-            self.out.write_all(&self.line)?;
+            self.outputs.publish(alert, event)?;
         }
         Ok(())
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        self.out.flush()
+        self.outputs.flush()
     }
 }
 

@@ -89,14 +89,24 @@ impl LiveRules {
         }
     }
 
-    /// Watches for SIGHUP (`hup` set by a signal handler) and for changed rule files, and
-    /// reloads; returns when `stop` is set.
-    pub fn watch(self: Arc<Self>, files: RuleFiles, hup: Arc<AtomicBool>, stop: Arc<AtomicBool>) {
+    /// Watches for SIGHUP (`hup` set by a signal handler) and, when `files_too`, for changed
+    /// rule files, and reloads; returns when `stop` is set.
+    pub fn watch(
+        self: Arc<Self>,
+        files: RuleFiles,
+        hup: Arc<AtomicBool>,
+        stop: Arc<AtomicBool>,
+        files_too: bool,
+    ) {
         let mut seen = files.fingerprint();
         while !stop.load(Ordering::Relaxed) {
             std::thread::sleep(WATCH_INTERVAL.min(Duration::from_millis(200)));
             let signalled = hup.swap(false, Ordering::AcqRel);
-            let now = files.fingerprint();
+            let now = if files_too {
+                files.fingerprint()
+            } else {
+                seen.clone()
+            };
             let changed = now != seen;
             if signalled || changed {
                 if changed {

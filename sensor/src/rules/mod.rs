@@ -7,6 +7,6 @@ pub mod fields;
 pub mod live;
 pub mod sources;
 
-pub use alerts::{AlertFormat, AlertSink};
+pub use alerts::AlertSink;
 pub use live::{LiveRules, ReloadMetrics};
 pub use sources::RuleFiles;

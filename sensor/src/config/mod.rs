@@ -1,0 +1,287 @@
+//! `sensor.yaml`: the configuration file of `sensor run --config FILE`. Parsing refuses
+//! unknown keys and wrong types with the file's line and column; [`Config::check`] then looks
+//! at what parsing cannot (files that must exist, addresses, modes) and names the key's
+//! location the same way. `deploy/sensor.yaml` documents every key with its default.
+
+mod locate;
+pub mod schema;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+pub use schema::Config;
+
+/// One problem, with where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub file: PathBuf,
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    /// The key, dotted (`grpc.tcp.tls.ca`), when known.
+    pub key: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+            if let Some(column) = self.column {
+                write!(f, ":{column}")?;
+            }
+        }
+        write!(f, ": error: ")?;
+        if let Some(key) = &self.key {
+            write!(f, "{key}: ")?;
+        }
+        write!(f, "{}", self.message)
+    }
+}
+
+/// Every problem found in a configuration file.
+#[derive(Debug, thiserror::Error)]
+pub struct ConfigError(pub Vec<Problem>);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let lines: Vec<String> = self.0.iter().map(Problem::to_string).collect();
+        write!(f, "{}", lines.join("\n"))
+    }
+}
+
+impl Config {
+    /// Reads and checks `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let problem = |message: String| Problem {
+            file: path.to_path_buf(),
+            line: None,
+            column: None,
+            key: None,
+            message,
+        };
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError(vec![problem(format!("cannot read the file: {e}"))]))?;
+        let config = Self::parse(path, &text)?;
+        let problems = config.check(path, &text);
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigError(problems))
+        }
+    }
+
+    /// Parses the text of `path` (an empty file is the defaults).
+    pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        if text.trim().is_empty() {
+            return Ok(Config::default());
+        }
+        serde_yaml_ng::from_str(text).map_err(|e| {
+            let location = e.location();
+            // serde's message ends with its own " at line L column C": the prefix says it.
+            let message = e.to_string();
+            let message = match message.rfind(" at line ") {
+                Some(at) if location.is_some() => message[..at].to_string(),
+                _ => message,
+            };
+            ConfigError(vec![Problem {
+                file: path.to_path_buf(),
+                line: location.as_ref().map(|l| l.line()),
+                column: location.as_ref().map(|l| l.column()),
+                key: None,
+                message: explain(&message),
+            }])
+        })
+    }
+
+    /// What parsing cannot see: every problem, each at its key.
+    pub fn check(&self, path: &Path, text: &str) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        let mut add = |key: &str, message: String| {
+            let parts: Vec<&str> = key.split('.').collect();
+            let at = locate::locate(text, &parts);
+            problems.push(Problem {
+                file: path.to_path_buf(),
+                line: at.map(|a| a.0),
+                column: at.map(|a| a.1),
+                key: Some(key.to_string()),
+                message,
+            });
+        };
+        if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
+            add(
+                "log.level",
+                format!(
+                    "`{}` is not a log filter; use a level (`info`, `debug`) or `target=level` pairs",
+                    self.log.level
+                ),
+            );
+        }
+        let ring = self.probe.ring_buffer_bytes;
+        if !ring.is_power_of_two() || ring < 8 << 20 {
+            add(
+                "probe.ring_buffer_bytes",
+                format!("{ring} must be a power of two of at least 8 MiB (8388608)"),
+            );
+        }
+        for (i, file) in self.rules.files.iter().enumerate() {
+            if !file.exists() {
+                add(
+                    &format!("rules.files.{i}"),
+                    format!("{} does not exist", file.display()),
+                );
+            }
+        }
+        if let Some(kubeconfig) = &self.kubernetes.kubeconfig {
+            if !kubeconfig.is_file() {
+                add(
+                    "kubernetes.kubeconfig",
+                    format!("{} is not a file", kubeconfig.display()),
+                );
+            }
+        }
+        let outputs = &self.outputs;
+        if outputs.http.enabled {
+            let scheme_ok =
+                outputs.http.url.starts_with("http://") || outputs.http.url.starts_with("https://");
+            if !scheme_ok || outputs.http.url.parse::<ureq::http::Uri>().is_err() {
+                add(
+                    "outputs.http.url",
+                    format!("`{}` is not an http:// or https:// URL", outputs.http.url),
+                );
+            }
+            if outputs.http.queue == 0 {
+                add("outputs.http.queue", "must be at least 1".into());
+            }
+        }
+        if outputs.rate_limit.per_rule_per_second < 0.0
+            || !outputs.rate_limit.per_rule_per_second.is_finite()
+        {
+            add(
+                "outputs.rate_limit.per_rule_per_second",
+                "must be 0 (off) or more".into(),
+            );
+        }
+        if outputs.rate_limit.burst < 1.0 || !outputs.rate_limit.burst.is_finite() {
+            add("outputs.rate_limit.burst", "must be at least 1".into());
+        }
+        let grpc = &self.grpc;
+        if grpc.socket.enabled && parse_mode(&grpc.socket.mode).is_none() {
+            add(
+                "grpc.socket.mode",
+                format!(
+                    "`{}` is not an octal file mode such as \"0660\"",
+                    grpc.socket.mode
+                ),
+            );
+        }
+        if grpc.tcp.enabled {
+            if grpc.tcp.address.parse::<std::net::SocketAddr>().is_err() {
+                add(
+                    "grpc.tcp.address",
+                    format!("`{}` is not an IP:PORT address", grpc.tcp.address),
+                );
+            }
+            if !grpc.tcp.insecure {
+                for (key, file) in [
+                    ("grpc.tcp.tls.ca", &grpc.tcp.tls.ca),
+                    ("grpc.tcp.tls.cert", &grpc.tcp.tls.cert),
+                    ("grpc.tcp.tls.key", &grpc.tcp.tls.key),
+                ] {
+                    if let Err(e) = std::fs::File::open(file) {
+                        add(
+                            key,
+                            format!(
+                                "cannot read {}: {e} (TCP gRPC requires mutual TLS; set grpc.tcp.insecure: true only for plaintext on a trusted network)",
+                                file.display()
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+        if grpc.subscriber_queue.0 == 0 {
+            add("grpc.subscriber_queue", "must be at least 1".into());
+        }
+        if self.health.enabled && self.health.address.parse::<std::net::SocketAddr>().is_err() {
+            add(
+                "health.address",
+                format!("`{}` is not an IP:PORT address", self.health.address),
+            );
+        }
+        problems
+    }
+}
+
+/// `"0660"` as permission bits.
+pub fn parse_mode(text: &str) -> Option<u32> {
+    u32::from_str_radix(text.trim_start_matches("0o"), 8)
+        .ok()
+        .filter(|m| *m <= 0o777)
+}
+
+/// serde's wording, with what to do.
+fn explain(message: &str) -> String {
+    if message.starts_with("unknown field") {
+        format!("{message} (deploy/sensor.yaml lists every key)")
+    } else {
+        message.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(Path::new("s.yaml"), text)
+    }
+
+    #[test]
+    fn defaults_and_overrides() {
+        assert_eq!(parse("").expect("empty"), Config::default());
+        let c = parse("outputs:\n  dedup:\n    window: 2s\ngrpc:\n  subscriber_queue: 5\n")
+            .expect("parses");
+        assert_eq!(c.outputs.dedup.window, std::time::Duration::from_secs(2));
+        assert_eq!(c.grpc.subscriber_queue.0, 5);
+        assert!(c.outputs.stdout.enabled);
+    }
+
+    #[test]
+    fn unknown_keys_and_wrong_types_have_locations() {
+        let e = parse("grpc:\n  tcp:\n    enabeld: true\n").unwrap_err();
+        let p = &e.0[0];
+        assert_eq!((p.line, p.column), (Some(3), Some(5)), "{e}");
+        assert!(p.message.contains("unknown field `enabeld`"), "{e}");
+        assert!(e.to_string().starts_with("s.yaml:3:5: error: "), "{e}");
+
+        let e = parse("probe:\n  ring_buffer_bytes: lots\n").unwrap_err();
+        assert_eq!(e.0[0].line, Some(2), "{e}");
+        assert!(e.0[0].message.contains("invalid type"), "{e}");
+
+        let e = parse("outputs:\n  http:\n    timeout: soon\n").unwrap_err();
+        assert!(e.0[0].message.contains("not a duration"), "{e}");
+    }
+
+    #[test]
+    fn missing_tls_files_are_located() {
+        let text = "grpc:\n  tcp:\n    enabled: true\n    tls:\n      ca: /nonexistent/ca.crt\n";
+        let c = parse(text).expect("parses");
+        let problems = c.check(Path::new("s.yaml"), text);
+        let ca = problems
+            .iter()
+            .find(|p| p.key.as_deref() == Some("grpc.tcp.tls.ca"))
+            .expect("ca reported");
+        assert_eq!((ca.line, ca.column), (Some(5), Some(11)));
+        assert!(problems
+            .iter()
+            .any(|p| p.key.as_deref() == Some("grpc.tcp.tls.cert")));
+    }
+
+    #[test]
+    fn mode_is_octal() {
+        assert_eq!(parse_mode("0660"), Some(0o660));
+        assert_eq!(parse_mode("660"), Some(0o660));
+        assert_eq!(parse_mode("0999"), None);
+    }
+}

@@ -1,0 +1,92 @@
+//! The sensor's counters, shared by the pipeline thread (which writes them) and the gRPC
+//! `Status` call and the metrics endpoint (which read them). The pipeline publishes its own
+//! statistics in batches, so no lock is taken per event.
+
+pub mod histogram;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime};
+
+use sensor_rules::Priority;
+
+use crate::pipeline::Stats;
+
+pub use histogram::Histogram;
+
+/// Rule evaluation time buckets, in seconds: 250 ns to 1 ms.
+const EVAL_BUCKETS: [f64; 10] = [
+    250e-9, 500e-9, 1e-6, 2.5e-6, 5e-6, 10e-6, 25e-6, 100e-6, 250e-6, 1e-3,
+];
+
+pub struct Telemetry {
+    pub started: SystemTime,
+    started_mono: Instant,
+    pipeline: Mutex<Stats>,
+    alerts: Mutex<BTreeMap<(String, Priority), u64>>,
+    pub alerts_total: AtomicU64,
+    pub alerts_deduplicated: AtomicU64,
+    pub alerts_rate_limited: AtomicU64,
+    /// Time to evaluate the rules against one event.
+    pub rule_eval: Histogram,
+}
+
+impl Default for Telemetry {
+    fn default() -> Self {
+        Self {
+            started: SystemTime::now(),
+            started_mono: Instant::now(),
+            pipeline: Mutex::default(),
+            alerts: Mutex::default(),
+            alerts_total: AtomicU64::new(0),
+            alerts_deduplicated: AtomicU64::new(0),
+            alerts_rate_limited: AtomicU64::new(0),
+            rule_eval: Histogram::new(&EVAL_BUCKETS),
+        }
+    }
+}
+
+impl Telemetry {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+
+    pub fn uptime(&self) -> std::time::Duration {
+        self.started_mono.elapsed()
+    }
+
+    /// Called by the pipeline thread every so often with its running totals.
+    pub fn publish_pipeline(&self, stats: &Stats) {
+        self.pipeline
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone_from(stats);
+    }
+
+    pub fn pipeline(&self) -> Stats {
+        self.pipeline
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Adds the alerts raised since the last call, by rule and priority.
+    pub fn add_alerts(&self, batch: &mut BTreeMap<(String, Priority), u64>) {
+        if batch.is_empty() {
+            return;
+        }
+        let mut alerts = self.alerts.lock().unwrap_or_else(|e| e.into_inner());
+        for (key, n) in std::mem::take(batch) {
+            self.alerts_total.fetch_add(n, Ordering::Relaxed);
+            *alerts.entry(key).or_default() += n;
+        }
+    }
+
+    pub fn alerts(&self) -> BTreeMap<(String, Priority), u64> {
+        self.alerts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
