@@ -20,8 +20,14 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Install what building and testing need: the nightly toolchain's rust-src, bpf-linker
-    /// built against the nightly's own libLLVM, and the Debian packages the tests use.
-    Setup,
+    /// built against the nightly's own libLLVM, the Debian packages the tests use, hadolint
+    /// and the test kube-apiserver.
+    Setup {
+        /// Only what building the sensor needs (rust-src and bpf-linker), as the container
+        /// image's builder stage does.
+        #[arg(long)]
+        build_only: bool,
+    },
     /// Set up, build the sensor (release) and run it as root with the given arguments,
     /// e.g. `cargo xtask run -- events --json`.
     Run {
@@ -54,7 +60,8 @@ enum Cmd {
 
 fn main() -> Result<()> {
     match Cli::parse().command {
-        Cmd::Setup => setup::run(),
+        Cmd::Setup { build_only: true } => setup::build_toolchain(),
+        Cmd::Setup { build_only: false } => setup::run(),
         Cmd::Run { args } => {
             setup::run()?;
             cargo(&["build", "--release", "-p", "sensor"])?;
