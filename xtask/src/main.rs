@@ -52,6 +52,10 @@ enum Cmd {
         /// Interleaved rounds; each figure is the median.
         #[arg(long, default_value_t = 3)]
         rounds: u64,
+        /// Only the resource figure (CPU and memory of `sensor run`, idle and at 100k
+        /// fchmodat/s), which sizes the DaemonSet.
+        #[arg(long)]
+        resource_only: bool,
     },
     /// Build (once, cached outside the repository) or find the kube-apiserver the Kubernetes
     /// tests run, and print its path.
@@ -87,9 +91,17 @@ fn main() -> Result<()> {
             chmod_calls,
             execs,
             rounds,
+            resource_only,
         } => {
             setup::run()?;
-            bench::run(chmod_calls, execs, rounds)
+            if resource_only {
+                if !is_root() {
+                    bail!("the benchmarks load eBPF programs: run them as root");
+                }
+                bench::resource(10, 100_000)
+            } else {
+                bench::run(chmod_calls, execs, rounds)
+            }
         }
         Cmd::Apiserver => {
             println!("{}", apiserver::ensure()?.display());
