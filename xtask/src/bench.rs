@@ -176,8 +176,9 @@ fn paced_chmod(rate: u64, stop: &AtomicBool, calls: &AtomicU64) {
             std::thread::sleep(Duration::from_millis(1));
             continue;
         }
-        for _ in done..due.min(done + 10_000) {
-            let mode = if done % 2 == 0 { 0o644 } else { 0o600 };
+        let batch_end = due.min(done + 10_000);
+        while done < batch_end {
+            let mode = if done.is_multiple_of(2) { 0o644 } else { 0o600 };
             // SAFETY: a valid NUL-terminated path; fchmodat reads nothing else of ours.
             unsafe { fchmodat(AT_FDCWD, path.as_ptr(), mode, 0) };
             done += 1;
