@@ -20,8 +20,14 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Install what building and testing need: the nightly toolchain's rust-src, bpf-linker
-    /// built against the nightly's own libLLVM, and the Debian packages the tests use.
-    Setup,
+    /// built against the nightly's own libLLVM, the Debian packages the tests use, hadolint
+    /// and the test kube-apiserver.
+    Setup {
+        /// Only what building the sensor needs (rust-src and bpf-linker), as the container
+        /// image's builder stage does.
+        #[arg(long)]
+        build_only: bool,
+    },
     /// Set up, build the sensor (release) and run it as root with the given arguments,
     /// e.g. `cargo xtask run -- events --json`.
     Run {
@@ -46,6 +52,10 @@ enum Cmd {
         /// Interleaved rounds; each figure is the median.
         #[arg(long, default_value_t = 3)]
         rounds: u64,
+        /// Only the resource figure (CPU and memory of `sensor run`, idle and at 100k
+        /// fchmodat/s), which sizes the DaemonSet.
+        #[arg(long)]
+        resource_only: bool,
     },
     /// Build (once, cached outside the repository) or find the kube-apiserver the Kubernetes
     /// tests run, and print its path.
@@ -54,7 +64,8 @@ enum Cmd {
 
 fn main() -> Result<()> {
     match Cli::parse().command {
-        Cmd::Setup => setup::run(),
+        Cmd::Setup { build_only: true } => setup::build_toolchain(),
+        Cmd::Setup { build_only: false } => setup::run(),
         Cmd::Run { args } => {
             setup::run()?;
             cargo(&["build", "--release", "-p", "sensor"])?;
@@ -80,9 +91,17 @@ fn main() -> Result<()> {
             chmod_calls,
             execs,
             rounds,
+            resource_only,
         } => {
             setup::run()?;
-            bench::run(chmod_calls, execs, rounds)
+            if resource_only {
+                if !is_root() {
+                    bail!("the benchmarks load eBPF programs: run them as root");
+                }
+                bench::resource(10, 100_000)
+            } else {
+                bench::run(chmod_calls, execs, rounds)
+            }
         }
         Cmd::Apiserver => {
             println!("{}", apiserver::ensure()?.display());

