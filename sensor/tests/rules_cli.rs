@@ -79,7 +79,7 @@ struct Running {
 impl Running {
     fn start(args: &[&str]) -> Running {
         let mut child = Command::new(SENSOR)
-            .args(["run", "--json"])
+            .args(["run", "--json", "--no-grpc-socket", "--no-health"])
             .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

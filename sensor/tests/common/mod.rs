@@ -59,7 +59,9 @@ impl Sensor {
     /// kept (tests pick theirs by `output_fields["proc.pid"]`).
     pub fn shared_alerts() -> &'static Sensor {
         static SENSOR_PROCESS: OnceLock<Sensor> = OnceLock::new();
-        SENSOR_PROCESS.get_or_init(|| Sensor::start(&["run", "--json"], true))
+        SENSOR_PROCESS.get_or_init(|| {
+            Sensor::start(&["run", "--json", "--no-grpc-socket", "--no-health"], true)
+        })
     }
 
     /// A `sensor events --json` of the caller's own, with extra arguments; it keeps the

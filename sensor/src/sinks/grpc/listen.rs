@@ -46,6 +46,13 @@ pub fn bind_unix(config: &SocketConfig) -> anyhow::Result<tokio::net::UnixListen
     })?;
     match std::fs::symlink_metadata(path) {
         Ok(meta) if std::os::unix::fs::FileTypeExt::is_socket(&meta.file_type()) => {
+            if std::os::unix::net::UnixStream::connect(path).is_ok() {
+                anyhow::bail!(
+                    "grpc.socket.path: another process is serving on {} (a sensor already \
+                     running?); stop it or choose another path",
+                    path.display()
+                );
+            }
             std::fs::remove_file(path)
                 .with_context(|| format!("removing the stale socket {}", path.display()))?;
         }
