@@ -86,6 +86,8 @@ pub struct Probe {
     pub load_time: Duration,
     /// `category:name` of every attached tracepoint.
     pub attached: Vec<String>,
+    /// Kernel ids of the loaded programs.
+    pub program_ids: Vec<u32>,
     /// Exits without enter counted by the end of attaching.
     missing_at_attach: u64,
 }
@@ -220,6 +222,11 @@ impl Probe {
             attached.push(format!("raw_tracepoint:{name}"));
         }
 
+        // Their kernel ids, for the per-program run time the metrics report.
+        let program_ids = ebpf
+            .programs()
+            .filter_map(|(_, p)| p.info().ok().map(|i| i.id()))
+            .collect();
         let ring = take_map(&mut ebpf, "EVENTS", RingBuf::try_from)?;
         let loss = take_map(&mut ebpf, "LOSS", PerCpuArray::try_from)?;
         let load_time = started.elapsed();
@@ -235,6 +242,7 @@ impl Probe {
             loss,
             load_time,
             attached,
+            program_ids,
             missing_at_attach: 0,
         };
         probe.missing_at_attach = probe.loss().missing_enter;

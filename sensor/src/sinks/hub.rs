@@ -21,8 +21,17 @@ pub struct SubscriberInfo {
     pub request: api::SubscribeRequest,
 }
 
+/// Totals over every subscriber, past and present (for metrics, which must not go down
+/// when a subscriber leaves).
+#[derive(Debug, Default)]
+pub struct HubCounters {
+    pub sent: AtomicU64,
+    pub dropped: AtomicU64,
+}
+
 pub struct Subscriber {
     pub id: u64,
+    totals: Arc<HubCounters>,
     pub info: SubscriberInfo,
     pub since: SystemTime,
     pub capacity: usize,
@@ -63,6 +72,7 @@ impl Subscriber {
                 queue.alerts.pop_front();
                 queue.unreported += 1;
                 self.dropped.fetch_add(1, Ordering::Relaxed);
+                self.totals.dropped.fetch_add(1, Ordering::Relaxed);
             }
             queue.alerts.push_back(record.clone());
         }
@@ -76,6 +86,12 @@ impl Subscriber {
             .closed
             .get_or_insert_with(|| reason.to_string());
         self.wake.notify_one();
+    }
+
+    /// Counts `n` alerts handed to the transport.
+    pub fn count_sent(&self, n: u64) {
+        self.sent.fetch_add(n, Ordering::Relaxed);
+        self.totals.sent.fetch_add(n, Ordering::Relaxed);
     }
 
     pub fn queued(&self) -> usize {
@@ -123,6 +139,7 @@ pub struct AlertHub {
     closed: AtomicBool,
     /// Alerts published (each counted once, however many subscribers got it).
     pub published: AtomicU64,
+    pub counters: Arc<HubCounters>,
 }
 
 impl AlertHub {
@@ -142,6 +159,7 @@ impl AlertHub {
         }
         let subscriber = Arc::new(Subscriber {
             id: self.next_id.fetch_add(1, Ordering::Relaxed) + 1,
+            totals: self.counters.clone(),
             info,
             since: SystemTime::now(),
             capacity: capacity.max(1),

@@ -2,7 +2,9 @@
 //! `Status` call and the metrics endpoint (which read them). The pipeline publishes its own
 //! statistics in batches, so no lock is taken per event.
 
+pub mod health;
 pub mod histogram;
+pub mod prometheus;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -30,6 +32,20 @@ pub struct Telemetry {
     pub alerts_rate_limited: AtomicU64,
     /// Time to evaluate the rules against one event.
     pub rule_eval: Histogram,
+    /// What readiness and the metrics look at beyond the counters, set once as the sensor
+    /// starts.
+    pub parts: std::sync::OnceLock<Parts>,
+    /// The eBPF programs are attached (cleared when they are detached at shutdown).
+    pub attached: std::sync::atomic::AtomicBool,
+}
+
+/// The sensor's components, as the health endpoint and metrics see them.
+pub struct Parts {
+    pub rules: Arc<crate::rules::LiveRules>,
+    pub hub: Option<Arc<crate::sinks::hub::AlertHub>>,
+    pub pods: crate::enrich::pods::PodCacheView,
+    pub http: Option<Arc<crate::sinks::http::HttpCounters>>,
+    pub program_ids: Vec<u32>,
 }
 
 impl Default for Telemetry {
@@ -43,6 +59,8 @@ impl Default for Telemetry {
             alerts_deduplicated: AtomicU64::new(0),
             alerts_rate_limited: AtomicU64::new(0),
             rule_eval: Histogram::new(&EVAL_BUCKETS),
+            parts: std::sync::OnceLock::new(),
+            attached: std::sync::atomic::AtomicBool::new(false),
         }
     }
 }
@@ -50,6 +68,26 @@ impl Default for Telemetry {
 impl Telemetry {
     pub fn new() -> Arc<Self> {
         Arc::new(Self::default())
+    }
+
+    /// Why the sensor is not ready, or `None` when it is: programs attached, rules loaded,
+    /// and the pod cache synced when Kubernetes is configured.
+    pub fn not_ready(&self) -> Option<String> {
+        let Some(parts) = self.parts.get() else {
+            return Some("starting".into());
+        };
+        if !self.attached.load(Ordering::Acquire) {
+            return Some("eBPF programs not attached".into());
+        }
+        if parts.rules.current().is_empty() {
+            return Some("no rules loaded".into());
+        }
+        if let Some(stats) = parts.pods.stats() {
+            if !stats.synced {
+                return Some("pod cache not synced with the API server".into());
+            }
+        }
+        None
     }
 
     pub fn uptime(&self) -> std::time::Duration {

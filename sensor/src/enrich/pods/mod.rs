@@ -167,15 +167,23 @@ impl PodCache {
         })
     }
 
-    /// True in host mode (no cluster).
     /// A number that changes whenever the cache's contents change: a caller may keep what
     /// it looked up until this moves.
     pub fn generation(&self) -> u64 {
         self.shared.updates.load(Ordering::Acquire)
     }
 
+    /// True in host mode (no cluster).
     pub fn is_host_mode(&self) -> bool {
         self.thread.is_none()
+    }
+
+    /// A handle on the cache's counters for other threads (health, metrics); `stats()` is
+    /// `None` in host mode.
+    pub fn view(&self) -> PodCacheView {
+        PodCacheView {
+            cache: (!self.is_host_mode()).then(|| (self.shared.clone(), self.node.clone())),
+        }
     }
 
     pub fn node_name(&self) -> Option<&str> {
@@ -297,19 +305,39 @@ impl PodCache {
     }
 
     pub fn stats(&self) -> PodCacheStats {
-        PodCacheStats {
-            synced: self.is_synced(),
-            watch_errors: self.watch_errors(),
-            relists: self.shared.relists.load(Ordering::Relaxed),
-            updates: self.shared.updates.load(Ordering::Relaxed),
-            pods: self.pod_count(),
-            containers: self.len(),
-        }
+        stats_of(&self.shared)
     }
 
     /// Estimated heap bytes of everything the cache stores (map, entries, pod index).
     pub fn heap_size(&self) -> usize {
         self.shared.heap_size()
+    }
+}
+
+fn stats_of(shared: &Shared) -> PodCacheStats {
+    PodCacheStats {
+        synced: shared.synced.load(Ordering::Relaxed),
+        watch_errors: shared.watch_errors.load(Ordering::Relaxed),
+        relists: shared.relists.load(Ordering::Relaxed),
+        updates: shared.updates.load(Ordering::Relaxed),
+        pods: shared.pods.load(Ordering::Relaxed),
+        containers: shared.map.read().unwrap_or_else(|e| e.into_inner()).len(),
+    }
+}
+
+/// See [`PodCache::view`].
+#[derive(Clone, Default)]
+pub struct PodCacheView {
+    cache: Option<(Arc<Shared>, Option<String>)>,
+}
+
+impl PodCacheView {
+    pub fn stats(&self) -> Option<PodCacheStats> {
+        self.cache.as_ref().map(|(shared, _)| stats_of(shared))
+    }
+
+    pub fn node_name(&self) -> Option<&str> {
+        self.cache.as_ref().and_then(|(_, node)| node.as_deref())
     }
 }
 

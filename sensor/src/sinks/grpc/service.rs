@@ -121,7 +121,7 @@ impl api::sensor_server::Sensor for SensorService {
             }
             loop {
                 if let Some(record) = state.pending.pop_front() {
-                    state.subscriber.sent.fetch_add(1, Ordering::Relaxed);
+                    state.subscriber.count_sent(1);
                     let item = message(Message::Alert(record.proto.clone()));
                     return Some((Ok(item), state));
                 }
