@@ -39,6 +39,11 @@ pub struct KernelOffsets {
     pub pt_regs_args: [u32; 6],
     /// Tracepoint record layouts vary between kernels too: read from tracefs `format` files.
     pub tp_exit_group_dead: u32,
+    /// Offset in `task_struct` of the word that tells a compat (32-bit) syscall: x86's
+    /// `thread_info.status` (TS_COMPAT), arm64's `thread_info.flags` (TIF_32BIT).
+    pub task_compat: u32,
+    /// The bit of that word.
+    pub compat_mask: u32,
 }
 
 impl KernelOffsets {
@@ -74,6 +79,8 @@ impl KernelOffsets {
         tty_driver_minor_start: Self::MISSING,
         pt_regs_args: [Self::MISSING; 6],
         tp_exit_group_dead: Self::MISSING,
+        task_compat: Self::MISSING,
+        compat_mask: 0,
     };
 }
 

@@ -5,4 +5,5 @@ pub mod enrich;
 pub mod event;
 pub mod pipeline;
 pub mod probe;
+pub mod profile;
 pub mod rules;

@@ -9,7 +9,9 @@ use anyhow::{bail, Context, Result};
 const BPF_LINKER_VERSION: &str = "0.13.0";
 /// Debian packages the tests and benchmarks call: mount/umount and setpriv (util-linux),
 /// script (bsdutils), coreutils' chmod, python3 for os.chmod/os.fchmod/setresuid/memfd.
-/// openssl signs the test API server's keys.
+/// openssl signs the test API server's keys. libseccomp-dev: the agent links libseccomp for
+/// syscall names and to compile seccomp profiles (`sensor profile verify`); apparmor's
+/// `apparmor_parser` checks the generated AppArmor profiles in the tests.
 const DEBIAN_PACKAGES: &[&str] = &[
     "util-linux",
     "mount",
@@ -17,6 +19,8 @@ const DEBIAN_PACKAGES: &[&str] = &[
     "coreutils",
     "python3",
     "openssl",
+    "libseccomp-dev",
+    "apparmor",
 ];
 
 pub fn run() -> Result<()> {

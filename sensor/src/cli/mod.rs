@@ -1,6 +1,8 @@
 //! The subcommands' bodies; `main.rs` only parses the command line.
 
 pub mod events;
+pub mod profile;
+pub mod record;
 pub mod rules;
 pub mod run;
 
