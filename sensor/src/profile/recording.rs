@@ -116,6 +116,16 @@ impl AppArmorObservations {
                     Some(image) => text(image),
                     None => absolute(&exec.filename, event),
                 };
+                // AppArmor matches the resolved path (`/bin/true` runs as `/usr/bin/true` on
+                // merged-/usr systems); for a host process, resolve it while it still exists.
+                if event.container.is_none() {
+                    if let Ok(resolved) = std::fs::canonicalize(&path) {
+                        let resolved = resolved.to_string_lossy().into_owned();
+                        if resolved != path {
+                            self.executables.insert(resolved);
+                        }
+                    }
+                }
                 self.executables.insert(path);
             }
             Family::Chmod => {
