@@ -1,6 +1,8 @@
 //! `cargo xtask bench`: the benchmarks that need the real kernel, as root.
 //! - `storm` (sensor/benches/storm.rs): what tracing costs a syscall-heavy process.
 //! - `rules` (sensor/benches/rules.rs): rule evaluation on events recorded a moment before.
+//! - `record` (sensor/benches/record.rs): what the syscall recorder costs recorded and
+//!   unrecorded processes.
 
 use anyhow::{bail, Result};
 
@@ -22,5 +24,6 @@ pub fn run(chmod_calls: u64, execs: u64, rounds: u64) -> Result<()> {
         "--rounds",
         &rounds.to_string(),
     ])?;
-    crate::cargo(&["bench", "-p", "sensor", "--bench", "rules"])
+    crate::cargo(&["bench", "-p", "sensor", "--bench", "rules"])?;
+    crate::cargo(&["bench", "-p", "sensor", "--bench", "record"])
 }

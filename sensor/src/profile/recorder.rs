@@ -204,6 +204,19 @@ impl Recordings {
         Ok(merged)
     }
 
+    /// The recorder program's run count and total run time (ns) as the kernel counts them
+    /// with `kernel.bpf_stats_enabled=1` (zero otherwise): what recording costs per syscall.
+    pub fn program_stats(&self) -> Option<(u64, u64)> {
+        let fd = self.lock().program.as_fd().as_raw_fd();
+        let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}")).ok()?;
+        let field = |name: &str| -> Option<u64> {
+            info.lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.trim_start_matches(':').trim().parse().ok())
+        };
+        Some((field("run_cnt")?, field("run_time_ns")?))
+    }
+
     /// Whether the recorder is attached to the kernel (some recording is active).
     pub fn is_attached(&self) -> bool {
         self.lock().link.is_some()
