@@ -44,6 +44,12 @@ pub struct KernelOffsets {
     pub task_compat: u32,
     /// The bit of that word.
     pub compat_mask: u32,
+    /// `task->cgroups->dfl_cgrp->kn->id`: the cgroup v2 id, read with four loads instead of
+    /// the `bpf_get_current_cgroup_id` helper call (the recorder runs on every syscall).
+    pub task_cgroups: u32,
+    pub css_set_dfl_cgrp: u32,
+    pub cgroup_kn: u32,
+    pub kernfs_node_id: u32,
 }
 
 impl KernelOffsets {
@@ -81,6 +87,10 @@ impl KernelOffsets {
         tp_exit_group_dead: Self::MISSING,
         task_compat: Self::MISSING,
         compat_mask: 0,
+        task_cgroups: Self::MISSING,
+        css_set_dfl_cgrp: Self::MISSING,
+        cgroup_kn: Self::MISSING,
+        kernfs_node_id: Self::MISSING,
     };
 }
 

@@ -34,6 +34,12 @@ impl SyscallBitmap {
     };
 }
 
+/// Bits of the `RECORD_FILTER` map: bit `cgroup_id % FILTER_BITS` is set for every recorded
+/// cgroup, so the recorder turns away most unrecorded tasks with one inlined array read
+/// before it looks the cgroup up in the hash.
+pub const FILTER_BITS: u64 = 4096;
+pub const FILTER_WORDS: usize = (FILTER_BITS / 64) as usize;
+
 /// Most cgroups recorded at once.
 pub const MAX_RECORDED_CGROUPS: u32 = 1024;
 

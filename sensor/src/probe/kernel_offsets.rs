@@ -104,7 +104,32 @@ pub fn read() -> Result<KernelOffsets, OffsetsError> {
             .unwrap_or(KernelOffsets::MISSING),
         task_compat,
         compat_mask,
+        ..cgroup_id_path(&s, task)
     })
+}
+
+/// Offsets of `task->cgroups->dfl_cgrp->kn->id`; all MISSING if any is (the recorder then
+/// calls the helper).
+fn cgroup_id_path(s: &Structs, task: u32) -> KernelOffsets {
+    let found = (|| {
+        let css_set = s.find("css_set").ok()?;
+        let cgroup = s.find("cgroup").ok()?;
+        let kernfs_node = s.find("kernfs_node").ok()?;
+        Some((
+            s.btf.member_offset(task, "cgroups")?,
+            s.btf.member_offset(css_set, "dfl_cgrp")?,
+            s.btf.member_offset(cgroup, "kn")?,
+            s.btf.member_offset(kernfs_node, "id")?,
+        ))
+    })();
+    let mut o = KernelOffsets::UNSET;
+    if let Some((a, b, c, d)) = found {
+        o.task_cgroups = a;
+        o.css_set_dfl_cgrp = b;
+        o.cgroup_kn = c;
+        o.kernfs_node_id = d;
+    }
+    o
 }
 
 /// Where a task's "this syscall is 32-bit" bit lives, for the recorder to tell compat syscalls

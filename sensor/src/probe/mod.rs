@@ -322,7 +322,8 @@ fn load_recorder(ebpf: &mut Ebpf) -> Result<crate::profile::Recordings, ProbeErr
         })
         .map_err(program_error(name, "shared"))?;
     let map = take_map(ebpf, "RECORDINGS", aya::maps::PerCpuHashMap::try_from)?;
-    Ok(crate::profile::Recordings::new(map, fd))
+    let filter = take_map(ebpf, "RECORD_FILTER", Array::try_from)?;
+    Ok(crate::profile::Recordings::new(map, filter, fd))
 }
 
 fn missing_program(name: &str) -> ProbeError {

@@ -13,9 +13,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
-use aya::maps::{MapData, PerCpuHashMap, PerCpuValues};
+use aya::maps::{Array, MapData, PerCpuHashMap, PerCpuValues};
 use aya::programs::ProgramFd;
-use sensor_common::recorder::{MAX_RECORDED_CGROUPS, SYSCALL_WORDS};
+use sensor_common::recorder::{FILTER_BITS, FILTER_WORDS, MAX_RECORDED_CGROUPS, SYSCALL_WORDS};
 use sensor_common::SyscallBitmap;
 
 use super::arch::{self, Abi};
@@ -58,6 +58,7 @@ pub struct Recordings {
 
 struct Inner {
     map: PerCpuHashMap<MapData, u64, SyscallBitmap>,
+    filter: Array<MapData, [u64; FILTER_WORDS]>,
     program: ProgramFd,
     link: Option<OwnedFd>,
     running: BTreeMap<String, Running>,
@@ -86,10 +87,15 @@ pub struct RecordingStatus {
 
 impl Recordings {
     /// Wraps the loaded (not attached) recorder program and its map.
-    pub(crate) fn new(map: PerCpuHashMap<MapData, u64, SyscallBitmap>, program: ProgramFd) -> Self {
+    pub(crate) fn new(
+        map: PerCpuHashMap<MapData, u64, SyscallBitmap>,
+        filter: Array<MapData, [u64; FILTER_WORDS]>,
+        program: ProgramFd,
+    ) -> Self {
         Self {
             inner: Arc::new(Mutex::new(Inner {
                 map,
+                filter,
                 program,
                 link: None,
                 running: BTreeMap::new(),
@@ -283,7 +289,21 @@ impl Inner {
                 r.cgroups.insert(cgroup);
             }
         }
-        Ok(())
+        self.sync_filter()
+    }
+
+    /// Rewrites the kernel's pre-filter from the recorded cgroups. A bit shared with an
+    /// unrecorded cgroup only costs that cgroup a hash lookup; both the bit and the hash entry
+    /// are in place before `start` returns, which is when recording is promised to begin.
+    fn sync_filter(&mut self) -> Result<(), RecorderError> {
+        let mut words = [0u64; FILTER_WORDS];
+        for cgroup in self.owner.keys() {
+            let bit = cgroup % FILTER_BITS;
+            words[(bit / 64) as usize] |= 1u64 << (bit % 64);
+        }
+        self.filter
+            .set(0, words, 0)
+            .map_err(|source| RecorderError::Map { cgroup: 0, source })
     }
 
     fn remove_cgroups(&mut self, name: &str) {
@@ -295,6 +315,9 @@ impl Inner {
                 tracing::warn!(cgroup, "removing a cgroup from the recorder: {e}");
             }
             self.owner.remove(&cgroup);
+        }
+        if let Err(e) = self.sync_filter() {
+            tracing::warn!("updating the recorder's filter: {e}");
         }
     }
 
