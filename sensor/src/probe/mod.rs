@@ -316,10 +316,7 @@ fn load_recorder(ebpf: &mut Ebpf) -> Result<crate::profile::Recordings, ProbeErr
     prog.load().map_err(program_error(name, "loaded"))?;
     let fd = prog
         .fd()
-        .and_then(|fd| {
-            fd.try_clone()
-                .map_err(|e| aya::programs::ProgramError::IOError(e))
-        })
+        .and_then(|fd| fd.try_clone().map_err(aya::programs::ProgramError::IOError))
         .map_err(program_error(name, "shared"))?;
     let map = take_map(ebpf, "RECORDINGS", aya::maps::PerCpuHashMap::try_from)?;
     let filter = take_map(ebpf, "RECORD_FILTER", Array::try_from)?;
