@@ -409,3 +409,116 @@ fn spo_manifests_are_accepted_by_the_api_server() {
         assert!(err.contains(what), "{err}");
     }
 }
+
+/// Daemon mode through the library: the probe on a pipeline thread, recordings started,
+/// extended and stopped from another, over cgroups the test creates.
+#[test]
+fn daemon_mode_recordings_of_running_cgroups() {
+    use std::convert::Infallible;
+    use std::os::unix::fs::MetadataExt;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{mpsc, Arc};
+
+    if !privileged() {
+        return;
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let (tx, rx) = mpsc::channel();
+    let capture = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let probe = sensor::probe::Probe::load(&sensor::probe::ProbeConfig::default())
+                .expect("load probe");
+            let recordings = probe.recordings();
+            let mut pipeline = sensor::pipeline::Pipeline::new(probe);
+            tx.send(recordings.clone()).unwrap();
+            let mut sink = |e: &sensor::event::Event| -> Result<(), Infallible> {
+                recordings.observe(e);
+                Ok(())
+            };
+            let _ = pipeline.run(&stop, &mut sink);
+        })
+    };
+    let recordings: sensor::profile::Recordings = rx.recv().unwrap();
+    assert!(!recordings.is_attached(), "attached with nothing recorded");
+    let a = common::Cgroup::create(&format!("sensor-test-profile-{}/a", std::process::id()));
+    let b = common::Cgroup::create(&format!("sensor-test-profile-{}/b", std::process::id()));
+    let id = |c: &common::Cgroup| std::fs::metadata(&c.0).unwrap().ino();
+    let dir = TempDir::new("daemon");
+    let file = dir.path("target");
+    std::fs::write(&file, "x").unwrap();
+
+    recordings.start("web", &[id(&a)]).unwrap();
+    assert!(recordings.is_attached());
+    assert!(
+        recordings.start("web", &[id(&b)]).is_err(),
+        "duplicate name accepted"
+    );
+    assert!(
+        recordings.start("other", &[id(&a)]).is_err(),
+        "cgroup in two recordings"
+    );
+    let status = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "{}; exec chmod 600 '{}'",
+            a.enter_command(),
+            file.display()
+        ))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    // A second container of the workload joins the recording.
+    recordings.add_cgroups("web", &[id(&b)]).unwrap();
+    let status = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "{}; exec mkdir '{}'",
+            b.enter_command(),
+            dir.path("made").display()
+        ))
+        .status()
+        .unwrap();
+    assert!(status.success());
+
+    // Events reach `observe` through the ring buffer: wait for the chmod's.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let target = file.display().to_string();
+    while !recordings
+        .get("web")
+        .unwrap()
+        .recording
+        .apparmor
+        .chmod_targets
+        .contains(&target)
+    {
+        assert!(std::time::Instant::now() < deadline, "chmod never observed");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let recording = recordings.stop("web").unwrap();
+    assert!(
+        !recordings.is_attached(),
+        "still attached with nothing recorded"
+    );
+    assert!(recordings.stop("web").is_err());
+    for call in ["fchmodat", "mkdir", "execve", "exit_group"] {
+        assert!(
+            recording.syscalls.contains(call),
+            "{call}: {:?}",
+            recording.syscalls
+        );
+    }
+    assert!(recording
+        .apparmor
+        .executables
+        .iter()
+        .any(|e| e.ends_with("/chmod")));
+    assert!(recording
+        .apparmor
+        .executables
+        .iter()
+        .any(|e| e.ends_with("/mkdir")));
+    assert_eq!(recording.cgroups.len(), 2);
+    stop.store(true, Ordering::Relaxed);
+    capture.join().unwrap();
+}
