@@ -6,10 +6,12 @@
 
 pub mod offsets;
 pub mod record;
+pub mod recorder;
 pub mod syscall;
 
 pub use offsets::KernelOffsets;
 pub use record::{Creds, RecordHeader, RecordKind, TaskInfo};
+pub use recorder::SyscallBitmap;
 pub use syscall::{SyscallSpec, SyscallTable};
 
 /// PATH_MAX: the longest path the kernel accepts, NUL included.

@@ -39,6 +39,17 @@ pub struct KernelOffsets {
     pub pt_regs_args: [u32; 6],
     /// Tracepoint record layouts vary between kernels too: read from tracefs `format` files.
     pub tp_exit_group_dead: u32,
+    /// Offset in `task_struct` of the word that tells a compat (32-bit) syscall: x86's
+    /// `thread_info.status` (TS_COMPAT), arm64's `thread_info.flags` (TIF_32BIT).
+    pub task_compat: u32,
+    /// The bit of that word.
+    pub compat_mask: u32,
+    /// `task->cgroups->dfl_cgrp->kn->id`: the cgroup v2 id, read with four loads instead of
+    /// the `bpf_get_current_cgroup_id` helper call (the recorder runs on every syscall).
+    pub task_cgroups: u32,
+    pub css_set_dfl_cgrp: u32,
+    pub cgroup_kn: u32,
+    pub kernfs_node_id: u32,
 }
 
 impl KernelOffsets {
@@ -74,6 +85,12 @@ impl KernelOffsets {
         tty_driver_minor_start: Self::MISSING,
         pt_regs_args: [Self::MISSING; 6],
         tp_exit_group_dead: Self::MISSING,
+        task_compat: Self::MISSING,
+        compat_mask: 0,
+        task_cgroups: Self::MISSING,
+        css_set_dfl_cgrp: Self::MISSING,
+        cgroup_kn: Self::MISSING,
+        kernfs_node_id: Self::MISSING,
     };
 }
 

@@ -4,7 +4,8 @@
 //! attached to each `syscalls:sys_enter_<name>` tracepoint saves the arguments, one attached to
 //! each `sys_exit_<name>` joins them with the result and writes one record. Which syscalls, and
 //! which of their arguments are strings, comes from the `SYSCALLS` map the agent fills, so this
-//! code knows no syscall numbers. Three `sched` tracepoints report process lifecycle.
+//! code knows no syscall numbers. Three `sched` tracepoints report process lifecycle, and
+//! the recorder (`recorder.rs`) keeps a per-cgroup bitmap of syscalls for security profiles.
 #![cfg_attr(target_arch = "bpf", no_std)]
 #![cfg_attr(target_arch = "bpf", no_main)]
 
@@ -16,6 +17,8 @@ mod lifecycle;
 mod maps;
 #[cfg(target_arch = "bpf")]
 mod record;
+#[cfg(target_arch = "bpf")]
+mod recorder;
 #[cfg(target_arch = "bpf")]
 mod syscall;
 #[cfg(target_arch = "bpf")]

@@ -6,6 +6,7 @@ pub mod enrich;
 pub mod event;
 pub mod pipeline;
 pub mod probe;
+pub mod profile;
 pub mod rules;
 pub mod sinks;
 pub mod telemetry;

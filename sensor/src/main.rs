@@ -62,6 +62,16 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Run a command recorded from its first syscall (it and every child, in a fresh cgroup)
+    /// and write its security profiles: OCI seccomp, Security Profiles Operator manifests,
+    /// AppArmor. Prints a summary on stderr; exits with the command's exit code.
+    #[command(after_help = PRIVILEGES)]
+    Record(cli::record::RecordArgs),
+    /// Work with seccomp profiles: verify one by running a command under it, merge, diff.
+    Profile {
+        #[command(subcommand)]
+        command: cli::profile::ProfileCommand,
+    },
     /// Work with rule files without loading any eBPF programs.
     Rules {
         #[command(subcommand)]
@@ -101,6 +111,17 @@ fn init_logging(level: &str, json: bool) {
         builder.json().init();
     } else {
         builder.init();
+    }
+}
+
+/// For commands whose exit code is another process's (record, verify) or a comparison (diff).
+fn exit_with(result: anyhow::Result<u8>) -> ExitCode {
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("sensor: error: {e:#}");
+            ExitCode::FAILURE
+        }
     }
 }
 
@@ -150,6 +171,8 @@ fn main() -> ExitCode {
         Command::Rules {
             command: RulesCommand::Check { paths },
         } => cli::rules::check(paths),
+        Command::Record(args) => return exit_with(cli::record::run(args)),
+        Command::Profile { command } => return exit_with(cli::profile::run(command)),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

@@ -1,6 +1,8 @@
 //! `cargo xtask bench`: the benchmarks that need the real kernel, as root.
 //! - `storm` (sensor/benches/storm.rs): what tracing costs a syscall-heavy process.
 //! - `rules` (sensor/benches/rules.rs): rule evaluation on events recorded a moment before.
+//! - `record` (sensor/benches/record.rs): what the syscall recorder costs recorded and
+//!   unrecorded processes.
 //! - `resource` (here): CPU and memory of the release `sensor run`, idle and under a paced
 //!   syscall load, the figures the DaemonSet's requests and limits are sized from.
 
@@ -31,6 +33,7 @@ pub fn run(chmod_calls: u64, execs: u64, rounds: u64) -> Result<()> {
         &rounds.to_string(),
     ])?;
     crate::cargo(&["bench", "-p", "sensor", "--bench", "rules"])?;
+    crate::cargo(&["bench", "-p", "sensor", "--bench", "record"])?;
     resource(10, 100_000)
 }
 

@@ -13,7 +13,9 @@ pub const HADOLINT_VERSION: &str = "2.15.1";
 /// Debian packages the tests and benchmarks call: mount/umount and setpriv (util-linux),
 /// script (bsdutils), coreutils' chmod, python3 for os.chmod/os.fchmod/setresuid/memfd.
 /// openssl signs the test API server's keys. python3-venv holds hadolint's virtualenv where
-/// python3 is Debian's.
+/// python3 is Debian's. libseccomp-dev: the agent links libseccomp for syscall names and to
+/// compile seccomp profiles (`sensor profile verify`); apparmor's `apparmor_parser` checks
+/// the generated AppArmor profiles in the tests.
 const DEBIAN_PACKAGES: &[&str] = &[
     "util-linux",
     "mount",
@@ -22,6 +24,8 @@ const DEBIAN_PACKAGES: &[&str] = &[
     "python3",
     "python3-venv",
     "openssl",
+    "libseccomp-dev",
+    "apparmor",
 ];
 
 pub fn run() -> Result<()> {

@@ -3,6 +3,8 @@
 pub mod alerts;
 pub mod config;
 pub mod events;
+pub mod profile;
+pub mod record;
 pub mod rules;
 pub mod run;
 

@@ -53,6 +53,7 @@ pub fn read() -> Result<KernelOffsets, OffsetsError> {
     let signal = s.find("signal_struct")?;
     let tty = s.find("tty_struct")?;
     let tty_driver = s.find("tty_driver")?;
+    let (task_compat, compat_mask) = compat_word(&s, task);
 
     let ids: Vec<u32> = [
         "uid", "gid", "suid", "sgid", "euid", "egid", "fsuid", "fsgid",
@@ -101,7 +102,58 @@ pub fn read() -> Result<KernelOffsets, OffsetsError> {
         tty_driver_minor_start: s.offset(tty_driver, "tty_driver", "minor_start")?,
         tp_exit_group_dead: tracefs::field_offset("sched", "sched_process_exit", "group_dead")
             .unwrap_or(KernelOffsets::MISSING),
+        task_compat,
+        compat_mask,
+        ..cgroup_id_path(&s, task)
     })
+}
+
+/// Offsets of `task->cgroups->dfl_cgrp->kn->id`; all MISSING if any is (the recorder then
+/// calls the helper).
+fn cgroup_id_path(s: &Structs, task: u32) -> KernelOffsets {
+    let found = (|| {
+        let css_set = s.find("css_set").ok()?;
+        let cgroup = s.find("cgroup").ok()?;
+        let kernfs_node = s.find("kernfs_node").ok()?;
+        Some((
+            s.btf.member_offset(task, "cgroups")?,
+            s.btf.member_offset(css_set, "dfl_cgrp")?,
+            s.btf.member_offset(cgroup, "kn")?,
+            s.btf.member_offset(kernfs_node, "id")?,
+        ))
+    })();
+    let mut o = KernelOffsets::UNSET;
+    if let Some((a, b, c, d)) = found {
+        o.task_cgroups = a;
+        o.css_set_dfl_cgrp = b;
+        o.cgroup_kn = c;
+        o.kernfs_node_id = d;
+    }
+    o
+}
+
+/// Where a task's "this syscall is 32-bit" bit lives, for the recorder to tell compat syscalls
+/// (whose numbers name different calls) from native ones. Missing on kernels without compat
+/// support or with another layout: every syscall then counts as native.
+fn compat_word(s: &Structs, task: u32) -> (u32, u32) {
+    let (field, mask) = if cfg!(target_arch = "x86_64") {
+        // TS_COMPAT in thread_info.status, set on entry through int 0x80 or sysenter.
+        ("status", 0x0002)
+    } else if cfg!(target_arch = "aarch64") {
+        // TIF_32BIT (bit 22) in thread_info.flags.
+        ("flags", 1 << 22)
+    } else {
+        return (KernelOffsets::MISSING, 0);
+    };
+    let found = (|| {
+        let thread_info = s.find("thread_info").ok()?;
+        let base = s.btf.member_offset(task, "thread_info")?;
+        Some(base + s.btf.member_offset(thread_info, field)?)
+    })();
+    match found {
+        Some(offset) => (offset, mask),
+        None => (KernelOffsets::MISSING, 0),
+    }
 }
 
 /// The registers holding the six syscall arguments, saved at syscall entry. On arm64 the

@@ -90,6 +90,8 @@ pub struct Probe {
     pub program_ids: Vec<u32>,
     /// Exits without enter counted by the end of attaching.
     missing_at_attach: u64,
+    /// The syscall recorder (loaded, attached only while recording).
+    recordings: crate::profile::Recordings,
 }
 
 fn program_error(
@@ -222,6 +224,7 @@ impl Probe {
             attached.push(format!("raw_tracepoint:{name}"));
         }
 
+        let recordings = load_recorder(&mut ebpf)?;
         // Their kernel ids, for the per-program run time the metrics report.
         let program_ids = ebpf
             .programs()
@@ -244,9 +247,15 @@ impl Probe {
             attached,
             program_ids,
             missing_at_attach: 0,
+            recordings,
         };
         probe.missing_at_attach = probe.loss().missing_enter;
         Ok(probe)
+    }
+
+    /// The handle that starts and stops syscall recordings; it keeps working after `detach`.
+    pub fn recordings(&self) -> crate::profile::Recordings {
+        self.recordings.clone()
     }
 
     /// Detaches every program; records already in the ring buffer stay readable.
@@ -302,6 +311,24 @@ impl Probe {
             missing_enter: sum(loss::MISSING_ENTER).saturating_sub(self.missing_at_attach),
         }
     }
+}
+
+/// Loads the syscall recorder without attaching it (see `profile::recorder`).
+fn load_recorder(ebpf: &mut Ebpf) -> Result<crate::profile::Recordings, ProbeError> {
+    let name = "record_syscall";
+    let prog: &mut RawTracePoint = ebpf
+        .program_mut(name)
+        .ok_or_else(|| missing_program(name))?
+        .try_into()
+        .map_err(program_error(name, "found"))?;
+    prog.load().map_err(program_error(name, "loaded"))?;
+    let fd = prog
+        .fd()
+        .and_then(|fd| fd.try_clone().map_err(aya::programs::ProgramError::IOError))
+        .map_err(program_error(name, "shared"))?;
+    let map = take_map(ebpf, "RECORDINGS", aya::maps::PerCpuHashMap::try_from)?;
+    let filter = take_map(ebpf, "RECORD_FILTER", Array::try_from)?;
+    Ok(crate::profile::Recordings::new(map, filter, fd))
 }
 
 fn missing_program(name: &str) -> ProbeError {

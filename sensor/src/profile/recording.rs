@@ -1,0 +1,223 @@
+//! A finished recording: the syscalls a workload made and what its AppArmor profile needs.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::event::{Event, EventKind};
+use crate::probe::syscalls::Family;
+
+/// What a workload did, over one or more cgroups.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Recording {
+    pub name: String,
+    /// Every syscall entered, by name (native and compat ABIs together: an OCI profile names
+    /// syscalls once for all its architectures).
+    pub syscalls: BTreeSet<String>,
+    /// The subset entered through the 32-bit compat ABI.
+    pub compat_syscalls: BTreeSet<String>,
+    /// Numbers libseccomp has no name for (`native:NR` / `compat:NR`); a profile cannot allow
+    /// them by name, so they are reported.
+    pub unnamed: BTreeSet<String>,
+    /// Syscalls whose number was past the recorder's bitmap (none on today's kernels).
+    pub out_of_range: u64,
+    /// Processes started in the recorded cgroups (the first one included).
+    pub processes: u64,
+    pub apparmor: AppArmorObservations,
+    /// The cgroup ids recorded.
+    pub cgroups: Vec<u64>,
+    #[serde(with = "seconds")]
+    pub duration: Duration,
+}
+
+/// What an AppArmor profile needs, from the events the sensor sees.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppArmorObservations {
+    /// Paths of the binaries executed (the image the kernel loaded).
+    pub executables: BTreeSet<String>,
+    pub mounts: BTreeSet<MountRule>,
+    /// Mount points unmounted.
+    pub umounts: BTreeSet<String>,
+    /// Capabilities used, as AppArmor names them (`setuid`, `sys_admin`).
+    pub capabilities: BTreeSet<String>,
+    /// Files whose mode the workload changed.
+    pub chmod_targets: BTreeSet<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct MountRule {
+    pub source: String,
+    pub target: String,
+    pub fstype: String,
+}
+
+impl Recording {
+    /// Adds another recording's findings: a workload of several containers, or several runs.
+    pub fn merge(&mut self, other: &Recording) {
+        self.syscalls.extend(other.syscalls.iter().cloned());
+        self.compat_syscalls
+            .extend(other.compat_syscalls.iter().cloned());
+        self.unnamed.extend(other.unnamed.iter().cloned());
+        self.out_of_range += other.out_of_range;
+        self.processes += other.processes;
+        self.apparmor.merge(&other.apparmor);
+        for c in &other.cgroups {
+            if !self.cgroups.contains(c) {
+                self.cgroups.push(*c);
+            }
+        }
+        self.duration = self.duration.max(other.duration);
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A path argument made absolute with the process's working directory where it is known.
+fn absolute(path: &[u8], event: &Event) -> String {
+    if path.starts_with(b"/") {
+        return text(path);
+    }
+    match event.process.as_ref().and_then(|p| p.cwd.as_ref()) {
+        Some(cwd) => {
+            let cwd = text(cwd);
+            format!("{}/{}", cwd.trim_end_matches('/'), text(path))
+        }
+        None => text(path),
+    }
+}
+
+impl AppArmorObservations {
+    pub fn merge(&mut self, other: &AppArmorObservations) {
+        self.executables.extend(other.executables.iter().cloned());
+        self.mounts.extend(other.mounts.iter().cloned());
+        self.umounts.extend(other.umounts.iter().cloned());
+        self.capabilities.extend(other.capabilities.iter().cloned());
+        self.chmod_targets
+            .extend(other.chmod_targets.iter().cloned());
+    }
+
+    /// Takes what a profile needs from one event of a recorded process. Failed calls count
+    /// too: the workload tried them, and a profile that denies them changes nothing only if
+    /// they were failing for another reason anyway — the safe side is to allow.
+    pub fn observe(&mut self, event: &Event) {
+        let EventKind::Syscall(def) = event.kind else {
+            return;
+        };
+        match def.family {
+            Family::Exec => {
+                if event.res != 0 {
+                    return;
+                }
+                let Some(exec) = &event.exec else { return };
+                let path = match &exec.image {
+                    Some(image) => text(image),
+                    None => absolute(&exec.filename, event),
+                };
+                // AppArmor matches the resolved path (`/bin/true` runs as `/usr/bin/true` on
+                // merged-/usr systems); for a host process, resolve it while it still exists.
+                if event.container.is_none() {
+                    if let Ok(resolved) = std::fs::canonicalize(&path) {
+                        let resolved = resolved.to_string_lossy().into_owned();
+                        if resolved != path {
+                            self.executables.insert(resolved);
+                        }
+                    }
+                }
+                self.executables.insert(path);
+            }
+            Family::Chmod => {
+                let target = match def.name {
+                    "fchmod" => event.fd_path.as_deref().map(text),
+                    _ => Some(absolute(&event.strings[0], event)),
+                };
+                if let Some(target) = target.filter(|t| !t.is_empty()) {
+                    self.chmod_targets.insert(target);
+                }
+            }
+            Family::Mount => {
+                self.capabilities.insert("sys_admin".into());
+                match def.name {
+                    "mount" => {
+                        self.mounts.insert(MountRule {
+                            source: text(&event.strings[0]),
+                            target: absolute(&event.strings[1], event),
+                            fstype: text(&event.strings[2]),
+                        });
+                    }
+                    "umount2" => {
+                        self.umounts.insert(absolute(&event.strings[0], event));
+                    }
+                    _ => {}
+                }
+            }
+            Family::SetId => match def.name {
+                "setuid" | "setreuid" | "setresuid" | "setfsuid" => {
+                    self.capabilities.insert("setuid".into());
+                }
+                "setgid" | "setregid" | "setresgid" | "setfsgid" => {
+                    self.capabilities.insert("setgid".into());
+                }
+                "capset" => {
+                    // The capabilities the process keeps effective are the ones it uses.
+                    let effective = capset_effective(event);
+                    for bit in 0..64 {
+                        if effective & (1u64 << bit) != 0 {
+                            if let Some(name) = capability_name(bit) {
+                                self.capabilities.insert(name);
+                            }
+                        }
+                    }
+                }
+                _ => {}
+            },
+        }
+    }
+}
+
+fn capset_effective(event: &Event) -> u64 {
+    let data = &event.strings[0];
+    let word = |i: usize| -> u64 {
+        data.get(i * 4..i * 4 + 4)
+            .map_or(0, |b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]) as u64)
+    };
+    word(0) | (word(3) << 32)
+}
+
+/// AppArmor's name of capability `bit` (`CAP_SYS_ADMIN` -> `sys_admin`).
+fn capability_name(bit: u32) -> Option<String> {
+    let set = crate::event::flags::capabilities(1u64 << bit);
+    set.strip_prefix("CAP_")
+        .filter(|n| !n.chars().all(|c| c.is_ascii_digit()))
+        .map(|n| n.to_ascii_lowercase())
+}
+
+/// `Duration` as seconds with a fraction in JSON, readable by people and tools alike.
+mod seconds {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(d.as_secs_f64())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let secs = f64::deserialize(d)?;
+        Ok(Duration::from_secs_f64(secs.max(0.0)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capability_names_are_apparmors() {
+        assert_eq!(capability_name(21).as_deref(), Some("sys_admin"));
+        assert_eq!(capability_name(7).as_deref(), Some("setuid"));
+        assert_eq!(capability_name(63), None);
+    }
+}

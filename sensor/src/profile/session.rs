@@ -1,0 +1,140 @@
+//! Recording one command from its first syscall: `sensor record`.
+//!
+//! The command runs in a fresh cgroup that is registered with the recorder before the command
+//! joins it: the child writes itself into `cgroup.procs` between fork and exec, so everything
+//! from its exec on — the dynamic loader, a command that lives under a millisecond, every
+//! child and thread — is recorded. The pipeline runs alongside to collect the AppArmor
+//! observations and is drained after the command exits, before the recording is read.
+
+use std::convert::Infallible;
+use std::os::unix::process::CommandExt;
+use std::process::{Command, ExitStatus};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+
+use super::cgroup::{CgroupError, TempCgroup};
+use super::recorder::{RecorderError, Recordings};
+use super::Recording;
+use crate::pipeline::Pipeline;
+use crate::probe::{Probe, ProbeConfig, ProbeError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error(transparent)]
+    Probe(#[from] ProbeError),
+    #[error(transparent)]
+    Cgroup(#[from] CgroupError),
+    #[error(transparent)]
+    Recorder(#[from] RecorderError),
+    #[error("cannot run `{command}`: {source}")]
+    Spawn {
+        command: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the capture thread stopped unexpectedly")]
+    Thread,
+}
+
+/// What `record` saw.
+pub struct Outcome {
+    pub recording: Recording,
+    pub status: ExitStatus,
+    /// From the command's start to its exit.
+    pub duration: Duration,
+}
+
+/// Runs `command` to completion, recorded as `name`.
+pub fn record(name: &str, mut command: Command) -> Result<Outcome, SessionError> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let (ready_tx, ready_rx) = mpsc::channel::<Result<Recordings, ProbeError>>();
+    let capture = {
+        let stop = stop.clone();
+        // The pipeline lives on its own thread, as in `sensor run`; only the handle crosses.
+        std::thread::spawn(move || {
+            let probe = match Probe::load(&ProbeConfig::default()) {
+                Ok(probe) => probe,
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e));
+                    return;
+                }
+            };
+            let recordings = probe.recordings();
+            let mut pipeline = Pipeline::new(probe);
+            let _ = ready_tx.send(Ok(recordings.clone()));
+            let mut sink = |event: &crate::event::Event| -> Result<(), Infallible> {
+                recordings.observe(event);
+                Ok(())
+            };
+            let _ = pipeline.run(&stop, &mut sink);
+            tracing::debug!("{}", pipeline.summary());
+        })
+    };
+    let recordings = ready_rx.recv().map_err(|_| SessionError::Thread)??;
+    let stop_capture = || {
+        stop.store(true, Ordering::Relaxed);
+    };
+
+    let result = (|| {
+        let cgroup = TempCgroup::create(name)?;
+        recordings.start(name, &[cgroup.id()])?;
+        recordings.count_first_process(name);
+        let procs = std::ffi::CString::new(cgroup.procs_file().as_os_str().as_encoded_bytes())
+            .map_err(|e| SessionError::Spawn {
+                command: format!("{command:?}"),
+                source: std::io::Error::other(e),
+            })?;
+        // SAFETY: only open/write/close on memory prepared before the fork.
+        unsafe {
+            command.pre_exec(move || join_cgroup(&procs));
+        }
+        let description = format!("{command:?}");
+        let started = Instant::now();
+        let spawned = command.spawn();
+        let status = spawned.and_then(|mut child| child.wait());
+        let duration = started.elapsed();
+        let status = match status {
+            Ok(status) => status,
+            Err(source) => {
+                let _ = recordings.stop(name);
+                return Err(SessionError::Spawn {
+                    command: description,
+                    source,
+                });
+            }
+        };
+        Ok((cgroup, status, duration))
+    })();
+    // Drain: every event of the command is in the ring buffer by the time it has exited.
+    stop_capture();
+    let joined = capture.join();
+    let (cgroup, status, duration) = result?;
+    joined.map_err(|_| SessionError::Thread)?;
+    let mut recording = recordings.stop(name)?;
+    recording.duration = duration;
+    drop(cgroup);
+    Ok(Outcome {
+        recording,
+        status,
+        duration,
+    })
+}
+
+/// In the child, before exec: joins the recording's cgroup (writing 0 moves the writer).
+fn join_cgroup(procs: &std::ffi::CStr) -> std::io::Result<()> {
+    // SAFETY: async-signal-safe calls on a valid C string.
+    unsafe {
+        let fd = libc::open(procs.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let written = libc::write(fd, b"0".as_ptr().cast(), 1);
+        let error = std::io::Error::last_os_error();
+        libc::close(fd);
+        if written != 1 {
+            return Err(error);
+        }
+    }
+    Ok(())
+}
