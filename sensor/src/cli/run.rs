@@ -19,7 +19,8 @@ use sensor::sinks::hub::AlertHub;
 use sensor::sinks::lines::{LineFormat, LineOutput};
 use sensor::sinks::throttle::{RateLimitConfig, Throttle};
 use sensor::sinks::Outputs;
-use sensor::telemetry::Telemetry;
+use sensor::telemetry::health::HealthServer;
+use sensor::telemetry::{Parts, Telemetry};
 use sensor_rules::MatchMode;
 
 /// How long a record may wait in the ring buffer while the node is quiet: bounds alert
@@ -262,17 +263,27 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         .build()
         .context("starting the I/O runtime")?;
     let hub = AlertHub::new();
+    let outputs_hub = hub.clone();
     let service = SensorService {
         hub: hub.clone(),
         rules: live.clone(),
         telemetry: telemetry.clone(),
+        recordings: Default::default(),
         default_queue: config.grpc.subscriber_queue.0,
         max_queue: config.grpc.subscriber_queue.0.max(100_000),
     };
+    let recordings = service.recordings.clone();
     let grpc = runtime.block_on(GrpcServer::start(&grpc_config(&config), service))?;
+    let health = match config.health.enabled {
+        true => {
+            let address = config.health.address.parse().context("health.address")?;
+            Some(runtime.block_on(HealthServer::start(address, telemetry.clone()))?)
+        }
+        false => None,
+    };
 
     let mut outputs = Outputs::new(telemetry.clone())
-        .with_hub(hub)
+        .with_hub(outputs_hub)
         .with_throttle(Throttle::new(
             Some(RateLimitConfig {
                 per_rule_per_second: config.outputs.rate_limit.per_rule_per_second,
@@ -310,6 +321,15 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     let probe = Probe::load(&ProbeConfig {
         ring_bytes: config.probe.ring_buffer_bytes,
     })?;
+    let _ = recordings.set(probe.recordings());
+    let _ = telemetry.parts.set(Parts {
+        rules: live.clone(),
+        hub: Some(hub.clone()),
+        pods: pods.view(),
+        http: outputs.http().map(|h| h.counters.clone()),
+        program_ids: probe.program_ids.clone(),
+    });
+    telemetry.attached.store(true, Ordering::Release);
     let mut pipeline = Pipeline::with_pods(probe, pods)
         .with_poll_interval(POLL_INTERVAL)
         .with_telemetry(telemetry.clone());
@@ -317,8 +337,10 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         schema::Matching::First => MatchMode::First,
         schema::Matching::All => MatchMode::All,
     };
-    let mut sink = AlertSink::new(live.clone(), matching, outputs, telemetry.clone());
+    let mut sink = AlertSink::new(live.clone(), matching, outputs, telemetry.clone())
+        .with_profiles(pipeline.probe().recordings());
     let result = pipeline.run(&stop, &mut sink);
+    telemetry.attached.store(false, Ordering::Release);
 
     // Shutdown: the programs are detached and the ring buffer drained (in `run`); now the
     // outputs flush, and each subscriber gets what it has queued and a Goodbye.
@@ -332,7 +354,12 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     let total: u64 = sink.alerts.values().sum();
     let http = sink.outputs().http().map(|h| h.counters.clone());
     let closed = sink.close(HTTP_GRACE);
-    runtime.block_on(grpc.shutdown("the sensor is stopping"));
+    runtime.block_on(async {
+        grpc.shutdown("the sensor is stopping").await;
+        if let Some(health) = health {
+            health.stop().await;
+        }
+    });
     runtime.shutdown_timeout(Duration::from_secs(1));
     let mut summary = format!(
         "{}; alerts {} ({}); rules reloads {} (failed {})",

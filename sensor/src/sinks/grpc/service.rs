@@ -24,6 +24,8 @@ pub struct SensorService {
     /// Queue size for a subscriber that asks for none, and the most one may ask for.
     pub default_queue: usize,
     pub max_queue: usize,
+    /// Daemon-mode profile recording, once the probe is loaded.
+    pub recordings: Arc<std::sync::OnceLock<crate::profile::Recordings>>,
 }
 
 type AlertStream = Pin<Box<dyn Stream<Item = Result<api::SubscribeResponse, Status>> + Send>>;
