@@ -3,6 +3,8 @@
 //! - `rules` (sensor/benches/rules.rs): rule evaluation on events recorded a moment before.
 //! - `record` (sensor/benches/record.rs): what the syscall recorder costs recorded and
 //!   unrecorded processes.
+//! - `alerts` (sensor/benches/alerts.rs): alert delivery over gRPC to 1 and 10 subscribers,
+//!   throughput and syscall-to-subscriber latency at a steady 10,000 alerts/s.
 //! - `resource` (here): CPU and memory of the release `sensor run`, idle and under a paced
 //!   syscall load, the figures the DaemonSet's requests and limits are sized from.
 
@@ -34,7 +36,24 @@ pub fn run(chmod_calls: u64, execs: u64, rounds: u64) -> Result<()> {
     ])?;
     crate::cargo(&["bench", "-p", "sensor", "--bench", "rules"])?;
     crate::cargo(&["bench", "-p", "sensor", "--bench", "record"])?;
+    alerts(rounds)?;
     resource(10, 100_000)
+}
+
+/// The `alerts` figure (sensor/benches/alerts.rs): the release `sensor run` delivering alerts
+/// over its Unix socket to 1 and to 10 subscribers, a storm for throughput and a steady
+/// 10,000 alerts/s for latency and CPU.
+pub fn alerts(rounds: u64) -> Result<()> {
+    crate::cargo(&[
+        "bench",
+        "-p",
+        "sensor",
+        "--bench",
+        "alerts",
+        "--",
+        "--rounds",
+        &rounds.to_string(),
+    ])
 }
 
 /// The `resource` figure, for sizing the DaemonSet: CPU (utime+stime from /proc/PID/stat, as %

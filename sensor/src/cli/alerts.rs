@@ -115,6 +115,28 @@ pub struct AlertsArgs {
     pub name: String,
 }
 
+/// A failed call's message with its causes: "transport error" alone does not say that the
+/// TLS handshake failed, or why (e.g. the sensor wants a client certificate).
+fn describe(status: &tonic::Status) -> String {
+    let mut text = status.message().to_string();
+    let mut source = std::error::Error::source(status);
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.ends_with(&cause_text) {
+            text.push_str(&format!(": {cause_text}"));
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// A client of the sensor that `connect` names.
+pub async fn connect(
+    connect: &ConnectArgs,
+) -> anyhow::Result<sensor_api::v1::sensor_client::SensorClient<tonic::transport::Channel>> {
+    client::connect(&connect.target()?).await
+}
+
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -138,14 +160,14 @@ pub fn alerts(args: AlertsArgs) -> anyhow::Result<()> {
         let mut stream = client
             .subscribe(request)
             .await
-            .map_err(|s| anyhow::anyhow!("the sensor refused the subscription: {}", s.message()))?
+            .map_err(|s| anyhow::anyhow!("the sensor refused the subscription: {}", describe(&s)))?
             .into_inner();
         let mut out = std::io::stdout().lock();
         let mut received = 0;
         while let Some(message) = stream
             .message()
             .await
-            .map_err(|s| anyhow::anyhow!("the stream broke: {}", s.message()))?
+            .map_err(|s| anyhow::anyhow!("the stream broke: {}", describe(&s)))?
         {
             use api::subscribe_response::Message;
             match message.message {
@@ -183,7 +205,7 @@ pub fn status(connect: ConnectArgs) -> anyhow::Result<()> {
         let status = client
             .status(api::StatusRequest {})
             .await
-            .map_err(|s| anyhow::anyhow!("Status failed: {}", s.message()))?
+            .map_err(|s| anyhow::anyhow!("Status failed: {}", describe(&s)))?
             .into_inner();
         let subscribers: Vec<serde_json::Value> = status
             .subscribers

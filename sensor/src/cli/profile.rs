@@ -30,11 +30,167 @@ pub enum ProfileCommand {
     /// Show what differs between two OCI seccomp profiles: `-` only in the first, `+` only in
     /// the second, `~` changed. Exits 0 when they are equivalent, 1 when they differ.
     Diff { first: PathBuf, second: PathBuf },
+    /// Start recording running containers through a running sensor (daemon mode): every
+    /// syscall from now on, plus executables, mounts and capabilities for AppArmor. Several
+    /// --container, or a --pod-uid, make one merged recording.
+    Start {
+        name: String,
+        /// A container id (full or a 12+ character prefix); repeatable.
+        #[arg(long = "container", value_name = "ID")]
+        containers: Vec<String>,
+        /// Every container of this pod (`kubectl get pod P -o jsonpath='{.metadata.uid}'`).
+        #[arg(long, value_name = "UID")]
+        pod_uid: Option<String>,
+        #[command(flatten)]
+        connect: super::alerts::ConnectArgs,
+    },
+    /// A running recording so far, as JSON.
+    Get {
+        name: String,
+        #[command(flatten)]
+        connect: super::alerts::ConnectArgs,
+    },
+    /// Names of the running recordings.
+    List {
+        #[command(flatten)]
+        connect: super::alerts::ConnectArgs,
+    },
+    /// Stop a recording and write its profiles into --out: NAME.seccomp.json,
+    /// NAME.seccompprofile.yaml, NAME.apparmor, NAME.apparmorprofile.yaml.
+    Stop {
+        name: String,
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        out: PathBuf,
+        /// `log`: SCMP_ACT_LOG as the default action, for a trial run.
+        #[arg(long, value_name = "ACTION", default_value = "errno", value_parser = ["errno", "log"])]
+        action: String,
+        /// Leave the container runtime's base syscalls out.
+        #[arg(long)]
+        no_base: bool,
+        /// Namespace for the SeccompProfile manifest.
+        #[arg(long, value_name = "NS")]
+        namespace: Option<String>,
+        #[command(flatten)]
+        connect: super::alerts::ConnectArgs,
+    },
+}
+
+fn recording_json(r: &sensor_api::v1::ProfileRecording) -> serde_json::Value {
+    serde_json::json!({
+        "name": r.name,
+        "cgroup_ids": r.cgroup_ids,
+        "syscalls": r.syscalls,
+        "processes": r.processes,
+        "executables": r.executables,
+        "duration_seconds": r.duration.as_ref().map_or(0.0, |d| d.seconds as f64 + f64::from(d.nanos) * 1e-9),
+    })
+}
+
+/// The daemon-mode subcommands: calls to a running sensor.
+fn remote(command: ProfileCommand) -> anyhow::Result<u8> {
+    use sensor_api::v1 as api;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let refused = |s: tonic::Status| anyhow::anyhow!("{}", s.message());
+        match command {
+            ProfileCommand::Start {
+                name,
+                containers,
+                pod_uid,
+                connect,
+            } => {
+                let mut client = super::alerts::connect(&connect).await?;
+                let r = client
+                    .start_profile_recording(api::StartProfileRecordingRequest {
+                        name,
+                        container_ids: containers,
+                        pod_uid: pod_uid.unwrap_or_default(),
+                    })
+                    .await
+                    .map_err(refused)?
+                    .into_inner();
+                println!("{:#}", recording_json(&r));
+            }
+            ProfileCommand::Get { name, connect } => {
+                let mut client = super::alerts::connect(&connect).await?;
+                let r = client
+                    .get_profile_recording(api::GetProfileRecordingRequest { name })
+                    .await
+                    .map_err(refused)?
+                    .into_inner();
+                println!("{:#}", recording_json(&r));
+            }
+            ProfileCommand::List { connect } => {
+                let mut client = super::alerts::connect(&connect).await?;
+                let r = client
+                    .list_profile_recordings(api::ListProfileRecordingsRequest {})
+                    .await
+                    .map_err(refused)?
+                    .into_inner();
+                for name in r.names {
+                    println!("{name}");
+                }
+            }
+            ProfileCommand::Stop {
+                name,
+                out,
+                action,
+                no_base,
+                namespace,
+                connect,
+            } => {
+                let mut client = super::alerts::connect(&connect).await?;
+                let r = client
+                    .stop_profile_recording(api::StopProfileRecordingRequest {
+                        name: name.clone(),
+                        log_mode: action == "log",
+                        no_base,
+                        namespace: namespace.unwrap_or_default(),
+                    })
+                    .await
+                    .map_err(refused)?
+                    .into_inner();
+                std::fs::create_dir_all(&out)
+                    .with_context(|| format!("creating {}", out.display()))?;
+                let mut written = Vec::new();
+                for (file, text) in [
+                    (format!("{name}.seccomp.json"), &r.seccomp_json),
+                    (
+                        format!("{name}.seccompprofile.yaml"),
+                        &r.seccomp_profile_manifest,
+                    ),
+                    (format!("{name}.apparmor"), &r.apparmor_profile),
+                    (
+                        format!("{name}.apparmorprofile.yaml"),
+                        &r.apparmor_profile_manifest,
+                    ),
+                ] {
+                    let path = out.join(file);
+                    std::fs::write(&path, text)
+                        .with_context(|| format!("writing {}", path.display()))?;
+                    written.push(path.display().to_string());
+                }
+                let syscalls = r.recording.as_ref().map_or(0, |r| r.syscalls.len());
+                eprintln!(
+                    "sensor profile stop: {name}: {syscalls} syscalls recorded; wrote {}",
+                    written.join(", ")
+                );
+            }
+            _ => unreachable!("local subcommands are handled by `run`"),
+        }
+        Ok(0)
+    })
 }
 
 /// Runs a `profile` subcommand; the result is the process's exit code.
 pub fn run(command: ProfileCommand) -> anyhow::Result<u8> {
     match command {
+        c @ (ProfileCommand::Start { .. }
+        | ProfileCommand::Get { .. }
+        | ProfileCommand::List { .. }
+        | ProfileCommand::Stop { .. }) => remote(c),
         ProfileCommand::Verify { profile, command } => {
             let loaded = SeccompProfile::load(&profile)?;
             let Some((program, rest)) = command.split_first() else {

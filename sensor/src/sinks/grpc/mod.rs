@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod listen;
+pub mod profiles;
 pub mod service;
 
 use std::time::Duration;

@@ -181,9 +181,56 @@ impl api::sensor_server::Sensor for SensorService {
             .collect();
         Ok(Response::new(api::ListRulesResponse { rules }))
     }
+
+    async fn start_profile_recording(
+        &self,
+        request: Request<api::StartProfileRecordingRequest>,
+    ) -> Result<Response<api::ProfileRecording>, Status> {
+        let recordings = self.recordings()?.clone();
+        let request = request.into_inner();
+        // Walking the cgroup tree and attaching the recorder block: off the async workers.
+        tokio::task::spawn_blocking(move || super::profiles::start(&recordings, &request))
+            .await
+            .map_err(|e| Status::internal(e.to_string()))?
+            .map(Response::new)
+    }
+
+    async fn get_profile_recording(
+        &self,
+        request: Request<api::GetProfileRecordingRequest>,
+    ) -> Result<Response<api::ProfileRecording>, Status> {
+        super::profiles::get(self.recordings()?, &request.into_inner().name).map(Response::new)
+    }
+
+    async fn stop_profile_recording(
+        &self,
+        request: Request<api::StopProfileRecordingRequest>,
+    ) -> Result<Response<api::ProfileRecordingResult>, Status> {
+        let recordings = self.recordings()?.clone();
+        let request = request.into_inner();
+        tokio::task::spawn_blocking(move || super::profiles::stop(&recordings, &request))
+            .await
+            .map_err(|e| Status::internal(e.to_string()))?
+            .map(Response::new)
+    }
+
+    async fn list_profile_recordings(
+        &self,
+        _request: Request<api::ListProfileRecordingsRequest>,
+    ) -> Result<Response<api::ListProfileRecordingsResponse>, Status> {
+        Ok(Response::new(api::ListProfileRecordingsResponse {
+            names: self.recordings()?.list(),
+        }))
+    }
 }
 
 impl SensorService {
+    fn recordings(&self) -> Result<&crate::profile::Recordings, Status> {
+        self.recordings
+            .get()
+            .ok_or_else(|| Status::unavailable("the eBPF programs are still loading; retry"))
+    }
+
     pub fn status_now(&self) -> api::StatusResponse {
         let stats = self.telemetry.pipeline();
         let uptime = self.telemetry.uptime();
