@@ -127,6 +127,7 @@ impl Probe {
             return Err(ProbeError::RingSize(config.ring_bytes));
         }
         privileges::check()?;
+        privileges::raise_memlock_limit();
         tracefs::ensure_mounted()?;
         let started = Instant::now();
         let offsets = kernel_offsets::read()?;

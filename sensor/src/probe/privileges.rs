@@ -62,6 +62,26 @@ fn memcg_accounted_bpf() -> bool {
     (major, minor) >= (5, 11)
 }
 
+/// Before Linux 5.11 the ring buffer and maps count against RLIMIT_MEMLOCK, whose default
+/// (64 KiB to 8 MiB) is smaller than the ring: lift it (this is what CAP_SYS_RESOURCE is for).
+/// A failure is left to the load to report, with its own error.
+pub fn raise_memlock_limit() {
+    if memcg_accounted_bpf() {
+        return;
+    }
+    let unlimited = libc::rlimit {
+        rlim_cur: libc::RLIM_INFINITY,
+        rlim_max: libc::RLIM_INFINITY,
+    };
+    // SAFETY: setrlimit reads the struct it is given.
+    if unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &unlimited) } != 0 {
+        tracing::warn!(
+            "could not lift RLIMIT_MEMLOCK (needs CAP_SYS_RESOURCE on kernels before 5.11): {}",
+            std::io::Error::last_os_error()
+        );
+    }
+}
+
 /// Fails with [`MissingPrivileges`] unless the process can load and attach the programs.
 pub fn check() -> Result<(), MissingPrivileges> {
     let caps = effective_caps();
