@@ -192,7 +192,7 @@ impl Config {
                         add(
                             key,
                             format!(
-                                "cannot read {}: {e} (TCP gRPC requires mutual TLS; set grpc.tcp.insecure: true only for plaintext on a trusted network)",
+                                "cannot read {}: {e} (TCP gRPC requires mutual TLS: give the certificates with grpc.tcp.tls or --tls-ca/--tls-cert/--tls-key; for plaintext on a trusted network only, grpc.tcp.insecure: true or --insecure)",
                                 file.display()
                             ),
                         );
