@@ -481,18 +481,21 @@ fn daemon_mode_recordings_of_running_cgroups() {
         .unwrap();
     assert!(status.success());
 
-    // Events reach `observe` through the ring buffer: wait for the chmod's.
+    // Events reach `observe` through the ring buffer: wait for both containers' (the
+    // chmod's target and the mkdir's exec), which may be read in separate batches.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     let target = file.display().to_string();
-    while !recordings
-        .get("web")
-        .unwrap()
-        .recording
-        .apparmor
-        .chmod_targets
-        .contains(&target)
-    {
-        assert!(std::time::Instant::now() < deadline, "chmod never observed");
+    loop {
+        let so_far = recordings.get("web").unwrap().recording;
+        let seen_chmod = so_far.apparmor.chmod_targets.contains(&target);
+        let seen_mkdir = so_far.apparmor.executables.iter().any(|e| e.ends_with("/mkdir"));
+        if seen_chmod && seen_mkdir {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never observed: chmod {seen_chmod}, mkdir {seen_mkdir}"
+        );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     let recording = recordings.stop("web").unwrap();
