@@ -24,7 +24,11 @@ fn free_port() -> u16 {
 fn get(port: u16, path: &str) -> Option<(u16, String)> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
     let mut text = String::new();
     stream.read_to_string(&mut text).ok()?;
     let status = text.split_whitespace().nth(1)?.parse().ok()?;
@@ -75,7 +79,9 @@ fn http_sink() -> (u16, Arc<Mutex<Vec<String>>>) {
                     if reader.read_exact(&mut body).is_err() {
                         return;
                     }
-                    seen.lock().unwrap().push(String::from_utf8_lossy(&body).into_owned());
+                    seen.lock()
+                        .unwrap()
+                        .push(String::from_utf8_lossy(&body).into_owned());
                     let mut out = &stream;
                     let _ = out.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
                 }
@@ -152,7 +158,11 @@ fn runs_from_a_config_file_with_every_output_probes_metrics_hup_and_term() {
         .arg(&config)
         .output()
         .expect("config check");
-    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
 
     let mut child = Command::new(SENSOR)
         .args(["run", "--config"])
@@ -197,7 +207,8 @@ fn runs_from_a_config_file_with_every_output_probes_metrics_hup_and_term() {
 
     let (_, before) = get(health, "/metrics").expect("metrics");
     let fchmodat = "sensor_events_total{type=\"fchmodat\"}";
-    let alert_metric = "sensor_alerts_total{rule=\"Setuid or Setgid Bit Set on a File\",priority=\"Notice\"}";
+    let alert_metric =
+        "sensor_alerts_total{rule=\"Setuid or Setgid Bit Set on a File\",priority=\"Notice\"}";
     let chmods_before = metric(&before, fchmodat).unwrap_or(0.0);
     let alerts_before = metric(&before, alert_metric).unwrap_or(0.0);
     for name in [
@@ -209,7 +220,10 @@ fn runs_from_a_config_file_with_every_output_probes_metrics_hup_and_term() {
         "sensor_http_output_alerts_total",
         "process_resident_memory_bytes",
     ] {
-        assert!(before.contains(name), "{name} missing from /metrics:\n{before}");
+        assert!(
+            before.contains(name),
+            "{name} missing from /metrics:\n{before}"
+        );
     }
 
     // An alert reaches stdout, the file and the HTTP receiver; the metrics move.
@@ -219,7 +233,11 @@ fn runs_from_a_config_file_with_every_output_probes_metrics_hup_and_term() {
     wait_until("the alert on every output", Duration::from_secs(10), || {
         !lines_with(&alerts, &marker).is_empty()
             && posted.lock().unwrap().iter().any(|b| b.contains(&marker))
-            && stdout_lines.lock().unwrap().iter().any(|l| l.contains(&marker))
+            && stdout_lines
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|l| l.contains(&marker))
     });
     let posted_alert: serde_json::Value = posted
         .lock()
@@ -248,9 +266,11 @@ fn runs_from_a_config_file_with_every_output_probes_metrics_hup_and_term() {
     let second = dir.path("second-setuid");
     setuid_bit(&second);
     let marker2 = second.display().to_string();
-    wait_until("the alert in the reopened file", Duration::from_secs(10), || {
-        !lines_with(&alerts, &marker2).is_empty()
-    });
+    wait_until(
+        "the alert in the reopened file",
+        Duration::from_secs(10),
+        || !lines_with(&alerts, &marker2).is_empty(),
+    );
     assert!(lines_with(&rotated, &marker2).is_empty());
     assert_eq!(lines_with(&rotated, &marker).len(), 1);
 
@@ -283,7 +303,10 @@ fn runs_from_a_config_file_with_every_output_probes_metrics_hup_and_term() {
     let sub = subscriber.wait_with_output().expect("subscriber");
     let said = String::from_utf8_lossy(&sub.stderr);
     assert!(sub.status.success(), "{said}");
-    assert!(said.contains("closed the stream: the sensor is stopping"), "{said}");
+    assert!(
+        said.contains("closed the stream: the sensor is stopping"),
+        "{said}"
+    );
     assert!(!socket.exists(), "the socket is removed at exit");
     // The alert raised just before SIGTERM was drained and flushed, not lost.
     assert_eq!(lines_with(&alerts, &marker3).len(), 1);
@@ -315,7 +338,10 @@ fn config_check_names_the_location_of_each_problem() {
         assert!(!out.status.success(), "{name} accepted");
         String::from_utf8_lossy(&out.stderr).into_owned()
     };
-    let unknown = check("unknown.yaml", "outputs:\n  stdout:\n    enabled: true\n    colour: red\n");
+    let unknown = check(
+        "unknown.yaml",
+        "outputs:\n  stdout:\n    enabled: true\n    colour: red\n",
+    );
     assert!(unknown.contains("unknown.yaml:4:5: error: "), "{unknown}");
     assert!(unknown.contains("unknown field `colour`"), "{unknown}");
 
@@ -331,8 +357,14 @@ fn config_check_names_the_location_of_each_problem() {
         tls.contains("tls.yaml:5:11: error: grpc.tcp.tls.ca: cannot read /nonexistent/ca.crt"),
         "{tls}"
     );
-    assert!(tls.contains("tls.yaml:6:13: error: grpc.tcp.tls.cert"), "{tls}");
-    assert!(tls.contains("tls.yaml:7:12: error: grpc.tcp.tls.key"), "{tls}");
+    assert!(
+        tls.contains("tls.yaml:6:13: error: grpc.tcp.tls.cert"),
+        "{tls}"
+    );
+    assert!(
+        tls.contains("tls.yaml:7:12: error: grpc.tcp.tls.key"),
+        "{tls}"
+    );
 
     // The documented defaults pass.
     let ok = Command::new(SENSOR)
@@ -340,5 +372,9 @@ fn config_check_names_the_location_of_each_problem() {
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/sensor.yaml"))
         .output()
         .expect("config check");
-    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
 }

@@ -488,7 +488,11 @@ fn daemon_mode_recordings_of_running_cgroups() {
     loop {
         let so_far = recordings.get("web").unwrap().recording;
         let seen_chmod = so_far.apparmor.chmod_targets.contains(&target);
-        let seen_mkdir = so_far.apparmor.executables.iter().any(|e| e.ends_with("/mkdir"));
+        let seen_mkdir = so_far
+            .apparmor
+            .executables
+            .iter()
+            .any(|e| e.ends_with("/mkdir"));
         if seen_chmod && seen_mkdir {
             break;
         }

@@ -5,13 +5,37 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::SystemTime;
 
 use sensor_api::v1 as api;
+use tonic::codegen::Bytes;
 
 use super::filter::AlertFilter;
 use super::record::AlertRecord;
+
+/// An alert as the subscribers' queues hold it: the record, and its `SubscribeResponse`
+/// wire bytes, encoded once by whichever subscriber's stream gets to it first and written
+/// as they are by every other.
+pub struct Queued {
+    pub record: Arc<AlertRecord>,
+    wire: OnceLock<Bytes>,
+}
+
+impl Queued {
+    pub fn new(record: Arc<AlertRecord>) -> Self {
+        Self {
+            record,
+            wire: OnceLock::new(),
+        }
+    }
+
+    /// `SubscribeResponse { alert }`, encoded.
+    pub fn wire(&self) -> &Bytes {
+        self.wire
+            .get_or_init(|| self.record.encode_subscribe_response())
+    }
+}
 
 /// Who a subscriber is, for Status and logs.
 #[derive(Clone, Debug)]
@@ -45,7 +69,7 @@ pub struct Subscriber {
 
 #[derive(Default)]
 struct Queue {
-    alerts: VecDeque<Arc<AlertRecord>>,
+    alerts: VecDeque<Arc<Queued>>,
     /// Dropped since the last drop notice.
     unreported: u64,
     closed: Option<String>,
@@ -53,16 +77,19 @@ struct Queue {
 
 /// What a subscriber's stream delivers next.
 pub enum Delivery {
-    Alerts(VecDeque<Arc<AlertRecord>>),
+    Alerts(VecDeque<Arc<Queued>>),
     Dropped { dropped: u64, dropped_total: u64 },
     Closed { reason: String },
 }
 
 impl Subscriber {
-    fn push(&self, record: &Arc<AlertRecord>) {
+    /// Queues the alert if it passes the filter; `queued` is shared by every subscriber the
+    /// alert goes to, made by the first.
+    fn push(&self, record: &Arc<AlertRecord>, queued: &mut Option<Arc<Queued>>) {
         if !self.filter.matches(record) {
             return;
         }
+        let queued = queued.get_or_insert_with(|| Arc::new(Queued::new(record.clone())));
         {
             let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
             if queue.closed.is_some() {
@@ -74,7 +101,7 @@ impl Subscriber {
                 self.dropped.fetch_add(1, Ordering::Relaxed);
                 self.totals.dropped.fetch_add(1, Ordering::Relaxed);
             }
-            queue.alerts.push_back(record.clone());
+            queue.alerts.push_back(queued.clone());
         }
         self.wake.notify_one();
     }
@@ -185,13 +212,14 @@ impl AlertHub {
 
     pub fn publish(&self, record: &Arc<AlertRecord>) {
         self.published.fetch_add(1, Ordering::Relaxed);
+        let mut queued = None;
         for subscriber in self
             .subscribers
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .iter()
         {
-            subscriber.push(record);
+            subscriber.push(record, &mut queued);
         }
     }
 
@@ -261,7 +289,10 @@ mod tests {
         }
         match sub.next().await {
             Delivery::Alerts(alerts) => {
-                let rules: Vec<_> = alerts.iter().map(|a| a.alert.rule.as_str()).collect();
+                let rules: Vec<_> = alerts
+                    .iter()
+                    .map(|a| a.record.alert.rule.as_str())
+                    .collect();
                 assert_eq!(rules, ["r2", "r3", "r4"]);
             }
             _ => panic!("expected alerts"),

@@ -11,6 +11,9 @@ use crate::event::Event;
 /// How many ancestors an alert's process carries (`proc.aname[1..=8]`).
 const ANCESTORS: usize = 8;
 
+/// `SubscribeResponse.alert`'s field number (sensor.proto).
+const SUBSCRIBE_RESPONSE_ALERT: u32 = 1;
+
 #[derive(Debug)]
 pub struct AlertRecord {
     pub alert: Alert,
@@ -74,6 +77,17 @@ impl AlertRecord {
 
     pub fn priority(&self) -> Priority {
         self.alert.priority
+    }
+
+    /// The wire bytes of `SubscribeResponse { alert: self.proto }`, encoded straight from
+    /// `proto` (no clone): the oneof's `alert` field (tag 1) holding the message.
+    pub fn encode_subscribe_response(&self) -> tonic::codegen::Bytes {
+        let mut buf = Vec::with_capacity(prost::encoding::message::encoded_len(
+            SUBSCRIBE_RESPONSE_ALERT,
+            &self.proto,
+        ));
+        prost::encoding::message::encode(SUBSCRIBE_RESPONSE_ALERT, &self.proto, &mut buf);
+        buf.into()
     }
 }
 
@@ -193,5 +207,50 @@ fn field_text(value: &serde_json::Value) -> String {
         serde_json::Value::Null => "<NA>".to_string(),
         serde_json::Value::String(s) => s.clone(),
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prost::Message as _;
+
+    #[test]
+    fn the_encoded_subscribe_response_is_prosts() {
+        let alert = Alert {
+            time: String::new(),
+            rule: "r".to_string(),
+            priority: Priority::Warning,
+            source: "syscall".to_string(),
+            hostname: "h".to_string(),
+            output: "out".to_string(),
+            output_fields: Default::default(),
+            tags: vec!["t".to_string()],
+        };
+        let proto = api::Alert {
+            rule: "r".to_string(),
+            output_fields: [("proc.pid".to_string(), "7".to_string())].into(),
+            process: Some(api::Process {
+                pid: 7,
+                ..Default::default()
+            }),
+            sequence: 3,
+            ..Default::default()
+        };
+        let record = AlertRecord {
+            json: alert.to_json(),
+            alert,
+            proto: proto.clone(),
+            keys: Default::default(),
+        };
+        let expected = api::SubscribeResponse {
+            message: Some(api::subscribe_response::Message::Alert(proto)),
+        };
+        let bytes = record.encode_subscribe_response();
+        assert_eq!(&bytes[..], &expected.encode_to_vec()[..]);
+        assert_eq!(
+            api::SubscribeResponse::decode(&bytes[..]).expect("decodes"),
+            expected
+        );
     }
 }

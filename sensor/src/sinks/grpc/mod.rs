@@ -5,6 +5,7 @@ pub mod client;
 pub mod listen;
 pub mod profiles;
 pub mod service;
+pub mod subscribe;
 
 use std::time::Duration;
 
@@ -14,6 +15,7 @@ use tokio::sync::watch;
 
 pub use listen::{SocketConfig, TcpConfig, TlsFiles};
 pub use service::SensorService;
+pub use subscribe::SensorRouter;
 
 /// How long shutdown waits for subscribers to take their final message.
 const DRAIN: Duration = Duration::from_secs(3);
@@ -59,7 +61,7 @@ impl GrpcServer {
                 builder = builder.tls_config(tls).context("grpc.tcp.tls")?;
             }
             Ok(builder
-                .add_service(api::sensor_server::SensorServer::new(service.clone()))
+                .add_service(SensorRouter::new(service.clone()))
                 .add_service(health_service.clone())
                 .add_service(reflection_v1.clone())
                 .add_service(reflection_v1alpha.clone()))

@@ -5,14 +5,14 @@ use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use futures::Stream;
+use futures::{Stream, StreamExt};
 use sensor_api::v1 as api;
 use tonic::{Request, Response, Status};
 
 use crate::rules::LiveRules;
 use crate::sinks::filter::AlertFilter;
-use crate::sinks::hub::{AlertHub, Delivery, Subscriber, SubscriberInfo};
-use crate::sinks::record::{priority_to_proto, AlertRecord};
+use crate::sinks::hub::{AlertHub, Delivery, Queued, Subscriber, SubscriberInfo};
+use crate::sinks::record::priority_to_proto;
 use crate::telemetry::Telemetry;
 
 /// What the service reads: shared with the pipeline thread.
@@ -30,11 +30,18 @@ pub struct SensorService {
 
 type AlertStream = Pin<Box<dyn Stream<Item = Result<api::SubscribeResponse, Status>> + Send>>;
 
+/// What a subscription streams: an alert, which the Subscribe route writes as its shared
+/// pre-encoded bytes (`super::subscribe`), or a message of its own (DropNotice, Goodbye).
+pub enum Streamed {
+    Alert(Arc<Queued>),
+    Message(Box<api::SubscribeResponse>),
+}
+
 /// Unsubscribes when the stream is dropped: the client went away or the sensor stopped.
 struct Subscription {
     hub: Arc<AlertHub>,
     subscriber: Arc<Subscriber>,
-    pending: VecDeque<Arc<AlertRecord>>,
+    pending: VecDeque<Arc<Queued>>,
     done: bool,
 }
 
@@ -82,74 +89,18 @@ fn peer<T>(request: &Request<T>) -> String {
 impl api::sensor_server::Sensor for SensorService {
     type SubscribeStream = AlertStream;
 
+    /// Served by `super::subscribe::SensorRouter` in the server; this (each alert cloned and
+    /// encoded per subscriber) only if the generated server is used on its own.
     async fn subscribe(
         &self,
         request: Request<api::SubscribeRequest>,
     ) -> Result<Response<Self::SubscribeStream>, Status> {
-        let peer = peer(&request);
-        let body = request.into_inner();
-        let filter =
-            AlertFilter::new(&body).map_err(|e| Status::invalid_argument(e.to_string()))?;
-        let capacity = match body.queue_size {
-            0 => self.default_queue,
-            n => (n as usize).min(self.max_queue),
-        };
-        let info = SubscriberInfo {
-            client_name: body.client_name.clone(),
-            peer,
-            request: body,
-        };
-        let subscriber = self
-            .hub
-            .subscribe(info, filter, capacity)
-            .ok_or_else(|| Status::unavailable("the sensor is shutting down"))?;
-        tracing::info!(
-            id = subscriber.id,
-            client = subscriber.info.client_name,
-            peer = subscriber.info.peer,
-            queue = capacity,
-            "subscriber connected"
-        );
-        let state = Subscription {
-            hub: self.hub.clone(),
-            subscriber,
-            pending: VecDeque::new(),
-            done: false,
-        };
-        let stream = futures::stream::unfold(state, |mut state| async move {
-            use api::subscribe_response::Message;
-            if state.done {
-                return None;
-            }
-            loop {
-                if let Some(record) = state.pending.pop_front() {
-                    state.subscriber.count_sent(1);
-                    let item = message(Message::Alert(record.proto.clone()));
-                    return Some((Ok(item), state));
-                }
-                match state.subscriber.next().await {
-                    Delivery::Alerts(batch) => state.pending = batch,
-                    Delivery::Dropped {
-                        dropped,
-                        dropped_total,
-                    } => {
-                        let notice = Message::DropNotice(api::DropNotice {
-                            dropped,
-                            dropped_total,
-                        });
-                        return Some((Ok(message(notice)), state));
-                    }
-                    Delivery::Closed { reason } => {
-                        state.done = true;
-                        let goodbye = Message::Goodbye(api::Goodbye {
-                            reason,
-                            alerts_sent: state.subscriber.sent.load(Ordering::Relaxed),
-                            alerts_dropped: state.subscriber.dropped.load(Ordering::Relaxed),
-                        });
-                        return Some((Ok(message(goodbye)), state));
-                    }
-                }
-            }
+        use api::subscribe_response::Message;
+        let stream = self.open_subscription(request)?.map(|item| {
+            Ok(match item {
+                Streamed::Alert(queued) => message(Message::Alert(queued.record.proto.clone())),
+                Streamed::Message(m) => *m,
+            })
         });
         Ok(Response::new(Box::pin(stream)))
     }
@@ -225,6 +176,79 @@ impl api::sensor_server::Sensor for SensorService {
 }
 
 impl SensorService {
+    /// Registers a subscriber and returns what its stream delivers; unsubscribes when the
+    /// stream is dropped.
+    pub(super) fn open_subscription(
+        &self,
+        request: Request<api::SubscribeRequest>,
+    ) -> Result<impl Stream<Item = Streamed> + Send + 'static, Status> {
+        let peer = peer(&request);
+        let body = request.into_inner();
+        let filter =
+            AlertFilter::new(&body).map_err(|e| Status::invalid_argument(e.to_string()))?;
+        let capacity = match body.queue_size {
+            0 => self.default_queue,
+            n => (n as usize).min(self.max_queue),
+        };
+        let info = SubscriberInfo {
+            client_name: body.client_name.clone(),
+            peer,
+            request: body,
+        };
+        let subscriber = self
+            .hub
+            .subscribe(info, filter, capacity)
+            .ok_or_else(|| Status::unavailable("the sensor is shutting down"))?;
+        tracing::info!(
+            id = subscriber.id,
+            client = subscriber.info.client_name,
+            peer = subscriber.info.peer,
+            queue = capacity,
+            "subscriber connected"
+        );
+        let state = Subscription {
+            hub: self.hub.clone(),
+            subscriber,
+            pending: VecDeque::new(),
+            done: false,
+        };
+        let stream = futures::stream::unfold(state, |mut state| async move {
+            use api::subscribe_response::Message;
+            if state.done {
+                return None;
+            }
+            loop {
+                if let Some(queued) = state.pending.pop_front() {
+                    state.subscriber.count_sent(1);
+                    return Some((Streamed::Alert(queued), state));
+                }
+                match state.subscriber.next().await {
+                    Delivery::Alerts(batch) => state.pending = batch,
+                    Delivery::Dropped {
+                        dropped,
+                        dropped_total,
+                    } => {
+                        let notice = Message::DropNotice(api::DropNotice {
+                            dropped,
+                            dropped_total,
+                        });
+                        return Some((Streamed::Message(Box::new(message(notice))), state));
+                    }
+                    Delivery::Closed { reason } => {
+                        state.done = true;
+                        let goodbye = Message::Goodbye(api::Goodbye {
+                            reason,
+                            alerts_sent: state.subscriber.sent.load(Ordering::Relaxed),
+                            alerts_dropped: state.subscriber.dropped.load(Ordering::Relaxed),
+                        });
+                        return Some((Streamed::Message(Box::new(message(goodbye))), state));
+                    }
+                }
+            }
+        });
+        Ok(stream)
+    }
+
     fn recordings(&self) -> Result<&crate::profile::Recordings, Status> {
         self.recordings
             .get()
