@@ -124,6 +124,13 @@ impl Config {
                 format!("{ring} must be a power of two of at least 8 MiB (8388608)"),
             );
         }
+        let poll = self.probe.poll_interval;
+        if poll < std::time::Duration::from_micros(100) || poll > std::time::Duration::from_secs(1) {
+            add(
+                "probe.poll_interval",
+                format!("{poll:?} is out of range: use 100us to 1s (1ms keeps alert latency low, 10ms costs less when idle)"),
+            );
+        }
         for (i, file) in self.rules.files.iter().enumerate() {
             if !file.exists() {
                 add(

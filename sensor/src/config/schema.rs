@@ -46,12 +46,17 @@ pub enum LogFormat {
 #[serde(default, deny_unknown_fields)]
 pub struct ProbeSection {
     pub ring_buffer_bytes: u32,
+    /// How long a record may wait in the ring buffer while the node is quiet (the kernel
+    /// wakes the reader only in batches): bounds alert latency; each poll is a wakeup.
+    #[serde(with = "duration")]
+    pub poll_interval: std::time::Duration,
 }
 
 impl Default for ProbeSection {
     fn default() -> Self {
         Self {
             ring_buffer_bytes: sensor_common::DEFAULT_RING_BYTES,
+            poll_interval: std::time::Duration::from_millis(1),
         }
     }
 }
