@@ -276,7 +276,7 @@ fn runs_from_a_config_file_with_every_output_probes_metrics_hup_and_term() {
 
     // SIGTERM: a subscriber gets its Goodbye, the sensor exits 0 with its summary, the
     // socket is gone and the outputs were flushed.
-    let mut subscriber = Command::new(SENSOR)
+    let subscriber = Command::new(SENSOR)
         .args(["alerts", "--socket"])
         .arg(&socket)
         .stdout(Stdio::null())
