@@ -333,7 +333,7 @@ async fn receive(
         match message.message {
             Some(api::subscribe_response::Message::Alert(alert)) => {
                 let t = alert.time.unwrap_or_default();
-                let at = t.seconds as i64 * 1_000_000_000 + i64::from(t.nanos);
+                let at = t.seconds * 1_000_000_000 + i64::from(t.nanos);
                 r.latencies.push(now as i64 - at);
                 r.alerts += 1;
                 r.last = now.saturating_sub(start.load(Ordering::Relaxed)) as f64 / 1e9;
@@ -348,7 +348,7 @@ async fn receive(
 fn generate(path: &std::ffi::CStr, load: Load) -> (u64, f64) {
     let start = Instant::now();
     let chmod = |i: u64| {
-        let mode = if i % 2 == 0 { 0o644 } else { 0o600 };
+        let mode = if i.is_multiple_of(2) { 0o644 } else { 0o600 };
         // SAFETY: a valid NUL-terminated path; fchmodat touches no memory of ours.
         unsafe { libc::fchmodat(libc::AT_FDCWD, path.as_ptr(), mode, 0) };
     };

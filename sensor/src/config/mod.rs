@@ -125,7 +125,8 @@ impl Config {
             );
         }
         let poll = self.probe.poll_interval;
-        if poll < std::time::Duration::from_micros(100) || poll > std::time::Duration::from_secs(1) {
+        if poll < std::time::Duration::from_micros(100) || poll > std::time::Duration::from_secs(1)
+        {
             add(
                 "probe.poll_interval",
                 format!("{poll:?} is out of range: use 100us to 1s (1ms keeps alert latency low, 10ms costs less when idle)"),
