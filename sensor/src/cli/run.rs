@@ -98,20 +98,17 @@ pub struct RunArgs {
 impl RunArgs {
     /// The configuration file (or the defaults), with the flags applied.
     pub fn config(&self) -> anyhow::Result<Config> {
-        let mut config = match &self.config {
-            Some(path) => Config::load(path).map_err(|e| anyhow::anyhow!("{e}"))?,
-            None => Config::default(),
+        let (mut config, text) = match &self.config {
+            Some(path) => Config::load_with_text(path).map_err(|e| anyhow::anyhow!("{e}"))?,
+            None => (Config::default(), String::new()),
         };
+        // Again with the flags applied: a flag's value is checked like the file's.
         self.apply(&mut config);
         let problems = config.check(
             self.config
                 .as_deref()
                 .unwrap_or(std::path::Path::new("<command line>")),
-            &self
-                .config
-                .as_ref()
-                .and_then(|p| std::fs::read_to_string(p).ok())
-                .unwrap_or_default(),
+            &text,
         );
         if !problems.is_empty() {
             let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();

@@ -53,6 +53,12 @@ impl fmt::Display for ConfigError {
 impl Config {
     /// Reads and checks `path`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        Self::load_with_text(path).map(|(config, _)| config)
+    }
+
+    /// As [`Config::load`], also returning the file's text, so that later checks (after
+    /// command-line overrides) can locate keys without reading the file again.
+    pub fn load_with_text(path: &Path) -> Result<(Config, String), ConfigError> {
         let problem = |message: String| Problem {
             file: path.to_path_buf(),
             line: None,
@@ -65,7 +71,7 @@ impl Config {
         let config = Self::parse(path, &text)?;
         let problems = config.check(path, &text);
         if problems.is_empty() {
-            Ok(config)
+            Ok((config, text))
         } else {
             Err(ConfigError(problems))
         }
