@@ -175,13 +175,9 @@ impl Probe {
             }
         }
 
-        for (program, direction) in [("sys_enter", "enter"), ("sys_exit", "exit")] {
-            let prog: &mut TracePoint = ebpf
-                .program_mut(program)
-                .ok_or_else(|| missing_program(program))?
-                .try_into()
-                .map_err(program_error(program, "found"))?;
-            prog.load().map_err(program_error(program, "loaded"))?;
+        for (prog_name, direction) in [("sys_enter", "enter"), ("sys_exit", "exit")] {
+            let prog: &mut TracePoint = program(&mut ebpf, prog_name)?;
+            prog.load().map_err(program_error(prog_name, "loaded"))?;
             for def in syscalls::SYSCALLS {
                 let name = format!("sys_{direction}_{}", def.tracepoint);
                 if def.nr().is_none() || !tracefs::exists("syscalls", &name) {
@@ -192,7 +188,7 @@ impl Probe {
                     continue;
                 }
                 prog.attach("syscalls", &name).map_err(program_error(
-                    program,
+                    prog_name,
                     &format!("attached to syscalls:{name}"),
                 ))?;
                 attached.push(format!("syscalls:{name}"));
@@ -203,11 +199,7 @@ impl Probe {
             "syscall programs attached"
         );
         for name in ["sched_process_exec", "sched_process_exit"] {
-            let prog: &mut TracePoint = ebpf
-                .program_mut(name)
-                .ok_or_else(|| missing_program(name))?
-                .try_into()
-                .map_err(program_error(name, "found"))?;
+            let prog: &mut TracePoint = program(&mut ebpf, name)?;
             prog.load().map_err(program_error(name, "loaded"))?;
             prog.attach("sched", name)
                 .map_err(program_error(name, "attached"))?;
@@ -215,11 +207,7 @@ impl Probe {
         }
         {
             let name = "sched_process_fork";
-            let prog: &mut RawTracePoint = ebpf
-                .program_mut(name)
-                .ok_or_else(|| missing_program(name))?
-                .try_into()
-                .map_err(program_error(name, "found"))?;
+            let prog: &mut RawTracePoint = program(&mut ebpf, name)?;
             prog.load().map_err(program_error(name, "loaded"))?;
             prog.attach(name).map_err(program_error(name, "attached"))?;
             attached.push(format!("raw_tracepoint:{name}"));
@@ -317,11 +305,7 @@ impl Probe {
 /// Loads the syscall recorder without attaching it (see `profile::recorder`).
 fn load_recorder(ebpf: &mut Ebpf) -> Result<crate::profile::Recordings, ProbeError> {
     let name = "record_syscall";
-    let prog: &mut RawTracePoint = ebpf
-        .program_mut(name)
-        .ok_or_else(|| missing_program(name))?
-        .try_into()
-        .map_err(program_error(name, "found"))?;
+    let prog: &mut RawTracePoint = program(ebpf, name)?;
     prog.load().map_err(program_error(name, "loaded"))?;
     let fd = prog
         .fd()
@@ -330,6 +314,17 @@ fn load_recorder(ebpf: &mut Ebpf) -> Result<crate::profile::Recordings, ProbeErr
     let map = take_map(ebpf, "RECORDINGS", aya::maps::PerCpuHashMap::try_from)?;
     let filter = take_map(ebpf, "RECORD_FILTER", Array::try_from)?;
     Ok(crate::profile::Recordings::new(map, filter, fd))
+}
+
+/// The program `name` of the object, as the type it must be.
+fn program<'a, T>(ebpf: &'a mut Ebpf, name: &str) -> Result<&'a mut T, ProbeError>
+where
+    &'a mut T: TryFrom<&'a mut aya::programs::Program, Error = aya::programs::ProgramError>,
+{
+    ebpf.program_mut(name)
+        .ok_or_else(|| missing_program(name))?
+        .try_into()
+        .map_err(program_error(name, "found"))
 }
 
 fn missing_program(name: &str) -> ProbeError {
