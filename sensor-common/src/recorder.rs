@@ -4,6 +4,11 @@
 //! kernel) for every syscall entered by a task in a recorded cgroup. Each CPU has its own copy
 //! (a per-CPU hash), so setting a bit needs no atomic read-modify-write; the agent ORs the CPUs'
 //! copies together when it reads a recording.
+//!
+//! Native syscalls are recorded by one program attached to each `syscalls:sys_enter_<name>`
+//! tracepoint, with the tracepoint's index in the agent's list as its BPF cookie; the program
+//! notes which syscall number each cookie stands for (`TRACEPOINT_SYSCALLS`), so the agent can
+//! detach a tracepoint once every running recording has made its syscall.
 
 /// Bits per ABI: covers every syscall number of x86_64, i386, x32 (with its flag bit removed),
 /// arm64 and arm.
@@ -24,6 +29,9 @@ pub struct SyscallBitmap {
     /// Syscall numbers at or past [`SYSCALL_BITS`]: none exist today; counted so that a
     /// future one is reported instead of silently missing from a profile.
     pub out_of_range: u64,
+    /// 32-bit processes that started (exec'd a compat image) in the cgroup: their syscalls
+    /// are recorded only while the compat recorder is attached.
+    pub compat_execs: u64,
 }
 
 impl SyscallBitmap {
@@ -31,6 +39,7 @@ impl SyscallBitmap {
         native: [0; SYSCALL_WORDS],
         compat: [0; SYSCALL_WORDS],
         out_of_range: 0,
+        compat_execs: 0,
     };
 }
 
@@ -42,6 +51,21 @@ pub const FILTER_WORDS: usize = (FILTER_BITS / 64) as usize;
 
 /// Most cgroups recorded at once.
 pub const MAX_RECORDED_CGROUPS: u32 = 1024;
+
+/// Entries of `TRACEPOINT_SYSCALLS`: more than the `syscalls:sys_enter_*` tracepoints of any
+/// kernel (about 360 on x86_64 6.18).
+pub const MAX_SYSCALL_TRACEPOINTS: u32 = 1024;
+
+/// What the `sys_enter` raw tracepoint program (`RAW_RECORDER_MODE`) records.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RawRecorderMode {
+    /// 32-bit compat and x32 syscalls only: the per-syscall tracepoints skip them.
+    Compat = 0,
+    /// Every syscall: for kernels where the per-syscall programs cannot load (no BPF cookies
+    /// before Linux 5.15).
+    All = 1,
+}
 
 #[cfg(feature = "user")]
 // SAFETY: plain repr(C) u64 fields.

@@ -12,8 +12,9 @@ use sensor_common::{
 };
 
 use crate::{
-    maps::{self_tgid, Pending, PENDING},
+    maps::{offsets, self_tgid, Pending, PENDING},
     record::Builder,
+    recorder::{current_is_compat, current_recording},
 };
 
 /// Emits an `ExecArgs` record: string 0 is the filename, string 1 the NUL-separated argv.
@@ -91,6 +92,13 @@ pub fn sched_process_exec(ctx: TracePointContext) -> u32 {
     }
     if pid as u32 == self_tgid() {
         return 0;
+    }
+    // A 32-bit image in a recorded cgroup: the agent warns when its syscalls go unrecorded.
+    let o = offsets();
+    if current_is_compat(&o) {
+        if let Some(bitmap) = current_recording(&o) {
+            bitmap.compat_execs += 1;
+        }
     }
     let Ok(loc) = (unsafe { ctx.read_at::<u32>(8) }) else {
         return 0;

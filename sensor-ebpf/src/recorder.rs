@@ -1,17 +1,28 @@
 //! The syscall recorder: one bit per syscall number entered by a task of a recorded cgroup.
 //!
-//! Attached to the `sys_enter` raw tracepoint only while a recording is active (the agent opens
-//! and closes the link), so an idle sensor adds nothing to any syscall. While attached, a task
-//! outside the recorded cgroups pays one cgroup id read and one hash lookup.
+//! Native syscalls: `record_syscall` is attached to one `syscalls:sys_enter_<name>` tracepoint
+//! per syscall the running recordings have not all made yet, and the agent detaches each as
+//! soon as they have. A syscall with no program attached costs no task anything, so once a
+//! recorded workload has warmed up, the rest of the machine pays nothing for the syscalls it
+//! makes. Those per-syscall tracepoints skip 32-bit syscalls; `record_raw_syscall` on the
+//! `sys_enter` raw tracepoint records those, attached only for recordings that ask for them
+//! (it runs on every syscall of every task while attached).
 
 use aya_ebpf::{
-    helpers::{bpf_get_current_cgroup_id, generated::bpf_get_current_task_btf},
-    macros::{map, raw_tracepoint},
+    helpers::{
+        bpf_get_current_cgroup_id,
+        generated::{bpf_get_attach_cookie, bpf_get_current_task_btf},
+    },
+    macros::{map, raw_tracepoint, tracepoint},
     maps::{Array, PerCpuHashMap},
-    programs::RawTracePointContext,
+    programs::{RawTracePointContext, TracePointContext},
+    EbpfContext as _,
 };
 use sensor_common::{
-    recorder::{FILTER_BITS, FILTER_WORDS, MAX_RECORDED_CGROUPS, SYSCALL_BITS, X32_SYSCALL_BIT},
+    recorder::{
+        RawRecorderMode, FILTER_BITS, FILTER_WORDS, MAX_RECORDED_CGROUPS,
+        MAX_SYSCALL_TRACEPOINTS, SYSCALL_BITS, X32_SYSCALL_BIT,
+    },
     KernelOffsets, SyscallBitmap,
 };
 
@@ -26,6 +37,18 @@ pub static RECORDINGS: PerCpuHashMap<u64, SyscallBitmap> =
 /// inlines, so an unrecorded task is usually turned away without a helper call.
 #[map]
 pub static RECORD_FILTER: Array<[u64; FILTER_WORDS]> = Array::with_max_entries(1, 0);
+
+/// Tracepoint (by cookie) -> its syscall number + 1, learnt the first time it fires: the
+/// agent detaches a tracepoint by the number it stands for without a table of names.
+#[map]
+pub static TRACEPOINT_SYSCALLS: Array<u32> = Array::with_max_entries(MAX_SYSCALL_TRACEPOINTS, 0);
+
+/// `RawRecorderMode` of `record_raw_syscall`, set by the agent before it attaches it.
+#[map]
+pub static RAW_RECORDER_MODE: Array<u32> = Array::with_max_entries(1, 0);
+
+/// `__syscall_nr` of every `syscalls:sys_enter_*` record.
+const SYSCALL_NR_OFFSET: usize = 8;
 
 /// The current task's cgroup v2 id through BTF-typed loads (no helper call).
 #[inline(always)]
@@ -51,46 +74,93 @@ fn current_cgroup_id(o: &KernelOffsets) -> u64 {
     }
 }
 
-#[raw_tracepoint(tracepoint = "sys_enter")]
-pub fn record_syscall(ctx: RawTracePointContext) -> i32 {
-    let o = offsets();
-    let cgroup = current_cgroup_id(&o);
-    let Some(filter) = RECORD_FILTER.get(0) else {
-        return 0;
-    };
+/// The current task's bitmap, if its cgroup is recorded.
+#[inline(always)]
+pub fn current_recording(o: &KernelOffsets) -> Option<&'static mut SyscallBitmap> {
+    let cgroup = current_cgroup_id(o);
+    let filter = RECORD_FILTER.get(0)?;
     let bit = cgroup % FILTER_BITS;
     let word = filter.get((bit / 64) as usize).copied().unwrap_or(0);
     if word & (1u64 << (bit % 64)) == 0 {
+        return None;
+    }
+    let bitmap = RECORDINGS.get_ptr_mut(cgroup)?;
+    // SAFETY: this CPU's copy; no other program touches it while this one runs.
+    Some(unsafe { &mut *bitmap })
+}
+
+/// Whether the current task is in a 32-bit compat syscall, or (after exec) runs a 32-bit image.
+#[inline(always)]
+pub fn current_is_compat(o: &KernelOffsets) -> bool {
+    if o.task_compat == KernelOffsets::MISSING {
+        return false;
+    }
+    let task = unsafe { bpf_get_current_task_btf() } as *const u8;
+    let word = unsafe { core::ptr::read_volatile(task.add(o.task_compat as usize) as *const u32) };
+    word & o.compat_mask != 0
+}
+
+#[inline(always)]
+fn set_bit(words: &mut [u64], nr: u64) {
+    if let Some(w) = words.get_mut((nr / 64) as usize) {
+        *w |= 1u64 << (nr % 64);
+    }
+}
+
+#[tracepoint]
+pub fn record_syscall(ctx: TracePointContext) -> u32 {
+    let Ok(nr) = (unsafe { ctx.read_at::<i32>(SYSCALL_NR_OFFSET) }) else {
+        return 0;
+    };
+    if nr < 0 {
         return 0;
     }
-    let Some(bitmap) = RECORDINGS.get_ptr_mut(cgroup) else {
+    let cookie = unsafe { bpf_get_attach_cookie(ctx.as_ptr()) } as u32;
+    if let Some(known) = TRACEPOINT_SYSCALLS.get_ptr_mut(cookie) {
+        // SAFETY: an array slot; a racing writer on another CPU stores the same value.
+        unsafe {
+            if *known == 0 {
+                *known = nr as u32 + 1;
+            }
+        }
+    }
+    let o = offsets();
+    let Some(bitmap) = current_recording(&o) else {
         return 0;
     };
-    // sys_enter(struct pt_regs *regs, long id)
-    let id: u64 = ctx.arg(1);
-    let compat = o.task_compat != KernelOffsets::MISSING && {
-        let task = unsafe { bpf_get_current_task_btf() } as *const u8;
-        let word =
-            unsafe { core::ptr::read_volatile(task.add(o.task_compat as usize) as *const u32) };
-        word & o.compat_mask != 0
-    };
-    // x32 shares x86_64's numbers past its flag bit; libseccomp names them per ABI.
-    let nr = if compat { id } else { id & !X32_SYSCALL_BIT };
-    // SAFETY: this CPU's copy; no other program touches it while this one runs.
-    let bitmap = unsafe { &mut *bitmap };
+    let nr = nr as u64;
     if nr >= SYSCALL_BITS as u64 {
         bitmap.out_of_range += 1;
         return 0;
     }
-    let word = (nr / 64) as usize;
-    let bit = 1u64 << (nr % 64);
-    let words = if compat {
-        &mut bitmap.compat
-    } else {
-        &mut bitmap.native
+    set_bit(&mut bitmap.native, nr);
+    0
+}
+
+// sys_enter(struct pt_regs *regs, long id)
+#[raw_tracepoint(tracepoint = "sys_enter")]
+pub fn record_raw_syscall(ctx: RawTracePointContext) -> i32 {
+    let o = offsets();
+    let id: u64 = ctx.arg(1);
+    let compat = current_is_compat(&o);
+    let all = RAW_RECORDER_MODE.get(0).copied() == Some(RawRecorderMode::All as u32);
+    // x32 shares x86_64's numbers past its flag bit; libseccomp names them per ABI. The
+    // per-syscall tracepoints skip x32 as they skip compat.
+    if !compat && !all && id & X32_SYSCALL_BIT == 0 {
+        return 0;
+    }
+    let Some(bitmap) = current_recording(&o) else {
+        return 0;
     };
-    if let Some(w) = words.get_mut(word) {
-        *w |= bit;
+    let nr = if compat { id } else { id & !X32_SYSCALL_BIT };
+    if nr >= SYSCALL_BITS as u64 {
+        bitmap.out_of_range += 1;
+        return 0;
+    }
+    if compat {
+        set_bit(&mut bitmap.compat, nr);
+    } else {
+        set_bit(&mut bitmap.native, nr);
     }
     0
 }

@@ -1,13 +1,16 @@
 //! What the syscall recorder costs: a getppid storm (the cheapest syscall, so the recorder's
-//! per-call cost shows the most) and a fchmodat storm (a syscall the sensor also traces), each
-//! run four ways, interleaved over rounds so that drift in the
-//! machine's speed hits all alike. Run through `cargo xtask bench`.
+//! per-call cost shows the most), a fchmodat storm (a syscall the sensor also traces) and a
+//! file storm (open, fstat, read, close of a small file: a realistic syscall-heavy loop), each
+//! run five ways, interleaved over rounds so that drift in the machine's speed hits all alike.
+//! Run through `cargo xtask bench`.
 //!
 //! 1. untraced: no programs loaded;
-//! 2. sensor loaded, nothing recorded: the recorder is not attached;
-//! 3. unrecorded: another cgroup is being recorded, so the recorder runs on every syscall of
-//!    the storm and finds its cgroup is not recorded;
-//! 4. recorded: the storm's own cgroup is recorded.
+//! 2. sensor loaded, nothing recorded: no recorder program is attached;
+//! 3. unrecorded, recording has not made these syscalls: another (idle) cgroup is recorded, so
+//!    every syscall tracepoint carries the recorder: the worst case for the rest of the machine;
+//! 4. unrecorded, recording has made them: the recorded cgroup ran the same loop once and the
+//!    recorder detached those syscalls' tracepoints: the steady state of a warmed-up workload;
+//! 5. recorded: the storm's own cgroup is recorded from its first syscall.
 
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
@@ -16,27 +19,12 @@ use std::time::Instant;
 use sensor::probe::{Probe, ProbeConfig};
 use sensor::profile::cgroup::TempCgroup;
 
+const KINDS: [&str; 3] = ["getppid", "fchmodat", "files"];
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some("storm") {
-        let count: u64 = args[3].parse().expect("count");
-        let file =
-            std::ffi::CString::new(format!("/tmp/sensor-record-storm-{}", std::process::id()))
-                .expect("path");
-        std::fs::write(file.to_str().expect("path"), b"x").expect("storm file");
-        let start = Instant::now();
-        for i in 0..count {
-            if args[2] == "getppid" {
-                // SAFETY: no arguments, no memory.
-                unsafe { libc::syscall(libc::SYS_getppid) };
-            } else {
-                let mode = if i % 2 == 0 { 0o644 } else { 0o600 };
-                // SAFETY: a valid NUL-terminated path.
-                unsafe { libc::fchmodat(libc::AT_FDCWD, file.as_ptr(), mode, 0) };
-            }
-        }
-        println!("{}", start.elapsed().as_secs_f64());
-        let _ = std::fs::remove_file(file.to_str().expect("path"));
+        storm_child(&args[2], args[3].parse().expect("count"));
         return;
     }
     let arg = |name: &str, default: u64| -> u64 {
@@ -48,83 +36,109 @@ fn main() {
     };
     let rounds = arg("--rounds", 3).max(1) as usize;
     run("getppid", arg("--getppid-calls", 5_000_000), rounds);
-    // fchmodat is traced by the sensor too (an event per call): a heavier, realistic syscall.
     run("fchmodat", arg("--chmod-calls", 500_000), rounds);
+    run("files", arg("--file-loops", 500_000), rounds);
 }
+
+/// The storm itself, in a child process: prints its own duration in seconds.
+fn storm_child(kind: &str, count: u64) {
+    assert!(KINDS.contains(&kind), "storm kind {kind}");
+    let path = format!("/tmp/sensor-record-storm-{}", std::process::id());
+    let file = std::ffi::CString::new(path.clone()).expect("path");
+    std::fs::write(&path, b"a small file").expect("storm file");
+    let mut buf = [0u8; 64];
+    let start = Instant::now();
+    for i in 0..count {
+        // SAFETY: a valid NUL-terminated path and buffers that outlive the calls.
+        unsafe {
+            match kind {
+                "getppid" => {
+                    libc::syscall(libc::SYS_getppid);
+                }
+                "fchmodat" => {
+                    let mode = if i % 2 == 0 { 0o644 } else { 0o600 };
+                    libc::fchmodat(libc::AT_FDCWD, file.as_ptr(), mode, 0);
+                }
+                _ => {
+                    let fd = libc::open(file.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC);
+                    let mut st: libc::stat = std::mem::zeroed();
+                    libc::fstat(fd, &mut st);
+                    libc::read(fd, buf.as_mut_ptr().cast(), buf.len());
+                    libc::close(fd);
+                }
+            }
+        }
+    }
+    println!("{}", start.elapsed().as_secs_f64());
+    let _ = std::fs::remove_file(&path);
+}
+
+const WAYS: [&str; 5] = [
+    "untraced (no programs)",
+    "sensor loaded, nothing recorded",
+    "unrecorded, recording has not made them",
+    "unrecorded, recording has made them",
+    "recorded",
+];
 
 fn run(kind: &str, calls: u64, rounds: usize) {
     println!(
-        "record benchmark: {kind} storm of {calls} calls, calls/s (median of {rounds} interleaved rounds)"
+        "record benchmark: {kind} storm of {calls} loops, loops/s (median of {rounds} interleaved rounds)"
     );
     let recorded = TempCgroup::create("bench-recorded").expect("cgroup (run as root)");
     let other = TempCgroup::create("bench-other").expect("cgroup");
-    let mut runs: [Vec<f64>; 4] = Default::default();
-    // The program's own run time as the kernel measures it, when kernel.bpf_stats_enabled=1.
-    let stats = std::fs::read_to_string("/proc/sys/kernel/bpf_stats_enabled")
-        .is_ok_and(|s| s.trim() == "1");
-    let mut ns_per_call: [Vec<f64>; 2] = Default::default();
+    let mut runs: [Vec<f64>; 5] = Default::default();
+    let mut attached = (0, 0);
+    let mut start_ms = Vec::new();
     for _ in 0..rounds {
         runs[0].push(storm(kind, calls, None));
         let probe = Probe::load(&ProbeConfig::default()).expect("load probe (run as root)");
         let recordings = probe.recordings();
         runs[1].push(storm(kind, calls, None));
-        recordings.start("other", &[other.id()]).expect("record");
-        let before = recordings.program_stats().unwrap_or_default();
+        let started = Instant::now();
+        recordings
+            .start("other", &[other.id()], Default::default())
+            .expect("record");
+        start_ms.push(started.elapsed().as_secs_f64() * 1e3);
+        attached.0 = recordings.attached_tracepoints();
         runs[2].push(storm(kind, calls, None));
-        let after = recordings.program_stats().unwrap_or_default();
-        ns_per_call[0].push(per_call(before, after));
-        recordings.start("storm", &[recorded.id()]).expect("record");
-        runs[3].push(storm(kind, calls, Some(&recorded)));
-        let last = recordings.program_stats().unwrap_or_default();
-        ns_per_call[1].push(per_call(after, last));
+        // The recorded workload makes these syscalls once; the recorder lets them go.
+        storm(kind, 1, Some(&other));
+        recordings.prune();
+        attached.1 = recordings.attached_tracepoints();
+        runs[3].push(storm(kind, calls, None));
+        recordings
+            .start("storm", &[recorded.id()], Default::default())
+            .expect("record");
+        runs[4].push(storm(kind, calls, Some(&recorded)));
         let recording = recordings.stop("storm").expect("stop");
-        assert!(
-            recording.syscalls.contains(kind),
-            "the storm was not recorded"
-        );
+        let made = if kind == "files" { "read" } else { kind };
+        assert!(recording.syscalls.contains(made), "the storm was not recorded");
         recordings.stop("other").expect("stop");
+        assert!(!recordings.is_attached(), "recorder still attached after the last stop");
         drop(probe);
     }
-    let rate = |secs: &[f64]| {
-        let mut v: Vec<f64> = secs.iter().map(|s| calls as f64 / s).collect();
+    let median = |mut v: Vec<f64>| {
         v.sort_by(|a, b| a.total_cmp(b));
         v[v.len() / 2]
     };
+    let rate = |secs: &[f64]| median(secs.iter().map(|s| calls as f64 / s).collect());
     let untraced = rate(&runs[0]);
     let idle = rate(&runs[1]);
-    for (way, secs) in [
-        "untraced (no programs)",
-        "sensor loaded, nothing recorded",
-        "unrecorded (another cgroup recorded)",
-        "recorded",
-    ]
-    .iter()
-    .zip(&runs)
-    {
+    for (way, secs) in WAYS.iter().zip(&runs) {
         let r = rate(secs);
         println!(
-            "  {way:<40} {r:>12.0} calls/s  ratio to untraced {:.3}  to sensor loaded {:.3}",
+            "  {way:<42} {r:>12.0} loops/s  ratio to untraced {:.3}  to sensor loaded {:.3}",
             r / untraced,
             r / idle
         );
     }
-    if stats {
-        let median = |mut v: Vec<f64>| {
-            v.sort_by(|a, b| a.total_cmp(b));
-            v[v.len() / 2]
-        };
-        let [unrecorded, recorded] = ns_per_call;
-        println!(
-            "  recorder program run time (kernel.bpf_stats_enabled): {:.0} ns per syscall unrecorded, {:.0} ns recorded",
-            median(unrecorded),
-            median(recorded)
-        );
-    }
-}
-
-fn per_call(before: (u64, u64), after: (u64, u64)) -> f64 {
-    let runs = after.0.saturating_sub(before.0).max(1);
-    after.1.saturating_sub(before.1) as f64 / runs as f64
+    println!(
+        "  recorder tracepoints attached: {} at a recording's start ({:.1} ms to attach), {} once it made the storm's syscalls",
+        attached.0,
+        median(start_ms),
+        attached.1
+    );
 }
 
 /// Runs the storm in a child (in `cgroup` from its first instruction when given); returns the

@@ -448,14 +448,14 @@ fn daemon_mode_recordings_of_running_cgroups() {
     let file = dir.path("target");
     std::fs::write(&file, "x").unwrap();
 
-    recordings.start("web", &[id(&a)]).unwrap();
+    recordings.start("web", &[id(&a)], Default::default()).unwrap();
     assert!(recordings.is_attached());
     assert!(
-        recordings.start("web", &[id(&b)]).is_err(),
+        recordings.start("web", &[id(&b)], Default::default()).is_err(),
         "duplicate name accepted"
     );
     assert!(
-        recordings.start("other", &[id(&a)]).is_err(),
+        recordings.start("other", &[id(&a)], Default::default()).is_err(),
         "cgroup in two recordings"
     );
     let status = Command::new("sh")

@@ -41,6 +41,9 @@ pub enum ProfileCommand {
         /// Every container of this pod (`kubectl get pod P -o jsonpath='{.metadata.uid}'`).
         #[arg(long, value_name = "UID")]
         pod_uid: Option<String>,
+        /// Record 32-bit syscalls too (costs every process on the node while recording).
+        #[arg(long)]
+        compat: bool,
         #[command(flatten)]
         connect: super::alerts::ConnectArgs,
     },
@@ -83,6 +86,8 @@ fn recording_json(r: &sensor_api::v1::ProfileRecording) -> serde_json::Value {
         "processes": r.processes,
         "executables": r.executables,
         "duration_seconds": r.duration.as_ref().map_or(0.0, |d| d.seconds as f64 + f64::from(d.nanos) * 1e-9),
+        "unrecorded_compat_processes": r.unrecorded_compat_processes,
+        "warnings": r.warnings,
     })
 }
 
@@ -99,6 +104,7 @@ fn remote(command: ProfileCommand) -> anyhow::Result<u8> {
                 name,
                 containers,
                 pod_uid,
+                compat,
                 connect,
             } => {
                 let mut client = super::alerts::connect(&connect).await?;
@@ -107,6 +113,7 @@ fn remote(command: ProfileCommand) -> anyhow::Result<u8> {
                         name,
                         container_ids: containers,
                         pod_uid: pod_uid.unwrap_or_default(),
+                        compat,
                     })
                     .await
                     .map_err(refused)?
@@ -173,6 +180,9 @@ fn remote(command: ProfileCommand) -> anyhow::Result<u8> {
                     written.push(path.display().to_string());
                 }
                 let syscalls = r.recording.as_ref().map_or(0, |r| r.syscalls.len());
+                for warning in r.recording.iter().flat_map(|r| &r.warnings) {
+                    eprintln!("sensor profile stop: {name}: warning: {warning}");
+                }
                 eprintln!(
                     "sensor profile stop: {name}: {syscalls} syscalls recorded; wrote {}",
                     written.join(", ")

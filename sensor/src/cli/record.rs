@@ -6,7 +6,7 @@ use std::process::Command;
 
 use anyhow::{bail, Context};
 use sensor::profile::seccomp::{Mode, SeccompProfile};
-use sensor::profile::{apparmor, base, session, spo};
+use sensor::profile::{apparmor, base, session, spo, RecordOptions};
 
 /// Which files `record` writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
@@ -48,6 +48,11 @@ pub struct RecordArgs {
     /// Leave out the base profile: the profile then holds only what the command did.
     #[arg(long)]
     pub no_base: bool,
+    /// Record 32-bit (compat) syscalls too, for commands that run 32-bit binaries. Off by
+    /// default because, while it records, every process on the machine pays for it on every
+    /// syscall; without it a 32-bit process is reported and the profile flagged incomplete.
+    #[arg(long)]
+    pub compat: bool,
     /// The command and its arguments.
     #[arg(last = true, required = true, value_name = "CMD")]
     pub command: Vec<String>,
@@ -77,19 +82,16 @@ pub fn run(args: RecordArgs) -> anyhow::Result<u8> {
 
     let mut command = Command::new(program);
     command.args(rest);
-    let outcome = session::record(&name, command)?;
+    let outcome = session::record(
+        &name,
+        command,
+        RecordOptions {
+            compat: args.compat,
+        },
+    )?;
     let recording = &outcome.recording;
-    if !recording.unnamed.is_empty() {
-        tracing::warn!(
-            unnamed = ?recording.unnamed,
-            "syscall numbers libseccomp has no name for cannot be allowed by a profile"
-        );
-    }
-    if recording.out_of_range > 0 {
-        tracing::warn!(
-            count = recording.out_of_range,
-            "syscalls past the recorder's 1024 numbers were made and are not in the profile"
-        );
+    for warning in recording.warnings() {
+        eprintln!("sensor record: {name}: warning: {warning}");
     }
 
     let mut syscalls = recording.syscalls.clone();

@@ -303,17 +303,44 @@ impl Probe {
 }
 
 /// Loads the syscall recorder without attaching it (see `profile::recorder`).
+/// Loads the recorder's programs (attached only while recording). The per-syscall one needs
+/// BPF cookies (Linux 5.15); without them the raw tracepoint program records everything.
 fn load_recorder(ebpf: &mut Ebpf) -> Result<crate::profile::Recordings, ProbeError> {
-    let name = "record_syscall";
+    let shared = |name: &str, fd: Result<&aya::programs::ProgramFd, _>| {
+        fd.and_then(|fd| fd.try_clone().map_err(aya::programs::ProgramError::IOError))
+            .map_err(program_error(name, "shared"))
+    };
+    let name = "record_raw_syscall";
     let prog: &mut RawTracePoint = program(ebpf, name)?;
     prog.load().map_err(program_error(name, "loaded"))?;
-    let fd = prog
-        .fd()
-        .and_then(|fd| fd.try_clone().map_err(aya::programs::ProgramError::IOError))
-        .map_err(program_error(name, "shared"))?;
+    let raw = shared(name, prog.fd())?;
+    let name = "record_syscall";
+    let prog: &mut TracePoint = program(ebpf, name)?;
+    let per_syscall = match prog.load() {
+        Ok(()) => Some(shared(name, prog.fd())?),
+        Err(e) => {
+            tracing::info!(
+                "the per-syscall recorder does not load on this kernel ({e}); recordings \
+                 will use the sys_enter raw tracepoint, which every syscall pays for"
+            );
+            None
+        }
+    };
+    let per_syscall = match per_syscall {
+        Some(fd) => Some((
+            fd,
+            take_map(ebpf, "TRACEPOINT_SYSCALLS", Array::try_from)?,
+        )),
+        None => None,
+    };
+    let programs = crate::profile::recorder_links::RecorderPrograms {
+        per_syscall,
+        raw,
+        raw_mode: take_map(ebpf, "RAW_RECORDER_MODE", Array::try_from)?,
+    };
     let map = take_map(ebpf, "RECORDINGS", aya::maps::PerCpuHashMap::try_from)?;
     let filter = take_map(ebpf, "RECORD_FILTER", Array::try_from)?;
-    Ok(crate::profile::Recordings::new(map, filter, fd))
+    Ok(crate::profile::Recordings::new(map, filter, programs))
 }
 
 /// The program `name` of the object, as the type it must be.

@@ -1,26 +1,32 @@
 //! Control of the kernel's syscall recorder, shared between the thread that owns the probe and
 //! whoever starts and stops recordings (the `sensor record` command, the gRPC API).
 //!
-//! The recorder program is loaded with the other programs but attached to the `sys_enter` raw
-//! tracepoint only while at least one recording is active: the link is opened on the first
-//! start and closed on the last stop, so a sensor that records nothing adds nothing to any
-//! syscall. While attached, a process outside the recorded cgroups pays one cgroup id read and
-//! one hash lookup per syscall.
+//! The recorder programs are loaded with the other programs but attached only while a
+//! recording runs, so a sensor that records nothing adds nothing to any syscall. A recording's
+//! start attaches one program per syscall tracepoint (`recorder_links`); a pruning thread then
+//! detaches each syscall's as soon as every running recording has made it, so the cost to the
+//! rest of the machine shrinks to the syscalls the recorded workloads have not made yet.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Instant;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
+use std::time::{Duration, Instant};
 
 use aya::maps::{Array, MapData, PerCpuHashMap, PerCpuValues};
-use aya::programs::ProgramFd;
 use sensor_common::recorder::{FILTER_BITS, FILTER_WORDS, MAX_RECORDED_CGROUPS, SYSCALL_WORDS};
 use sensor_common::SyscallBitmap;
 
 use super::arch::{self, Abi};
+use super::recorder_links::{RecorderLinks, RecorderPrograms};
 use super::recording::{AppArmorObservations, Recording};
 use crate::event::{Event, EventKind};
+
+/// How soon after a recording first makes a syscall its tracepoint is detached, while
+/// recordings are warming up; the pruner backs off to [`PRUNE_INTERVAL_MAX`] while nothing
+/// changes.
+const PRUNE_INTERVAL_MIN: Duration = Duration::from_millis(10);
+const PRUNE_INTERVAL_MAX: Duration = Duration::from_secs(1);
 
 #[derive(Debug, thiserror::Error)]
 pub enum RecorderError {
@@ -46,12 +52,38 @@ pub enum RecorderError {
     Cpus(#[source] std::io::Error),
     #[error("attaching the syscall recorder to raw_syscalls:sys_enter failed: {0}")]
     Attach(#[source] std::io::Error),
+    #[error("attaching the syscall recorder to {tracepoint} failed: {source}")]
+    AttachTracepoint {
+        tracepoint: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("reading the syscall tracepoints from tracefs ({path}): {source}")]
+    Tracefs {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("this kernel has {0} syscall tracepoints, more than the recorder's 1024")]
+    TooManyTracepoints(usize),
+}
+
+/// How a recording records.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RecordOptions {
+    /// Record 32-bit compat (and x32) syscalls too. Off by default because it costs every
+    /// process on the machine: the per-syscall tracepoints skip 32-bit syscalls, and only the
+    /// `sys_enter` raw tracepoint, which runs on every syscall, sees them. A recording without
+    /// it still counts the 32-bit processes that ran (`Recording::compat_processes`).
+    pub compat: bool,
 }
 
 /// A cloneable, thread-safe handle on the recorder. See the module documentation.
 #[derive(Clone)]
 pub struct Recordings {
     inner: Arc<Mutex<Inner>>,
+    /// Wakes the pruning thread early (with `inner`'s lock): a recording started or stopped.
+    wake: Arc<Condvar>,
     /// Whether any recording is active: `observe`'s fast path, read without the lock.
     active: Arc<AtomicBool>,
 }
@@ -59,14 +91,17 @@ pub struct Recordings {
 struct Inner {
     map: PerCpuHashMap<MapData, u64, SyscallBitmap>,
     filter: Array<MapData, [u64; FILTER_WORDS]>,
-    program: ProgramFd,
-    link: Option<OwnedFd>,
+    links: RecorderLinks,
     running: BTreeMap<String, Running>,
     /// cgroup id -> the recording it belongs to.
     owner: HashMap<u64, String>,
+    /// Whether the pruning thread is alive, and how long it sleeps next.
+    pruner: bool,
+    prune_interval: Duration,
 }
 
 struct Running {
+    options: RecordOptions,
     cgroups: BTreeSet<u64>,
     started: Instant,
     apparmor: AppArmorObservations,
@@ -86,21 +121,23 @@ pub struct RecordingStatus {
 }
 
 impl Recordings {
-    /// Wraps the loaded (not attached) recorder program and its map.
+    /// Wraps the loaded (not attached) recorder programs and their maps.
     pub(crate) fn new(
         map: PerCpuHashMap<MapData, u64, SyscallBitmap>,
         filter: Array<MapData, [u64; FILTER_WORDS]>,
-        program: ProgramFd,
+        programs: RecorderPrograms,
     ) -> Self {
         Self {
             inner: Arc::new(Mutex::new(Inner {
                 map,
                 filter,
-                program,
-                link: None,
+                links: RecorderLinks::new(programs),
                 running: BTreeMap::new(),
                 owner: HashMap::new(),
+                pruner: false,
+                prune_interval: PRUNE_INTERVAL_MIN,
             })),
+            wake: Arc::new(Condvar::new()),
             active: Arc::new(AtomicBool::new(false)),
         }
     }
@@ -112,7 +149,12 @@ impl Recordings {
 
     /// Starts recording every task in `cgroups` (cgroup v2 ids) under `name`. The cgroups'
     /// syscalls are recorded from the moment this returns.
-    pub fn start(&self, name: &str, cgroups: &[u64]) -> Result<(), RecorderError> {
+    pub fn start(
+        &self,
+        name: &str,
+        cgroups: &[u64],
+        options: RecordOptions,
+    ) -> Result<(), RecorderError> {
         if cgroups.is_empty() {
             return Err(RecorderError::NoCgroups);
         }
@@ -123,6 +165,7 @@ impl Recordings {
         inner.running.insert(
             name.to_string(),
             Running {
+                options,
                 cgroups: BTreeSet::new(),
                 started: Instant::now(),
                 apparmor: AppArmorObservations::default(),
@@ -134,13 +177,35 @@ impl Recordings {
             inner.running.remove(name);
             return Err(e);
         }
-        if let Err(e) = inner.ensure_attached() {
+        if let Err(e) = inner.attach() {
             inner.remove_cgroups(name);
             inner.running.remove(name);
+            inner.after_stop();
             return Err(e);
         }
+        inner.prune_interval = PRUNE_INTERVAL_MIN;
+        if !inner.pruner && inner.links.per_syscall() {
+            inner.pruner = true;
+            let weak = Arc::downgrade(&self.inner);
+            let wake = self.wake.clone();
+            let spawned = std::thread::Builder::new()
+                .name("recorder-prune".into())
+                .spawn(move || prune_loop(weak, &wake));
+            if let Err(e) = spawned {
+                // Recording still works; every tracepoint just stays attached until it ends.
+                tracing::warn!("cannot start the recorder's pruning thread: {e}");
+                inner.pruner = false;
+            }
+        }
+        self.wake.notify_all();
         self.active.store(true, Ordering::Release);
-        tracing::info!(recording = name, ?cgroups, "recording started");
+        tracing::info!(
+            recording = name,
+            ?cgroups,
+            compat = options.compat,
+            tracepoints = inner.links.attached_tracepoints(),
+            "recording started"
+        );
         Ok(())
     }
 
@@ -184,9 +249,9 @@ impl Recordings {
         let recording = inner.snapshot(name);
         inner.remove_cgroups(name);
         inner.running.remove(name);
+        inner.after_stop();
+        self.wake.notify_all();
         if inner.running.is_empty() {
-            // Closing the link detaches the program: nothing is recorded any more.
-            inner.link = None;
             self.active.store(false, Ordering::Release);
         }
         tracing::info!(
@@ -210,22 +275,47 @@ impl Recordings {
         Ok(merged)
     }
 
-    /// The recorder program's run count and total run time (ns) as the kernel counts them
+    /// The recorder programs' run count and total run time (ns) as the kernel counts them
     /// with `kernel.bpf_stats_enabled=1` (zero otherwise): what recording costs per syscall.
     pub fn program_stats(&self) -> Option<(u64, u64)> {
-        let fd = self.lock().program.as_fd().as_raw_fd();
-        let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}")).ok()?;
-        let field = |name: &str| -> Option<u64> {
-            info.lines()
-                .find_map(|l| l.strip_prefix(name))
-                .and_then(|v| v.trim_start_matches(':').trim().parse().ok())
-        };
-        Some((field("run_cnt")?, field("run_time_ns")?))
+        let inner = self.lock();
+        let mut total = (0, 0);
+        for fd in inner.links.program_fds() {
+            let fd = fd.as_fd().as_raw_fd();
+            let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}")).ok()?;
+            let field = |name: &str| -> Option<u64> {
+                info.lines()
+                    .find_map(|l| l.strip_prefix(name))
+                    .and_then(|v| v.trim_start_matches(':').trim().parse().ok())
+            };
+            total.0 += field("run_cnt")?;
+            total.1 += field("run_time_ns")?;
+        }
+        Some(total)
     }
 
-    /// Whether the recorder is attached to the kernel (some recording is active).
+    /// Whether any recorder program is attached to the kernel (some recording is active).
     pub fn is_attached(&self) -> bool {
-        self.lock().link.is_some()
+        let inner = self.lock();
+        inner.links.attached_tracepoints() > 0 || inner.links.raw_attached()
+    }
+
+    /// How many syscall tracepoints the recorder is attached to now: every one at a
+    /// recording's start, fewer as the running recordings make their syscalls.
+    pub fn attached_tracepoints(&self) -> usize {
+        self.lock().links.attached_tracepoints()
+    }
+
+    /// Whether the `sys_enter` raw tracepoint (which every syscall pays for) is attached: only
+    /// for compat recordings, or on kernels without the per-syscall program.
+    pub fn raw_attached(&self) -> bool {
+        self.lock().links.raw_attached()
+    }
+
+    /// Detaches now the tracepoints of the syscalls every running recording has made, as the
+    /// pruning thread does on its own every 10 ms to 1 s. Returns how many it detached.
+    pub fn prune(&self) -> usize {
+        self.lock().prune()
     }
 
     /// Collects AppArmor observations from a pipeline event. Called for every event: when
@@ -321,11 +411,71 @@ impl Inner {
         }
     }
 
-    fn ensure_attached(&mut self) -> Result<(), RecorderError> {
-        if self.link.is_none() {
-            self.link = Some(raw_tracepoint_open("sys_enter", &self.program)?);
+    /// Attaches what the running recordings need: every syscall tracepoint (a new recording
+    /// has made no syscall yet), and the raw tracepoint if one of them records compat.
+    fn attach(&mut self) -> Result<(), RecorderError> {
+        let compat = self.running.values().any(|r| r.options.compat);
+        self.links.attach_all()?;
+        self.links.set_raw(true, compat)
+    }
+
+    /// After a recording ended: everything detached if it was the last, else the raw
+    /// tracepoint only if a remaining recording still wants it (and the pruner looks again
+    /// soon: what only the stopped recording lacked can go).
+    fn after_stop(&mut self) {
+        if self.running.is_empty() {
+            self.links.detach_all();
+            return;
         }
-        Ok(())
+        let compat = self.running.values().any(|r| r.options.compat);
+        if let Err(e) = self.links.set_raw(true, compat) {
+            tracing::warn!("updating the compat recorder: {e}");
+        }
+        self.prune_interval = PRUNE_INTERVAL_MIN;
+    }
+
+    /// Detaches the tracepoints of the syscalls every running recording has made.
+    fn prune(&mut self) -> usize {
+        if self.running.is_empty() {
+            return 0;
+        }
+        let mut seen_by_all = [u64::MAX; SYSCALL_WORDS];
+        for r in self.running.values() {
+            let seen = self.bitmap(r).native;
+            for (all, word) in seen_by_all.iter_mut().zip(seen) {
+                *all &= word;
+            }
+        }
+        let detached = self.links.prune(&seen_by_all);
+        if detached > 0 {
+            tracing::debug!(
+                detached,
+                attached = self.links.attached_tracepoints(),
+                "recorder: detached the tracepoints of syscalls every recording has made"
+            );
+        }
+        detached
+    }
+
+    /// A recording's bitmaps, ORed over its cgroups and the CPUs.
+    fn bitmap(&self, r: &Running) -> SyscallBitmap {
+        let mut all = SyscallBitmap::EMPTY;
+        for cgroup in &r.cgroups {
+            match self.map.get(cgroup, 0) {
+                Ok(values) => {
+                    for cpu in values.iter() {
+                        for i in 0..SYSCALL_WORDS {
+                            all.native[i] |= cpu.native[i];
+                            all.compat[i] |= cpu.compat[i];
+                        }
+                        all.out_of_range += cpu.out_of_range;
+                        all.compat_execs += cpu.compat_execs;
+                    }
+                }
+                Err(e) => tracing::warn!(cgroup, "reading the recorder's bitmap: {e}"),
+            }
+        }
+        all
     }
 
     /// The bitmaps of a recording's cgroups, ORed over CPUs and cgroups, turned into names.
@@ -333,26 +483,20 @@ impl Inner {
         let Some(r) = self.running.get(name) else {
             return Recording::default();
         };
-        let mut native = [0u64; SYSCALL_WORDS];
-        let mut compat = [0u64; SYSCALL_WORDS];
-        let mut out_of_range = 0;
-        for cgroup in &r.cgroups {
-            match self.map.get(cgroup, 0) {
-                Ok(values) => {
-                    for cpu in values.iter() {
-                        for i in 0..SYSCALL_WORDS {
-                            native[i] |= cpu.native[i];
-                            compat[i] |= cpu.compat[i];
-                        }
-                        out_of_range += cpu.out_of_range;
-                    }
-                }
-                Err(e) => tracing::warn!(cgroup, "reading the recorder's bitmap: {e}"),
-            }
-        }
+        let SyscallBitmap {
+            native,
+            compat,
+            out_of_range,
+            compat_execs,
+        } = self.bitmap(r);
         let mut recording = Recording {
             name: name.to_string(),
             out_of_range,
+            unrecorded_compat_processes: if r.options.compat || !self.links.per_syscall() {
+                0
+            } else {
+                compat_execs
+            },
             processes: r.forks + u64::from(r.first_process),
             apparmor: r.apparmor.clone(),
             cgroups: r.cgroups.iter().copied().collect(),
@@ -383,49 +527,35 @@ impl Inner {
     }
 }
 
+/// The pruning thread: runs while recordings do, and while a handle lives.
+fn prune_loop(inner: Weak<Mutex<Inner>>, wake: &Condvar) {
+    loop {
+        // Upgraded for one wait at a time, so that dropping every handle ends the thread.
+        let Some(inner) = inner.upgrade() else { return };
+        let guard = inner.lock().unwrap_or_else(|e| e.into_inner());
+        let interval = guard.prune_interval;
+        let (mut guard, _) = wake
+            .wait_timeout(guard, interval)
+            .unwrap_or_else(|e| e.into_inner());
+        if guard.running.is_empty() {
+            guard.pruner = false;
+            return;
+        }
+        // Quick while recordings make new syscalls; backing off while they do not.
+        guard.prune_interval = if guard.prune() > 0 {
+            PRUNE_INTERVAL_MIN
+        } else {
+            (guard.prune_interval * 2).min(PRUNE_INTERVAL_MAX)
+        };
+    }
+}
+
 fn set_bits(words: &[u64; SYSCALL_WORDS]) -> impl Iterator<Item = u32> + '_ {
     words.iter().enumerate().flat_map(|(i, &w)| {
         (0..64)
             .filter(move |b| w & (1u64 << b) != 0)
             .map(move |b| (i * 64 + b) as u32)
     })
-}
-
-/// BPF_RAW_TRACEPOINT_OPEN: attaches `program` and returns the link; closing it detaches.
-/// Done here rather than through aya's program object, which the probe's owner holds: the
-/// handle can attach and detach from any thread with its own copy of the program's fd.
-fn raw_tracepoint_open(name: &str, program: &ProgramFd) -> Result<OwnedFd, RecorderError> {
-    const BPF_RAW_TRACEPOINT_OPEN: libc::c_long = 17;
-    let name = std::ffi::CString::new(name)
-        .map_err(|e| RecorderError::Attach(std::io::Error::other(e)))?;
-    // union bpf_attr's raw_tracepoint member: { __u64 name; __u32 prog_fd; __u32 pad; __u64 cookie; }
-    #[repr(C)]
-    struct Attr {
-        name: u64,
-        prog_fd: u32,
-        pad: u32,
-        cookie: u64,
-    }
-    let attr = Attr {
-        name: name.as_ptr() as u64,
-        prog_fd: program.as_fd().as_raw_fd() as u32,
-        pad: 0,
-        cookie: 0,
-    };
-    // SAFETY: a valid attr of the size passed; the name outlives the call.
-    let fd = unsafe {
-        libc::syscall(
-            libc::SYS_bpf,
-            BPF_RAW_TRACEPOINT_OPEN,
-            &attr as *const Attr,
-            std::mem::size_of::<Attr>() as u32,
-        )
-    };
-    if fd < 0 {
-        return Err(RecorderError::Attach(std::io::Error::last_os_error()));
-    }
-    // SAFETY: the kernel returned a new fd that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
 }
 
 #[cfg(test)]

@@ -22,6 +22,11 @@ pub struct Recording {
     pub unnamed: BTreeSet<String>,
     /// Syscalls whose number was past the recorder's bitmap (none on today's kernels).
     pub out_of_range: u64,
+    /// 32-bit processes that started in the recorded cgroups while 32-bit syscalls were not
+    /// recorded (`RecordOptions::compat` off): their syscalls are missing (see
+    /// [`Recording::warnings`]).
+    #[serde(default)]
+    pub unrecorded_compat_processes: u64,
     /// Processes started in the recorded cgroups (the first one included).
     pub processes: u64,
     pub apparmor: AppArmorObservations,
@@ -60,6 +65,7 @@ impl Recording {
             .extend(other.compat_syscalls.iter().cloned());
         self.unnamed.extend(other.unnamed.iter().cloned());
         self.out_of_range += other.out_of_range;
+        self.unrecorded_compat_processes += other.unrecorded_compat_processes;
         self.processes += other.processes;
         self.apparmor.merge(&other.apparmor);
         for c in &other.cgroups {
@@ -68,6 +74,34 @@ impl Recording {
             }
         }
         self.duration = self.duration.max(other.duration);
+    }
+}
+
+impl Recording {
+    /// What makes a profile from this recording incomplete, each in words a user can act on.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        if self.unrecorded_compat_processes > 0 {
+            warnings.push(format!(
+                "{} 32-bit process(es) ran but 32-bit syscalls were not recorded: the profile \
+                 would break them; record again with --compat (compat: true over gRPC)",
+                self.unrecorded_compat_processes
+            ));
+        }
+        if !self.unnamed.is_empty() {
+            let unnamed: Vec<&str> = self.unnamed.iter().map(String::as_str).collect();
+            warnings.push(format!(
+                "syscall numbers libseccomp has no name for cannot be allowed by a profile: {}",
+                unnamed.join(", ")
+            ));
+        }
+        if self.out_of_range > 0 {
+            warnings.push(format!(
+                "{} syscalls past the recorder's 1024 numbers were made and are not in the profile",
+                self.out_of_range
+            ));
+        }
+        warnings
     }
 }
 

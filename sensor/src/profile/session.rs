@@ -14,7 +14,7 @@ use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use super::cgroup::{CgroupError, TempCgroup};
-use super::recorder::{RecorderError, Recordings};
+use super::recorder::{RecordOptions, RecorderError, Recordings};
 use super::Recording;
 use crate::pipeline::Pipeline;
 use crate::probe::{Probe, ProbeConfig, ProbeError};
@@ -46,7 +46,11 @@ pub struct Outcome {
 }
 
 /// Runs `command` to completion, recorded as `name`.
-pub fn record(name: &str, mut command: Command) -> Result<Outcome, SessionError> {
+pub fn record(
+    name: &str,
+    mut command: Command,
+    options: RecordOptions,
+) -> Result<Outcome, SessionError> {
     let stop = Arc::new(AtomicBool::new(false));
     let (ready_tx, ready_rx) = mpsc::channel::<Result<Recordings, ProbeError>>();
     let capture = {
@@ -78,7 +82,7 @@ pub fn record(name: &str, mut command: Command) -> Result<Outcome, SessionError>
 
     let result = (|| {
         let cgroup = TempCgroup::create(name)?;
-        recordings.start(name, &[cgroup.id()])?;
+        recordings.start(name, &[cgroup.id()], options)?;
         recordings.count_first_process(name);
         let procs = std::ffi::CString::new(cgroup.procs_file().as_os_str().as_encoded_bytes())
             .map_err(|e| SessionError::Spawn {

@@ -4,7 +4,9 @@
 use sensor_api::v1 as api;
 use tonic::Status;
 
-use crate::profile::{apparmor, base, cgroup, seccomp, spo, RecorderError, Recording, Recordings};
+use crate::profile::{
+    apparmor, base, cgroup, seccomp, spo, RecordOptions, RecorderError, Recording, Recordings,
+};
 
 fn status_of(e: RecorderError) -> Status {
     match e {
@@ -30,6 +32,8 @@ pub fn message(name: &str, recording: &Recording) -> api::ProfileRecording {
             seconds: recording.duration.as_secs() as i64,
             nanos: recording.duration.subsec_nanos() as i32,
         }),
+        unrecorded_compat_processes: recording.unrecorded_compat_processes,
+        warnings: recording.warnings(),
     }
 }
 
@@ -59,7 +63,13 @@ pub fn start(
     cgroups.sort_unstable();
     cgroups.dedup();
     recordings
-        .start(&request.name, &cgroups)
+        .start(
+            &request.name,
+            &cgroups,
+            RecordOptions {
+                compat: request.compat,
+            },
+        )
         .map_err(status_of)?;
     tracing::info!(name = request.name, ?cgroups, "profile recording started");
     get(recordings, &request.name)
