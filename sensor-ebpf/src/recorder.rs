@@ -20,8 +20,8 @@ use aya_ebpf::{
 };
 use sensor_common::{
     recorder::{
-        RawRecorderMode, FILTER_BITS, FILTER_WORDS, MAX_RECORDED_CGROUPS,
-        MAX_SYSCALL_TRACEPOINTS, SYSCALL_BITS, X32_SYSCALL_BIT,
+        RawRecorderMode, FILTER_BITS, FILTER_WORDS, MAX_RECORDED_CGROUPS, MAX_SYSCALL_TRACEPOINTS,
+        SYSCALL_BITS, X32_SYSCALL_BIT,
     },
     KernelOffsets, SyscallBitmap,
 };

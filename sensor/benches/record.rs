@@ -113,9 +113,15 @@ fn run(kind: &str, calls: u64, rounds: usize) {
         runs[4].push(storm(kind, calls, Some(&recorded)));
         let recording = recordings.stop("storm").expect("stop");
         let made = if kind == "files" { "read" } else { kind };
-        assert!(recording.syscalls.contains(made), "the storm was not recorded");
+        assert!(
+            recording.syscalls.contains(made),
+            "the storm was not recorded"
+        );
         recordings.stop("other").expect("stop");
-        assert!(!recordings.is_attached(), "recorder still attached after the last stop");
+        assert!(
+            !recordings.is_attached(),
+            "recorder still attached after the last stop"
+        );
         drop(probe);
     }
     let median = |mut v: Vec<f64>| {

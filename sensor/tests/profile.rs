@@ -448,14 +448,20 @@ fn daemon_mode_recordings_of_running_cgroups() {
     let file = dir.path("target");
     std::fs::write(&file, "x").unwrap();
 
-    recordings.start("web", &[id(&a)], Default::default()).unwrap();
+    recordings
+        .start("web", &[id(&a)], Default::default())
+        .unwrap();
     assert!(recordings.is_attached());
     assert!(
-        recordings.start("web", &[id(&b)], Default::default()).is_err(),
+        recordings
+            .start("web", &[id(&b)], Default::default())
+            .is_err(),
         "duplicate name accepted"
     );
     assert!(
-        recordings.start("other", &[id(&a)], Default::default()).is_err(),
+        recordings
+            .start("other", &[id(&a)], Default::default())
+            .is_err(),
         "cgroup in two recordings"
     );
     let status = Command::new("sh")

@@ -19,7 +19,8 @@ pub const GRPCIO_VERSION: &str = "1.85.1";
 /// openssl signs the test API server's keys. python3-venv holds hadolint's virtualenv where
 /// python3 is Debian's. libseccomp-dev: the agent links libseccomp for syscall names and to
 /// compile seccomp profiles (`sensor profile verify`); apparmor's `apparmor_parser` checks
-/// the generated AppArmor profiles in the tests.
+/// the generated AppArmor profiles in the tests. binutils (`as --32`, `ld -m elf_i386`)
+/// builds the 32-bit binary the compat recording test runs.
 const DEBIAN_PACKAGES: &[&str] = &[
     "util-linux",
     "mount",
@@ -30,6 +31,7 @@ const DEBIAN_PACKAGES: &[&str] = &[
     "openssl",
     "libseccomp-dev",
     "apparmor",
+    "binutils",
 ];
 
 pub fn run() -> Result<()> {

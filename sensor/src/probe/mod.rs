@@ -327,10 +327,7 @@ fn load_recorder(ebpf: &mut Ebpf) -> Result<crate::profile::Recordings, ProbeErr
         }
     };
     let per_syscall = match per_syscall {
-        Some(fd) => Some((
-            fd,
-            take_map(ebpf, "TRACEPOINT_SYSCALLS", Array::try_from)?,
-        )),
+        Some(fd) => Some((fd, take_map(ebpf, "TRACEPOINT_SYSCALLS", Array::try_from)?)),
         None => None,
     };
     let programs = crate::profile::recorder_links::RecorderPrograms {

@@ -101,9 +101,7 @@ impl RecorderLinks {
                 Ok(nr_plus_one) => nr_plus_one - 1,
             };
             let word = (nr / 64) as usize;
-            !seen
-                .get(word)
-                .is_some_and(|w| w & (1u64 << (nr % 64)) != 0)
+            seen.get(word).is_none_or(|w| w & (1u64 << (nr % 64)) == 0)
         });
         before - self.links.len()
     }
@@ -331,7 +329,10 @@ mod tests {
         std::fs::create_dir_all(dir.join("events/syscalls/sys_exit_read")).unwrap();
         assert_eq!(
             syscall_tracepoints(&dir).unwrap(),
-            [("sys_enter_read".to_string(), 5), ("sys_enter_write".to_string(), 7)]
+            [
+                ("sys_enter_read".to_string(), 5),
+                ("sys_enter_write".to_string(), 7)
+            ]
         );
         std::fs::remove_dir_all(&dir).unwrap();
     }
