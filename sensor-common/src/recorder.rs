@@ -29,9 +29,9 @@ pub struct SyscallBitmap {
     /// Syscall numbers at or past [`SYSCALL_BITS`]: none exist today; counted so that a
     /// future one is reported instead of silently missing from a profile.
     pub out_of_range: u64,
-    /// 32-bit processes that started (exec'd a compat image) in the cgroup: their syscalls
-    /// are recorded only while the compat recorder is attached.
-    pub compat_execs: u64,
+    /// 32-bit processes that started (exec'd a compat image) in the cgroup while 32-bit
+    /// syscalls were not recorded (`RAW_RECORDER_MODE` off).
+    pub unrecorded_compat_execs: u64,
 }
 
 impl SyscallBitmap {
@@ -39,7 +39,7 @@ impl SyscallBitmap {
         native: [0; SYSCALL_WORDS],
         compat: [0; SYSCALL_WORDS],
         out_of_range: 0,
-        compat_execs: 0,
+        unrecorded_compat_execs: 0,
     };
 }
 
@@ -60,11 +60,14 @@ pub const MAX_SYSCALL_TRACEPOINTS: u32 = 1024;
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RawRecorderMode {
+    /// Not attached: 32-bit syscalls are not recorded (the exec program counts the 32-bit
+    /// processes that start in recorded cgroups meanwhile).
+    Off = 0,
     /// 32-bit compat and x32 syscalls only: the per-syscall tracepoints skip them.
-    Compat = 0,
-    /// Every syscall: for kernels where the per-syscall programs cannot load (no BPF cookies
-    /// before Linux 5.15).
-    All = 1,
+    Compat = 1,
+    /// Every syscall: the raw strategy, or kernels where the per-syscall programs cannot load
+    /// (no BPF cookies before Linux 5.15).
+    All = 2,
 }
 
 #[cfg(feature = "user")]

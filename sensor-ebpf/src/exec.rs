@@ -14,7 +14,7 @@ use sensor_common::{
 use crate::{
     maps::{offsets, self_tgid, Pending, PENDING},
     record::Builder,
-    recorder::{current_is_compat, current_recording},
+    recorder::{compat_recorded, current_is_compat, current_recording},
 };
 
 /// Emits an `ExecArgs` record: string 0 is the filename, string 1 the NUL-separated argv.
@@ -93,11 +93,12 @@ pub fn sched_process_exec(ctx: TracePointContext) -> u32 {
     if pid as u32 == self_tgid() {
         return 0;
     }
-    // A 32-bit image in a recorded cgroup: the agent warns when its syscalls go unrecorded.
+    // A 32-bit image in a recorded cgroup whose 32-bit syscalls are not being recorded: the
+    // agent warns that the profile would break it.
     let o = offsets();
-    if current_is_compat(&o) {
+    if current_is_compat(&o) && !compat_recorded() {
         if let Some(bitmap) = current_recording(&o) {
-            bitmap.compat_execs += 1;
+            bitmap.unrecorded_compat_execs += 1;
         }
     }
     let Ok(loc) = (unsafe { ctx.read_at::<u32>(8) }) else {

@@ -47,6 +47,14 @@ pub static TRACEPOINT_SYSCALLS: Array<u32> = Array::with_max_entries(MAX_SYSCALL
 #[map]
 pub static RAW_RECORDER_MODE: Array<u32> = Array::with_max_entries(1, 0);
 
+/// Whether the raw tracepoint is recording 32-bit syscalls now.
+#[inline(always)]
+pub fn compat_recorded() -> bool {
+    RAW_RECORDER_MODE
+        .get(0)
+        .is_some_and(|&mode| mode != RawRecorderMode::Off as u32)
+}
+
 /// `__syscall_nr` of every `syscalls:sys_enter_*` record.
 const SYSCALL_NR_OFFSET: usize = 8;
 

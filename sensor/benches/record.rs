@@ -90,6 +90,8 @@ fn run(kind: &str, calls: u64, rounds: usize) {
     let mut runs: [Vec<f64>; 5] = Default::default();
     let mut attached = (0, 0);
     let mut start_ms = Vec::new();
+    let mut stop_ms = Vec::new();
+    let mut close_s = Vec::new();
     for _ in 0..rounds {
         runs[0].push(storm(kind, calls, None));
         let probe = Probe::load(&ProbeConfig::default()).expect("load probe (run as root)");
@@ -117,11 +119,19 @@ fn run(kind: &str, calls: u64, rounds: usize) {
             recording.syscalls.contains(made),
             "the storm was not recorded"
         );
+        let stopped = Instant::now();
         recordings.stop("other").expect("stop");
+        stop_ms.push(stopped.elapsed().as_secs_f64() * 1e3);
         assert!(
             !recordings.is_attached(),
             "recorder still attached after the last stop"
         );
+        // The perf events under the recorder close in the background; the next round starts
+        // on a quiet kernel.
+        while recordings.anchors() > 0 {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        close_s.push(stopped.elapsed().as_secs_f64());
         drop(probe);
     }
     let median = |mut v: Vec<f64>| {
@@ -144,6 +154,11 @@ fn run(kind: &str, calls: u64, rounds: usize) {
         attached.0,
         median(start_ms),
         attached.1
+    );
+    println!(
+        "  last stop: {:.1} ms; its perf events closed in the background in {:.1} s",
+        median(stop_ms),
+        median(close_s)
     );
 }
 

@@ -1,8 +1,9 @@
 //! The syscall recorder's hold on the kernel, on the real kernel: a program on every syscall
 //! tracepoint at a recording's start, each detached once every running recording has made
 //! that syscall (what keeps the rest of the machine from paying), syscalls not made yet still
-//! recorded after others were detached, and 32-bit syscalls recorded only when asked, with a
-//! warning (and a profile that fails `verify`) when a 32-bit process ran unrecorded.
+//! recorded after others were detached, the perf events under them closed in the background
+//! after the last recording, and 32-bit syscalls: recorded by `sensor record` (its profile
+//! proven on a real i386 binary) and in daemon mode when asked, reported when not.
 
 mod common;
 
@@ -137,6 +138,24 @@ fn tracepoints_are_detached_once_every_recording_has_made_their_syscall() {
         "attached after the last recording stopped"
     );
     assert_eq!(recordings.attached_tracepoints(), 0);
+
+    // The perf events under the links close in the background; a recording started
+    // meanwhile takes back those still open, and after it they all close.
+    recordings
+        .start("c", &[cgroup_id(&a)], RecordOptions::default())
+        .unwrap();
+    assert_eq!(recordings.attached_tracepoints(), all);
+    assert_eq!(recordings.anchors(), all);
+    recordings.stop("c").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while recordings.anchors() > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "{} perf events still open",
+            recordings.anchors()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 fn run(cmd: &mut Command) -> Output {
@@ -195,13 +214,11 @@ fail:
     binary
 }
 
-fn record(dir: &TempDir, name: &str, extra: &[&str], binary: &Path) -> (String, Vec<String>) {
+fn record(dir: &TempDir, name: &str, binary: &Path) -> (String, Vec<String>) {
     let out = run(Command::new(SENSOR)
         .args(["record", "--no-base", "--out"])
         .arg(&dir.0)
-        .args(["--name", name])
-        .args(extra)
-        .arg("--")
+        .args(["--name", name, "--"])
         .arg(binary));
     assert!(out.status.success(), "sensor record failed: {out:?}");
     let profile = dir.path(&format!("{name}.seccomp.json"));
@@ -216,6 +233,9 @@ fn record(dir: &TempDir, name: &str, extra: &[&str], binary: &Path) -> (String, 
     (String::from_utf8_lossy(&out.stderr).into_owned(), names)
 }
 
+/// `sensor record` (raw tracepoint) records a 32-bit binary's syscalls under i386's numbers
+/// and its profile lets it run; daemon-mode recordings (per-syscall tracepoints) record them
+/// when asked and otherwise say a 32-bit process went unrecorded.
 #[cfg(target_arch = "x86_64")]
 #[test]
 fn compat_syscalls_are_recorded_when_asked_and_reported_when_not() {
@@ -230,28 +250,7 @@ fn compat_syscalls_are_recorded_when_asked_and_reported_when_not() {
         "the i386 test binary does not run here (ia32 emulation?)"
     );
 
-    // Without --compat: the 32-bit process is reported, and its profile breaks it.
-    let (stderr, names) = record(&dir, "plain", &[], &binary);
-    assert!(
-        stderr.contains("1 32-bit process(es) ran but 32-bit syscalls were not recorded"),
-        "{stderr}"
-    );
-    assert!(stderr.contains("(0 compat)"), "{stderr}");
-    assert!(!names.contains(&"getpgrp".to_string()), "{names:?}");
-    let verify = |name: &str| {
-        run(Command::new(SENSOR)
-            .args(["profile", "verify"])
-            .arg(dir.path(&format!("{name}.seccomp.json")))
-            .arg("--")
-            .arg(&binary))
-    };
-    assert!(
-        !verify("plain").status.success(),
-        "a 32-bit binary ran under a profile without its syscalls"
-    );
-
-    // With --compat: recorded under i386's numbers, and the profile lets it run.
-    let (stderr, names) = record(&dir, "compat", &["--compat"], &binary);
+    let (stderr, names) = record(&dir, "compat", &binary);
     assert!(!stderr.contains("32-bit process(es) ran"), "{stderr}");
     assert!(stderr.contains("(2 compat)"), "getpgrp and exit: {stderr}");
     for made in ["getpgrp", "exit", "execve"] {
@@ -260,9 +259,62 @@ fn compat_syscalls_are_recorded_when_asked_and_reported_when_not() {
             "{made} missing: {names:?}"
         );
     }
-    let out = verify("compat");
+    let verify = |profile: &Path| {
+        run(Command::new(SENSOR)
+            .args(["profile", "verify"])
+            .arg(profile)
+            .arg("--")
+            .arg(&binary))
+    };
+    let profile = dir.path("compat.seccomp.json");
     assert!(
-        out.status.success(),
+        verify(&profile).status.success(),
         "the 32-bit binary failed under its profile"
     );
+    // The same profile without getpgrp breaks it: the profile is what lets it run.
+    let mut json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&profile).unwrap()).unwrap();
+    json["syscalls"][0]["names"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|n| n != "getpgrp");
+    let broken = dir.path("broken.seccomp.json");
+    std::fs::write(&broken, json.to_string()).unwrap();
+    assert!(
+        !verify(&broken).status.success(),
+        "ran without getpgrp allowed"
+    );
+
+    // Daemon mode: per-syscall tracepoints, which 32-bit syscalls do not reach.
+    let probe =
+        sensor::probe::Probe::load(&sensor::probe::ProbeConfig::default()).expect("load probe");
+    let recordings = probe.recordings();
+    let base = format!("sensor-test-compat-{}", std::process::id());
+    let plain = Cgroup::create(&format!("{base}/plain"));
+    let compat = Cgroup::create(&format!("{base}/compat"));
+    recordings
+        .start("plain", &[cgroup_id(&plain)], RecordOptions::default())
+        .unwrap();
+    assert!(!recordings.raw_attached());
+    run_in(&plain, &format!("exec '{}'", binary.display()));
+    let plain = recordings.stop("plain").unwrap();
+    assert_eq!(plain.unrecorded_compat_processes, 1, "{plain:?}");
+    assert!(plain.compat_syscalls.is_empty(), "{plain:?}");
+    let warnings = plain.warnings().join("\n");
+    assert!(warnings.contains("1 32-bit process(es) ran"), "{warnings}");
+    recordings
+        .start(
+            "compat",
+            &[cgroup_id(&compat)],
+            RecordOptions { compat: true },
+        )
+        .unwrap();
+    assert!(recordings.raw_attached());
+    run_in(&compat, &format!("exec '{}'", binary.display()));
+    let compat = recordings.stop("compat").unwrap();
+    assert_eq!(compat.unrecorded_compat_processes, 0, "{compat:?}");
+    for made in ["getpgrp", "exit"] {
+        assert!(compat.compat_syscalls.contains(made), "{made}: {compat:?}");
+    }
+    assert!(compat.warnings().is_empty(), "{:?}", compat.warnings());
 }

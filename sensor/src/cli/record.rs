@@ -48,11 +48,6 @@ pub struct RecordArgs {
     /// Leave out the base profile: the profile then holds only what the command did.
     #[arg(long)]
     pub no_base: bool,
-    /// Record 32-bit (compat) syscalls too, for commands that run 32-bit binaries. Off by
-    /// default because, while it records, every process on the machine pays for it on every
-    /// syscall; without it a 32-bit process is reported and the profile flagged incomplete.
-    #[arg(long)]
-    pub compat: bool,
     /// The command and its arguments.
     #[arg(last = true, required = true, value_name = "CMD")]
     pub command: Vec<String>,
@@ -82,13 +77,8 @@ pub fn run(args: RecordArgs) -> anyhow::Result<u8> {
 
     let mut command = Command::new(program);
     command.args(rest);
-    let outcome = session::record(
-        &name,
-        command,
-        RecordOptions {
-            compat: args.compat,
-        },
-    )?;
+    // 32-bit syscalls too: `record` uses the raw tracepoint, which sees them anyway.
+    let outcome = session::record(&name, command, RecordOptions { compat: true })?;
     let recording = &outcome.recording;
     for warning in recording.warnings() {
         eprintln!("sensor record: {name}: warning: {warning}");

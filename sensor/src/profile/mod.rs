@@ -13,7 +13,7 @@ pub mod arch;
 pub mod base;
 pub mod cgroup;
 pub mod recorder;
-pub(crate) mod recorder_links;
+pub mod recorder_links;
 pub mod recording;
 pub mod seccomp;
 pub mod session;
@@ -21,5 +21,6 @@ pub mod spo;
 pub mod verify;
 
 pub use recorder::{RecordOptions, RecorderError, Recordings};
+pub use recorder_links::RecorderStrategy;
 pub use recording::{AppArmorObservations, Recording};
 pub use seccomp::SeccompProfile;

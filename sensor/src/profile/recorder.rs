@@ -18,7 +18,7 @@ use sensor_common::recorder::{FILTER_BITS, FILTER_WORDS, MAX_RECORDED_CGROUPS, S
 use sensor_common::SyscallBitmap;
 
 use super::arch::{self, Abi};
-use super::recorder_links::{RecorderLinks, RecorderPrograms};
+use super::recorder_links::{RecorderLinks, RecorderPrograms, RecorderStrategy};
 use super::recording::{AppArmorObservations, Recording};
 use crate::event::{Event, EventKind};
 
@@ -48,6 +48,12 @@ pub enum RecorderError {
         #[source]
         source: aya::maps::MapError,
     },
+    #[error("updating the recorder's {map} map: {source}")]
+    MapUpdate {
+        map: &'static str,
+        #[source]
+        source: aya::maps::MapError,
+    },
     #[error("cannot count this machine's CPUs (/sys/devices/system/cpu/possible): {0}")]
     Cpus(#[source] std::io::Error),
     #[error("attaching the syscall recorder to raw_syscalls:sys_enter failed: {0}")]
@@ -74,7 +80,8 @@ pub struct RecordOptions {
     /// Record 32-bit compat (and x32) syscalls too. Off by default because it costs every
     /// process on the machine: the per-syscall tracepoints skip 32-bit syscalls, and only the
     /// `sys_enter` raw tracepoint, which runs on every syscall, sees them. A recording without
-    /// it still counts the 32-bit processes that ran (`Recording::compat_processes`).
+    /// it still counts the 32-bit processes that ran (`Recording::unrecorded_compat_processes`).
+    /// With [`RecorderStrategy::RawTracepoint`] 32-bit syscalls are always recorded.
     pub compat: bool,
 }
 
@@ -306,8 +313,25 @@ impl Recordings {
         self.lock().links.attached_tracepoints()
     }
 
-    /// Whether the `sys_enter` raw tracepoint (which every syscall pays for) is attached: only
-    /// for compat recordings, or on kernels without the per-syscall program.
+    /// How many perf events on syscall tracepoints the recorder holds open (attached or not):
+    /// all of them while recordings run, closed in the background after the last one stops.
+    pub fn anchors(&self) -> usize {
+        self.lock().links.anchors()
+    }
+
+    /// Chooses how native syscalls are recorded; only while nothing is recorded.
+    pub fn set_strategy(&self, strategy: RecorderStrategy) -> Result<(), RecorderError> {
+        let mut inner = self.lock();
+        if !inner.running.is_empty() {
+            let names: Vec<String> = inner.running.keys().cloned().collect();
+            return Err(RecorderError::AlreadyRecording(names.join(", ")));
+        }
+        inner.links.set_strategy(strategy);
+        Ok(())
+    }
+
+    /// Whether the `sys_enter` raw tracepoint (which every syscall pays for) is attached: for
+    /// compat recordings, the raw strategy, or kernels without the per-syscall program.
     pub fn raw_attached(&self) -> bool {
         self.lock().links.raw_attached()
     }
@@ -393,7 +417,10 @@ impl Inner {
         }
         self.filter
             .set(0, words, 0)
-            .map_err(|source| RecorderError::Map { cgroup: 0, source })
+            .map_err(|source| RecorderError::MapUpdate {
+                map: "RECORD_FILTER",
+                source,
+            })
     }
 
     fn remove_cgroups(&mut self, name: &str) {
@@ -469,7 +496,7 @@ impl Inner {
                             all.compat[i] |= cpu.compat[i];
                         }
                         all.out_of_range += cpu.out_of_range;
-                        all.compat_execs += cpu.compat_execs;
+                        all.unrecorded_compat_execs += cpu.unrecorded_compat_execs;
                     }
                 }
                 Err(e) => tracing::warn!(cgroup, "reading the recorder's bitmap: {e}"),
@@ -487,16 +514,12 @@ impl Inner {
             native,
             compat,
             out_of_range,
-            compat_execs,
+            unrecorded_compat_execs,
         } = self.bitmap(r);
         let mut recording = Recording {
             name: name.to_string(),
             out_of_range,
-            unrecorded_compat_processes: if r.options.compat || !self.links.per_syscall() {
-                0
-            } else {
-                compat_execs
-            },
+            unrecorded_compat_processes: unrecorded_compat_execs,
             processes: r.forks + u64::from(r.first_process),
             apparmor: r.apparmor.clone(),
             cgroups: r.cgroups.iter().copied().collect(),

@@ -4,10 +4,20 @@
 //!
 //! Why per syscall: a program on the `sys_enter` raw tracepoint runs on every syscall of every
 //! task, recorded or not, and on this kernel the dispatch alone (before the program's first
-//! instruction) adds about 95 ns to each one: a getppid storm outside any recording ran at 0.7x
-//! its speed. A syscall tracepoint with no program attached costs nothing, so each one is
-//! detached once every running recording has made its syscall: after a recorded workload has
-//! warmed up, the rest of the machine pays only for the syscalls it has never made.
+//! instruction) adds about 95 ns to each one: a getppid storm outside any recording ran at
+//! 0.5-0.7x its speed. A syscall tracepoint with no program attached costs nothing, so each
+//! one is detached once every running recording has made its syscall: after a recorded
+//! workload has warmed up, the rest of the machine pays only for syscalls it has never made.
+//!
+//! Each program is linked to a perf event on its tracepoint (an *anchor*, opened disabled: the
+//! program runs, nothing is counted or sampled). Linking and unlinking a program is quick, but
+//! closing the last perf event of a tracepoint waits for the kernel's tracepoint grace periods
+//! under a global mutex: about 40-70 ms each here, 15-25 s for all of them, whatever the
+//! number of threads. So anchors outlive the links: opened at the first recording (about 30
+//! ms for all), kept while recordings run, and closed by a background thread after the last
+//! one stops, which gives back those not closed yet when a new recording starts. That is also
+//! why `sensor record`, a process that exits right after its one recording, uses the raw
+//! tracepoint instead ([`RecorderStrategy::RawTracepoint`]).
 //!
 //! Each link carries its tracepoint's index in [`RecorderLinks`]'s list as a BPF cookie, and
 //! the program writes which syscall number that cookie stands for the first time it fires, so
@@ -18,6 +28,8 @@
 use std::collections::BTreeMap;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use aya::maps::{Array, MapData};
 use aya::programs::ProgramFd;
@@ -25,6 +37,19 @@ use sensor_common::recorder::{RawRecorderMode, MAX_SYSCALL_TRACEPOINTS, SYSCALL_
 
 use super::recorder::RecorderError;
 use crate::probe::tracefs::TRACEFS;
+
+/// How native syscalls are recorded.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RecorderStrategy {
+    /// A program per syscall tracepoint, each detached once every recording has made the
+    /// syscall: the rest of the machine stops paying as recordings warm up. For long-lived
+    /// processes (`sensor run`): see the module documentation for why.
+    #[default]
+    PerSyscall,
+    /// The `sys_enter` raw tracepoint, on every syscall of every task while recording:
+    /// attached and detached at once, so for `sensor record`'s single short recording.
+    RawTracepoint,
+}
 
 /// The loaded (not attached) recorder programs and the maps that steer them.
 pub(crate) struct RecorderPrograms {
@@ -35,11 +60,19 @@ pub(crate) struct RecorderPrograms {
     pub raw_mode: Array<MapData, u32>,
 }
 
+/// Perf events on syscall tracepoints by index, shared with the thread that closes them.
+type Anchors = Arc<Mutex<BTreeMap<u32, OwnedFd>>>;
+
 pub(crate) struct RecorderLinks {
     programs: RecorderPrograms,
+    strategy: RecorderStrategy,
     /// `sys_enter_*` tracepoints by index (the cookie): name and tracefs id. Read on the
     /// first attach.
     tracepoints: Vec<(String, u64)>,
+    anchors: Anchors,
+    /// Whether recordings want the anchors: the closing thread stops when they do again.
+    /// Set and read with `anchors` locked.
+    anchors_wanted: Arc<AtomicBool>,
     /// Attached tracepoints by index.
     links: BTreeMap<u32, OwnedFd>,
     raw: Option<(OwnedFd, RawRecorderMode)>,
@@ -49,38 +82,54 @@ impl RecorderLinks {
     pub fn new(programs: RecorderPrograms) -> Self {
         Self {
             programs,
+            strategy: RecorderStrategy::default(),
             tracepoints: Vec::new(),
+            anchors: Arc::default(),
+            anchors_wanted: Arc::default(),
             links: BTreeMap::new(),
             raw: None,
         }
     }
 
+    /// Chooses how the next recordings record (between recordings only).
+    pub fn set_strategy(&mut self, strategy: RecorderStrategy) {
+        self.strategy = strategy;
+    }
+
     /// Whether native syscalls are recorded per syscall (rather than by the raw tracepoint).
     pub fn per_syscall(&self) -> bool {
-        self.programs.per_syscall.is_some()
+        self.programs.per_syscall.is_some() && self.strategy == RecorderStrategy::PerSyscall
     }
 
     /// Attaches every syscall tracepoint not attached now: what a new recording needs, having
     /// seen nothing yet. Returns how many were attached.
     pub fn attach_all(&mut self) -> Result<usize, RecorderError> {
+        if !self.per_syscall() {
+            return Ok(0);
+        }
         let Some((program, _)) = &self.programs.per_syscall else {
             return Ok(0);
         };
         if self.tracepoints.is_empty() {
             self.tracepoints = syscall_tracepoints(Path::new(TRACEFS))?;
         }
+        let mut anchors = self.anchors.lock().unwrap_or_else(|e| e.into_inner());
+        self.anchors_wanted.store(true, Ordering::Release);
         let mut attached = 0;
         for (index, (name, id)) in self.tracepoints.iter().enumerate() {
             let index = index as u32;
             if self.links.contains_key(&index) {
                 continue;
             }
-            let link = attach_tracepoint(program, *id, u64::from(index)).map_err(|source| {
-                RecorderError::AttachTracepoint {
-                    tracepoint: format!("syscalls:{name}"),
-                    source,
-                }
-            })?;
+            let error = |source| RecorderError::AttachTracepoint {
+                tracepoint: format!("syscalls:{name}"),
+                source,
+            };
+            if !anchors.contains_key(&index) {
+                anchors.insert(index, open_anchor(*id).map_err(error)?);
+            }
+            let anchor = &anchors[&index];
+            let link = link_program(program, anchor, u64::from(index)).map_err(error)?;
             self.links.insert(index, link);
             attached += 1;
         }
@@ -107,8 +156,8 @@ impl RecorderLinks {
     }
 
     /// Attaches, switches or detaches the raw tracepoint: in `All` mode whenever anything is
-    /// recorded on a kernel without the per-syscall program, in `Compat` mode while a
-    /// recording asks for 32-bit syscalls, not at all otherwise.
+    /// recorded without the per-syscall programs, in `Compat` mode while a recording asks for
+    /// 32-bit syscalls, not at all otherwise.
     pub fn set_raw(&mut self, recording: bool, compat: bool) -> Result<(), RecorderError> {
         let want = match (recording, self.per_syscall(), compat) {
             (false, _, _) => None,
@@ -118,6 +167,7 @@ impl RecorderLinks {
         };
         let Some(mode) = want else {
             self.raw = None;
+            self.set_raw_mode(RawRecorderMode::Off);
             return Ok(());
         };
         if self.raw.as_ref().is_some_and(|(_, m)| *m == mode) {
@@ -127,7 +177,10 @@ impl RecorderLinks {
         self.programs
             .raw_mode
             .set(0, mode as u32, 0)
-            .map_err(|source| RecorderError::Map { cgroup: 0, source })?;
+            .map_err(|source| RecorderError::MapUpdate {
+                map: "RAW_RECORDER_MODE",
+                source,
+            })?;
         if self.raw.is_none() {
             let link = raw_tracepoint_open("sys_enter", &self.programs.raw)
                 .map_err(RecorderError::Attach)?;
@@ -138,15 +191,44 @@ impl RecorderLinks {
         Ok(())
     }
 
-    /// Closes every link: nothing is recorded any more and no syscall pays for the recorder.
+    /// Says 32-bit syscalls are no longer recorded (after the raw tracepoint is detached).
+    fn set_raw_mode(&mut self, mode: RawRecorderMode) {
+        if let Err(e) = self.programs.raw_mode.set(0, mode as u32, 0) {
+            tracing::warn!("setting the raw recorder's mode: {e}");
+        }
+    }
+
+    /// Unlinks every program: nothing is recorded any more and no syscall pays for the
+    /// recorder. The anchors are closed in the background (see the module documentation).
     pub fn detach_all(&mut self) {
         self.links.clear();
         self.raw = None;
+        self.set_raw_mode(RawRecorderMode::Off);
+        let anchors = self.anchors.clone();
+        let wanted = self.anchors_wanted.clone();
+        {
+            let held = anchors.lock().unwrap_or_else(|e| e.into_inner());
+            if held.is_empty() {
+                return;
+            }
+            wanted.store(false, Ordering::Release);
+        }
+        let spawned = std::thread::Builder::new()
+            .name("recorder-close".into())
+            .spawn(move || close_anchors(&anchors, &wanted));
+        if let Err(e) = spawned {
+            tracing::warn!("cannot start the thread that closes the recorder's perf events: {e}");
+        }
     }
 
     /// How many syscall tracepoints are attached now.
     pub fn attached_tracepoints(&self) -> usize {
         self.links.len()
+    }
+
+    /// How many perf events on syscall tracepoints are open (attached or not).
+    pub fn anchors(&self) -> usize {
+        self.anchors.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
 
     /// Whether the raw tracepoint is attached (any mode).
@@ -162,6 +244,32 @@ impl RecorderLinks {
         }
         fds
     }
+}
+
+/// Closes the anchors one at a time until none is left or recordings want them again.
+fn close_anchors(anchors: &Mutex<BTreeMap<u32, OwnedFd>>, wanted: &AtomicBool) {
+    let started = std::time::Instant::now();
+    let mut closed = 0;
+    loop {
+        let next = {
+            let mut held = anchors.lock().unwrap_or_else(|e| e.into_inner());
+            if wanted.load(Ordering::Acquire) {
+                break;
+            }
+            held.pop_first()
+        };
+        // Closed without the lock: this is the slow part.
+        match next {
+            Some((_, fd)) => drop(fd),
+            None => break,
+        }
+        closed += 1;
+    }
+    tracing::debug!(
+        closed,
+        seconds = started.elapsed().as_secs_f64(),
+        "recorder: closed the perf events of syscall tracepoints"
+    );
 }
 
 /// The `syscalls:sys_enter_*` tracepoints of this kernel, sorted by name, with their ids.
@@ -200,31 +308,40 @@ fn syscall_tracepoints(tracefs: &Path) -> Result<Vec<(String, u64)>, RecorderErr
         .collect()
 }
 
-/// Opens a perf event on tracepoint `id` and links `program` to it with `cookie`
-/// (BPF_LINK_CREATE, BPF_PERF_EVENT). The link holds the event; closing the link detaches.
-fn attach_tracepoint(program: &ProgramFd, id: u64, cookie: u64) -> std::io::Result<OwnedFd> {
+/// Opens a disabled perf event on tracepoint `id`: the anchor a program is linked to.
+fn open_anchor(id: u64) -> std::io::Result<OwnedFd> {
     const PERF_TYPE_TRACEPOINT: u32 = 2;
     const PERF_FLAG_FD_CLOEXEC: libc::c_ulong = 8;
-    const BPF_LINK_CREATE: libc::c_long = 28;
-    const BPF_PERF_EVENT: u32 = 41;
-    // perf_event_attr as of PERF_ATTR_SIZE_VER0 (64 bytes): type, size, config, then fields
-    // left zero (counting, enabled, no sampling: the program is what runs).
+    // perf_event_attr's flags word: bit 0 is `disabled`.
+    const DISABLED: u64 = 1;
+    // perf_event_attr as of PERF_ATTR_SIZE_VER0 (64 bytes): type, size, config,
+    // sample_period, sample_type, read_format, flags, and the rest left zero.
     #[repr(C)]
     struct PerfEventAttr {
         kind: u32,
         size: u32,
         config: u64,
-        rest: [u64; 6],
+        sample_period: u64,
+        sample_type: u64,
+        read_format: u64,
+        flags: u64,
+        rest: [u64; 2],
     }
     let attr = PerfEventAttr {
         kind: PERF_TYPE_TRACEPOINT,
         size: std::mem::size_of::<PerfEventAttr>() as u32,
         config: id,
-        rest: [0; 6],
+        sample_period: 0,
+        sample_type: 0,
+        read_format: 0,
+        // Disabled: an enabled event would also build a perf record on every call made on
+        // its CPU. The linked program runs either way.
+        flags: DISABLED,
+        rest: [0; 2],
     };
     // Every CPU's calls reach the program whichever CPU the event is opened on.
     // SAFETY: a valid attr of the size it declares.
-    let perf = unsafe {
+    let fd = unsafe {
         libc::syscall(
             libc::SYS_perf_event_open,
             &attr as *const PerfEventAttr,
@@ -234,11 +351,18 @@ fn attach_tracepoint(program: &ProgramFd, id: u64, cookie: u64) -> std::io::Resu
             PERF_FLAG_FD_CLOEXEC,
         )
     };
-    if perf < 0 {
+    if fd < 0 {
         return Err(std::io::Error::last_os_error());
     }
     // SAFETY: a new fd that nothing else owns.
-    let perf = unsafe { OwnedFd::from_raw_fd(perf as i32) };
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// Links `program` to the perf event `anchor` with `cookie` (BPF_LINK_CREATE, BPF_PERF_EVENT).
+/// Closing the link unlinks the program at once.
+fn link_program(program: &ProgramFd, anchor: &OwnedFd, cookie: u64) -> std::io::Result<OwnedFd> {
+    const BPF_LINK_CREATE: libc::c_long = 28;
+    const BPF_PERF_EVENT: u32 = 41;
     // union bpf_attr's link_create member with its perf_event.bpf_cookie.
     #[repr(C)]
     struct LinkCreate {
@@ -250,7 +374,7 @@ fn attach_tracepoint(program: &ProgramFd, id: u64, cookie: u64) -> std::io::Resu
     }
     let attr = LinkCreate {
         prog_fd: program.as_fd().as_raw_fd() as u32,
-        target_fd: perf.as_raw_fd() as u32,
+        target_fd: anchor.as_raw_fd() as u32,
         attach_type: BPF_PERF_EVENT,
         flags: 0,
         bpf_cookie: cookie,
@@ -267,7 +391,7 @@ fn attach_tracepoint(program: &ProgramFd, id: u64, cookie: u64) -> std::io::Resu
     if link < 0 {
         return Err(std::io::Error::last_os_error());
     }
-    // SAFETY: as above. The link keeps its own reference to the perf event.
+    // SAFETY: a new fd that nothing else owns.
     Ok(unsafe { OwnedFd::from_raw_fd(link as i32) })
 }
 

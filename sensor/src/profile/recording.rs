@@ -84,7 +84,8 @@ impl Recording {
         if self.unrecorded_compat_processes > 0 {
             warnings.push(format!(
                 "{} 32-bit process(es) ran but 32-bit syscalls were not recorded: the profile \
-                 would break them; record again with --compat (compat: true over gRPC)",
+                 would break them; record again with compat (`sensor profile start --compat`, \
+                 `compat: true` over gRPC)",
                 self.unrecorded_compat_processes
             ));
         }

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use super::cgroup::{CgroupError, TempCgroup};
 use super::recorder::{RecordOptions, RecorderError, Recordings};
+use super::recorder_links::RecorderStrategy;
 use super::Recording;
 use crate::pipeline::Pipeline;
 use crate::probe::{Probe, ProbeConfig, ProbeError};
@@ -82,6 +83,9 @@ pub fn record(
 
     let result = (|| {
         let cgroup = TempCgroup::create(name)?;
+        // One recording and then exit: per-syscall tracepoints would cost this process 15-25 s
+        // of closing at its exit (see `recorder_links`).
+        recordings.set_strategy(RecorderStrategy::RawTracepoint)?;
         recordings.start(name, &[cgroup.id()], options)?;
         recordings.count_first_process(name);
         let procs = std::ffi::CString::new(cgroup.procs_file().as_os_str().as_encoded_bytes())
