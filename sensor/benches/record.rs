@@ -10,7 +10,10 @@
 //!    every syscall tracepoint carries the recorder: the worst case for the rest of the machine;
 //! 4. unrecorded, recording has made them: the recorded cgroup ran the same loop once and the
 //!    recorder detached those syscalls' tracepoints: the steady state of a warmed-up workload;
-//! 5. recorded: the storm's own cgroup is recorded from its first syscall.
+//! 5. recorded: the storm's own cgroup is recorded from its first syscall;
+//! 6. unrecorded under the raw strategy `sensor record` uses: the `sys_enter` raw tracepoint.
+//!
+//! Ways 3-5 use the per-syscall strategy of daemon-mode recordings.
 
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
@@ -18,6 +21,7 @@ use std::time::Instant;
 
 use sensor::probe::{Probe, ProbeConfig};
 use sensor::profile::cgroup::TempCgroup;
+use sensor::profile::RecorderStrategy;
 
 const KINDS: [&str; 3] = ["getppid", "fchmodat", "files"];
 
@@ -73,12 +77,13 @@ fn storm_child(kind: &str, count: u64) {
     let _ = std::fs::remove_file(&path);
 }
 
-const WAYS: [&str; 5] = [
+const WAYS: [&str; 6] = [
     "untraced (no programs)",
     "sensor loaded, nothing recorded",
     "unrecorded, recording has not made them",
     "unrecorded, recording has made them",
     "recorded",
+    "unrecorded, raw tracepoint (sensor record)",
 ];
 
 fn run(kind: &str, calls: u64, rounds: usize) {
@@ -87,7 +92,7 @@ fn run(kind: &str, calls: u64, rounds: usize) {
     );
     let recorded = TempCgroup::create("bench-recorded").expect("cgroup (run as root)");
     let other = TempCgroup::create("bench-other").expect("cgroup");
-    let mut runs: [Vec<f64>; 5] = Default::default();
+    let mut runs: [Vec<f64>; 6] = Default::default();
     let mut attached = (0, 0);
     let mut start_ms = Vec::new();
     let mut stop_ms = Vec::new();
@@ -128,10 +133,19 @@ fn run(kind: &str, calls: u64, rounds: usize) {
         );
         // The perf events under the recorder close in the background; the next round starts
         // on a quiet kernel.
-        while recordings.anchors() > 0 {
+        while recordings.kernel_handles() > 0 {
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
         close_s.push(stopped.elapsed().as_secs_f64());
+        // What `sensor record` does instead: the raw tracepoint, on every syscall.
+        recordings
+            .set_strategy(RecorderStrategy::RawTracepoint)
+            .expect("strategy");
+        recordings
+            .start("other", &[other.id()], Default::default())
+            .expect("record");
+        runs[5].push(storm(kind, calls, None));
+        recordings.stop("other").expect("stop");
         drop(probe);
     }
     let median = |mut v: Vec<f64>| {

@@ -313,10 +313,11 @@ impl Recordings {
         self.lock().links.attached_tracepoints()
     }
 
-    /// How many perf events on syscall tracepoints the recorder holds open (attached or not):
-    /// all of them while recordings run, closed in the background after the last one stops.
-    pub fn anchors(&self) -> usize {
-        self.lock().links.anchors()
+    /// How many perf events and unlinked links on syscall tracepoints the recorder still
+    /// holds: all the perf events while recordings run; closed in the background as programs
+    /// are unlinked and after the last recording stops.
+    pub fn kernel_handles(&self) -> usize {
+        self.lock().links.kernel_handles()
     }
 
     /// Chooses how native syscalls are recorded; only while nothing is recorded.

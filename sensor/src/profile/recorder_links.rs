@@ -10,14 +10,14 @@
 //! workload has warmed up, the rest of the machine pays only for syscalls it has never made.
 //!
 //! Each program is linked to a perf event on its tracepoint (an *anchor*, opened disabled: the
-//! program runs, nothing is counted or sampled). Linking and unlinking a program is quick, but
-//! closing the last perf event of a tracepoint waits for the kernel's tracepoint grace periods
-//! under a global mutex: about 40-70 ms each here, 15-25 s for all of them, whatever the
-//! number of threads. So anchors outlive the links: opened at the first recording (about 30
-//! ms for all), kept while recordings run, and closed by a background thread after the last
-//! one stops, which gives back those not closed yet when a new recording starts. That is also
-//! why `sensor record`, a process that exits right after its one recording, uses the raw
-//! tracepoint instead ([`RecorderStrategy::RawTracepoint`]).
+//! program runs, nothing is counted or sampled). Opening and linking all 360 takes about 10 ms,
+//! but closing does not come cheap: the kernel waits for grace periods, about 35 ms per link
+//! and 40-70 ms for a tracepoint's last perf event (under a global mutex, so threads do not
+//! help): 25 s for all of them. So nothing waits for a close: unlinked links and, after the
+//! last recording stops, the anchors go to a background thread (links first: their program
+//! runs until the close completes), and a recording started meanwhile takes back what is still
+//! open. That is also why `sensor record`, a process that exits right after its one recording,
+//! uses the raw tracepoint instead ([`RecorderStrategy::RawTracepoint`]).
 //!
 //! Each link carries its tracepoint's index in [`RecorderLinks`]'s list as a BPF cookie, and
 //! the program writes which syscall number that cookie stands for the first time it fires, so
@@ -28,7 +28,6 @@
 use std::collections::BTreeMap;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use aya::maps::{Array, MapData};
@@ -60,8 +59,23 @@ pub(crate) struct RecorderPrograms {
     pub raw_mode: Array<MapData, u32>,
 }
 
-/// Perf events on syscall tracepoints by index, shared with the thread that closes them.
-type Anchors = Arc<Mutex<BTreeMap<u32, OwnedFd>>>;
+/// What the closing thread works through, shared with it.
+#[derive(Default)]
+struct Retiring {
+    /// Unlinked programs' links by tracepoint index, closed first (their programs run until
+    /// the close completes); a recording that wants one back takes it from here.
+    links: Vec<(u32, OwnedFd)>,
+    /// Perf events on syscall tracepoints by index (attached or not).
+    anchors: BTreeMap<u32, OwnedFd>,
+    /// Other fds to close (anchors replaced while their link was closing).
+    other: Vec<OwnedFd>,
+    /// Whether recordings want the anchors: if not, the thread closes them too.
+    anchors_wanted: bool,
+    /// Whether the thread is running.
+    closing: bool,
+}
+
+type Shared = Arc<Mutex<Retiring>>;
 
 pub(crate) struct RecorderLinks {
     programs: RecorderPrograms,
@@ -69,10 +83,7 @@ pub(crate) struct RecorderLinks {
     /// `sys_enter_*` tracepoints by index (the cookie): name and tracefs id. Read on the
     /// first attach.
     tracepoints: Vec<(String, u64)>,
-    anchors: Anchors,
-    /// Whether recordings want the anchors: the closing thread stops when they do again.
-    /// Set and read with `anchors` locked.
-    anchors_wanted: Arc<AtomicBool>,
+    retiring: Shared,
     /// Attached tracepoints by index.
     links: BTreeMap<u32, OwnedFd>,
     raw: Option<(OwnedFd, RawRecorderMode)>,
@@ -84,8 +95,7 @@ impl RecorderLinks {
             programs,
             strategy: RecorderStrategy::default(),
             tracepoints: Vec::new(),
-            anchors: Arc::default(),
-            anchors_wanted: Arc::default(),
+            retiring: Arc::default(),
             links: BTreeMap::new(),
             raw: None,
         }
@@ -113,8 +123,12 @@ impl RecorderLinks {
         if self.tracepoints.is_empty() {
             self.tracepoints = syscall_tracepoints(Path::new(TRACEFS))?;
         }
-        let mut anchors = self.anchors.lock().unwrap_or_else(|e| e.into_inner());
-        self.anchors_wanted.store(true, Ordering::Release);
+        let mut retiring = lock(&self.retiring);
+        retiring.anchors_wanted = true;
+        // Links still waiting to be closed are still linked: take them back.
+        for (index, link) in std::mem::take(&mut retiring.links) {
+            self.links.insert(index, link);
+        }
         let mut attached = 0;
         for (index, (name, id)) in self.tracepoints.iter().enumerate() {
             let index = index as u32;
@@ -125,11 +139,23 @@ impl RecorderLinks {
                 tracepoint: format!("syscalls:{name}"),
                 source,
             };
-            if !anchors.contains_key(&index) {
-                anchors.insert(index, open_anchor(*id).map_err(error)?);
-            }
-            let anchor = &anchors[&index];
-            let link = link_program(program, anchor, u64::from(index)).map_err(error)?;
+            let linked = match retiring.anchors.get(&index) {
+                Some(anchor) => link_program(program, anchor, u64::from(index)),
+                None => Err(std::io::Error::from_raw_os_error(libc::ENOENT)),
+            };
+            let link = match linked {
+                Ok(link) => link,
+                // No anchor, or one whose old link the closing thread is closing right now
+                // (EEXIST): a fresh anchor, the old one closed later.
+                Err(_) => {
+                    let anchor = open_anchor(*id).map_err(error)?;
+                    let link = link_program(program, &anchor, u64::from(index)).map_err(error)?;
+                    if let Some(old) = retiring.anchors.insert(index, anchor) {
+                        retiring.other.push(old);
+                    }
+                    link
+                }
+            };
             self.links.insert(index, link);
             attached += 1;
         }
@@ -143,16 +169,30 @@ impl RecorderLinks {
         let Some((_, learnt)) = &self.programs.per_syscall else {
             return 0;
         };
-        let before = self.links.len();
-        self.links.retain(|&index, _| {
-            let nr = match learnt.get(&index, 0) {
-                Ok(0) | Err(_) => return true,
-                Ok(nr_plus_one) => nr_plus_one - 1,
-            };
-            let word = (nr / 64) as usize;
-            seen.get(word).is_none_or(|w| w & (1u64 << (nr % 64)) == 0)
-        });
-        before - self.links.len()
+        let made: Vec<u32> = self
+            .links
+            .keys()
+            .copied()
+            .filter(|index| {
+                let nr = match learnt.get(index, 0) {
+                    Ok(0) | Err(_) => return false,
+                    Ok(nr_plus_one) => nr_plus_one - 1,
+                };
+                let word = (nr / 64) as usize;
+                seen.get(word).is_some_and(|w| w & (1u64 << (nr % 64)) != 0)
+            })
+            .collect();
+        let links: Vec<(u32, OwnedFd)> = made
+            .iter()
+            .filter_map(|index| self.links.remove(index).map(|link| (*index, link)))
+            .collect();
+        let detached = links.len();
+        if detached > 0 {
+            let mut retiring = lock(&self.retiring);
+            retiring.links.extend(links);
+            self.start_closing(&mut retiring);
+        }
+        detached
     }
 
     /// Attaches, switches or detaches the raw tracepoint: in `All` mode whenever anything is
@@ -201,22 +241,28 @@ impl RecorderLinks {
     /// Unlinks every program: nothing is recorded any more and no syscall pays for the
     /// recorder. The anchors are closed in the background (see the module documentation).
     pub fn detach_all(&mut self) {
-        self.links.clear();
         self.raw = None;
         self.set_raw_mode(RawRecorderMode::Off);
-        let anchors = self.anchors.clone();
-        let wanted = self.anchors_wanted.clone();
-        {
-            let held = anchors.lock().unwrap_or_else(|e| e.into_inner());
-            if held.is_empty() {
-                return;
-            }
-            wanted.store(false, Ordering::Release);
+        let mut retiring = lock(&self.retiring);
+        retiring.links.extend(std::mem::take(&mut self.links));
+        retiring.anchors_wanted = false;
+        self.start_closing(&mut retiring);
+    }
+
+    /// Starts the closing thread unless it runs: closing a link takes the kernel 30-40 ms
+    /// here, a tracepoint's last perf event 40-70 ms, so nobody waits for them.
+    fn start_closing(&self, retiring: &mut Retiring) {
+        if retiring.closing {
+            return;
         }
+        retiring.closing = true;
+        let shared = self.retiring.clone();
         let spawned = std::thread::Builder::new()
             .name("recorder-close".into())
-            .spawn(move || close_anchors(&anchors, &wanted));
+            .spawn(move || close_retired(&shared));
         if let Err(e) = spawned {
+            // They stay open until the recorder is dropped: costly only at that point.
+            retiring.closing = false;
             tracing::warn!("cannot start the thread that closes the recorder's perf events: {e}");
         }
     }
@@ -226,9 +272,10 @@ impl RecorderLinks {
         self.links.len()
     }
 
-    /// How many perf events on syscall tracepoints are open (attached or not).
-    pub fn anchors(&self) -> usize {
-        self.anchors.lock().unwrap_or_else(|e| e.into_inner()).len()
+    /// How many perf events (attached or not) and unlinked links not closed yet it holds.
+    pub fn kernel_handles(&self) -> usize {
+        let retiring = lock(&self.retiring);
+        retiring.anchors.len() + retiring.links.len() + retiring.other.len()
     }
 
     /// Whether the raw tracepoint is attached (any mode).
@@ -246,29 +293,42 @@ impl RecorderLinks {
     }
 }
 
-/// Closes the anchors one at a time until none is left or recordings want them again.
-fn close_anchors(anchors: &Mutex<BTreeMap<u32, OwnedFd>>, wanted: &AtomicBool) {
+fn lock(shared: &Mutex<Retiring>) -> std::sync::MutexGuard<'_, Retiring> {
+    // Plain data: usable after a panic elsewhere.
+    shared.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Closes retired links first (their programs still run until then), then other fds, then
+/// the anchors unless recordings want them again; one at a time, without the lock.
+fn close_retired(shared: &Mutex<Retiring>) {
     let started = std::time::Instant::now();
     let mut closed = 0;
     loop {
         let next = {
-            let mut held = anchors.lock().unwrap_or_else(|e| e.into_inner());
-            if wanted.load(Ordering::Acquire) {
-                break;
+            let mut retiring = lock(shared);
+            let next = match retiring.links.pop() {
+                Some((_, link)) => Some(link),
+                None => retiring.other.pop().or_else(|| {
+                    if retiring.anchors_wanted {
+                        None
+                    } else {
+                        retiring.anchors.pop_first().map(|(_, anchor)| anchor)
+                    }
+                }),
+            };
+            if next.is_none() {
+                retiring.closing = false;
             }
-            held.pop_first()
+            next
         };
-        // Closed without the lock: this is the slow part.
-        match next {
-            Some((_, fd)) => drop(fd),
-            None => break,
-        }
+        let Some(fd) = next else { break };
+        drop(fd);
         closed += 1;
     }
     tracing::debug!(
         closed,
         seconds = started.elapsed().as_secs_f64(),
-        "recorder: closed the perf events of syscall tracepoints"
+        "recorder: closed unlinked programs' links and perf events"
     );
 }
 
