@@ -8,7 +8,6 @@
 //! rest of the machine shrinks to the syscalls the recorded workloads have not made yet.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::os::fd::{AsFd, AsRawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
@@ -280,25 +279,6 @@ impl Recordings {
             merged.merge(&self.stop(n)?);
         }
         Ok(merged)
-    }
-
-    /// The recorder programs' run count and total run time (ns) as the kernel counts them
-    /// with `kernel.bpf_stats_enabled=1` (zero otherwise): what recording costs per syscall.
-    pub fn program_stats(&self) -> Option<(u64, u64)> {
-        let inner = self.lock();
-        let mut total = (0, 0);
-        for fd in inner.links.program_fds() {
-            let fd = fd.as_fd().as_raw_fd();
-            let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}")).ok()?;
-            let field = |name: &str| -> Option<u64> {
-                info.lines()
-                    .find_map(|l| l.strip_prefix(name))
-                    .and_then(|v| v.trim_start_matches(':').trim().parse().ok())
-            };
-            total.0 += field("run_cnt")?;
-            total.1 += field("run_time_ns")?;
-        }
-        Some(total)
     }
 
     /// Whether any recorder program is attached to the kernel (some recording is active).

@@ -282,15 +282,6 @@ impl RecorderLinks {
     pub fn raw_attached(&self) -> bool {
         self.raw.is_some()
     }
-
-    /// The programs' fds, for their run statistics.
-    pub fn program_fds(&self) -> Vec<&ProgramFd> {
-        let mut fds = vec![&self.programs.raw];
-        if let Some((fd, _)) = &self.programs.per_syscall {
-            fds.push(fd);
-        }
-        fds
-    }
 }
 
 fn lock(shared: &Mutex<Retiring>) -> std::sync::MutexGuard<'_, Retiring> {
