@@ -15,7 +15,6 @@
 //!
 //! Ways 3-5 use the per-syscall strategy of daemon-mode recordings.
 
-use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
@@ -183,20 +182,7 @@ fn storm(kind: &str, calls: u64, cgroup: Option<&TempCgroup>) -> f64 {
     cmd.args(["storm", kind, &calls.to_string()])
         .stdout(Stdio::piped());
     if let Some(cgroup) = cgroup {
-        let procs =
-            std::ffi::CString::new(cgroup.procs_file().into_os_string().into_encoded_bytes())
-                .expect("path");
-        // SAFETY: open/write/close only, on memory prepared before the fork.
-        unsafe {
-            cmd.pre_exec(move || {
-                let fd = libc::open(procs.as_ptr(), libc::O_WRONLY);
-                if fd < 0 || libc::write(fd, b"0".as_ptr().cast(), 1) != 1 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                libc::close(fd);
-                Ok(())
-            });
-        }
+        cgroup.join_before_exec(&mut cmd).expect("cgroup path");
     }
     let out = cmd.output().expect("storm");
     assert!(out.status.success());

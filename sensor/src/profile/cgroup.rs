@@ -95,6 +95,37 @@ impl TempCgroup {
     pub fn procs_file(&self) -> PathBuf {
         self.path.join("cgroup.procs")
     }
+
+    /// Makes `command`'s child join this cgroup between fork and exec, so that everything
+    /// from its exec on happens inside it.
+    pub fn join_before_exec(&self, command: &mut std::process::Command) -> std::io::Result<()> {
+        use std::os::unix::process::CommandExt;
+        let procs = std::ffi::CString::new(self.procs_file().into_os_string().into_encoded_bytes())
+            .map_err(std::io::Error::other)?;
+        // SAFETY: only open/write/close on memory prepared before the fork.
+        unsafe {
+            command.pre_exec(move || join_cgroup(&procs));
+        }
+        Ok(())
+    }
+}
+
+/// In the child, before exec: joins the cgroup (writing 0 moves the writer).
+fn join_cgroup(procs: &std::ffi::CStr) -> std::io::Result<()> {
+    // SAFETY: async-signal-safe calls on a valid C string.
+    unsafe {
+        let fd = libc::open(procs.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let written = libc::write(fd, b"0".as_ptr().cast(), 1);
+        let error = std::io::Error::last_os_error();
+        libc::close(fd);
+        if written != 1 {
+            return Err(error);
+        }
+    }
+    Ok(())
 }
 
 impl Drop for TempCgroup {

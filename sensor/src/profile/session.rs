@@ -7,7 +7,6 @@
 //! observations and is drained after the command exits, before the recording is read.
 
 use std::convert::Infallible;
-use std::os::unix::process::CommandExt;
 use std::process::{Command, ExitStatus};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
@@ -88,15 +87,12 @@ pub fn record(
         recordings.set_strategy(RecorderStrategy::RawTracepoint)?;
         recordings.start(name, &[cgroup.id()], options)?;
         recordings.count_first_process(name);
-        let procs = std::ffi::CString::new(cgroup.procs_file().as_os_str().as_encoded_bytes())
-            .map_err(|e| SessionError::Spawn {
+        cgroup
+            .join_before_exec(&mut command)
+            .map_err(|source| SessionError::Spawn {
                 command: format!("{command:?}"),
-                source: std::io::Error::other(e),
+                source,
             })?;
-        // SAFETY: only open/write/close on memory prepared before the fork.
-        unsafe {
-            command.pre_exec(move || join_cgroup(&procs));
-        }
         let description = format!("{command:?}");
         let started = Instant::now();
         let spawned = command.spawn();
@@ -127,22 +123,4 @@ pub fn record(
         status,
         duration,
     })
-}
-
-/// In the child, before exec: joins the recording's cgroup (writing 0 moves the writer).
-fn join_cgroup(procs: &std::ffi::CStr) -> std::io::Result<()> {
-    // SAFETY: async-signal-safe calls on a valid C string.
-    unsafe {
-        let fd = libc::open(procs.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
-        if fd < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        let written = libc::write(fd, b"0".as_ptr().cast(), 1);
-        let error = std::io::Error::last_os_error();
-        libc::close(fd);
-        if written != 1 {
-            return Err(error);
-        }
-    }
-    Ok(())
 }
