@@ -9,22 +9,13 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use common::{privileged, TempDir, SENSOR};
+use common::{allowed_syscalls as allowed, output as run, privileged, TempDir, SENSOR};
 use serde_json::Value;
 
 fn workload(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/data/workloads")
         .join(name)
-}
-
-fn run(cmd: &mut Command) -> Output {
-    let out = cmd
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
-    eprintln!("{cmd:?} stderr:\n{}", String::from_utf8_lossy(&out.stderr));
-    out
 }
 
 fn stdout(out: &Output) -> String {
@@ -50,16 +41,6 @@ fn verify(profile: &Path, command: &[&str]) -> Output {
         .arg(profile)
         .arg("--")
         .args(command))
-}
-
-fn allowed(profile: &Path) -> Vec<String> {
-    let json: Value = serde_json::from_str(&std::fs::read_to_string(profile).unwrap()).unwrap();
-    json["syscalls"][0]["names"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|n| n.as_str().unwrap().to_string())
-        .collect()
 }
 
 /// Record, rerun under the profile (same stdout), then the one extra call fails with EPERM.
@@ -415,7 +396,6 @@ fn spo_manifests_are_accepted_by_the_api_server() {
 #[test]
 fn daemon_mode_recordings_of_running_cgroups() {
     use std::convert::Infallible;
-    use std::os::unix::fs::MetadataExt;
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::{mpsc, Arc};
 
@@ -443,24 +423,23 @@ fn daemon_mode_recordings_of_running_cgroups() {
     assert!(!recordings.is_attached(), "attached with nothing recorded");
     let a = common::Cgroup::create(&format!("sensor-test-profile-{}/a", std::process::id()));
     let b = common::Cgroup::create(&format!("sensor-test-profile-{}/b", std::process::id()));
-    let id = |c: &common::Cgroup| std::fs::metadata(&c.0).unwrap().ino();
     let dir = TempDir::new("daemon");
     let file = dir.path("target");
     std::fs::write(&file, "x").unwrap();
 
     recordings
-        .start("web", &[id(&a)], Default::default())
+        .start("web", &[a.id()], Default::default())
         .unwrap();
     assert!(recordings.is_attached());
     assert!(
         recordings
-            .start("web", &[id(&b)], Default::default())
+            .start("web", &[b.id()], Default::default())
             .is_err(),
         "duplicate name accepted"
     );
     assert!(
         recordings
-            .start("other", &[id(&a)], Default::default())
+            .start("other", &[a.id()], Default::default())
             .is_err(),
         "cgroup in two recordings"
     );
@@ -475,7 +454,7 @@ fn daemon_mode_recordings_of_running_cgroups() {
         .unwrap();
     assert!(status.success());
     // A second container of the workload joins the recording.
-    recordings.add_cgroups("web", &[id(&b)]).unwrap();
+    recordings.add_cgroups("web", &[b.id()]).unwrap();
     let status = Command::new("sh")
         .arg("-c")
         .arg(format!(

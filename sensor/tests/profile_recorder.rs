@@ -7,12 +7,11 @@
 
 mod common;
 
-use std::os::unix::fs::MetadataExt;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{privileged, Cgroup, TempDir, SENSOR};
+use common::{allowed_syscalls, output as run, privileged, Cgroup, TempDir, SENSOR};
 use sensor::profile::{RecordOptions, Recordings};
 
 fn syscall_tracepoints() -> usize {
@@ -21,10 +20,6 @@ fn syscall_tracepoints() -> usize {
         .filter_map(Result::ok)
         .filter(|e| e.file_name().to_string_lossy().starts_with("sys_enter_"))
         .count()
-}
-
-fn cgroup_id(cgroup: &Cgroup) -> u64 {
-    std::fs::metadata(&cgroup.0).unwrap().ino()
 }
 
 /// Runs `command` (a shell command line) inside `cgroup`.
@@ -70,7 +65,7 @@ fn tracepoints_are_detached_once_every_recording_has_made_their_syscall() {
     std::fs::write(&file, "x").unwrap();
 
     recordings
-        .start("a", &[cgroup_id(&a)], RecordOptions::default())
+        .start("a", &[a.id()], RecordOptions::default())
         .unwrap();
     assert_eq!(recordings.attached_tracepoints(), all);
     assert!(
@@ -104,7 +99,7 @@ fn tracepoints_are_detached_once_every_recording_has_made_their_syscall() {
     // A second recording has made nothing: every tracepoint is back, and stays until it
     // too has made the syscalls.
     recordings
-        .start("b", &[cgroup_id(&b)], RecordOptions { compat: true })
+        .start("b", &[b.id()], RecordOptions { compat: true })
         .unwrap();
     assert_eq!(recordings.attached_tracepoints(), all);
     assert!(
@@ -142,7 +137,7 @@ fn tracepoints_are_detached_once_every_recording_has_made_their_syscall() {
     // The perf events under the links close in the background; a recording started
     // meanwhile takes back those still open, and after it they all close.
     recordings
-        .start("c", &[cgroup_id(&a)], RecordOptions::default())
+        .start("c", &[a.id()], RecordOptions::default())
         .unwrap();
     assert_eq!(recordings.attached_tracepoints(), all);
     assert!(recordings.kernel_handles() >= all);
@@ -156,15 +151,6 @@ fn tracepoints_are_detached_once_every_recording_has_made_their_syscall() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-}
-
-fn run(cmd: &mut Command) -> Output {
-    let out = cmd
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
-    eprintln!("{cmd:?} stderr:\n{}", String::from_utf8_lossy(&out.stderr));
-    out
 }
 
 /// A static i386 binary that calls getpgrp through `int 0x80` and exits 0 if it succeeded,
@@ -221,15 +207,7 @@ fn record(dir: &TempDir, name: &str, binary: &Path) -> (String, Vec<String>) {
         .args(["--name", name, "--"])
         .arg(binary));
     assert!(out.status.success(), "sensor record failed: {out:?}");
-    let profile = dir.path(&format!("{name}.seccomp.json"));
-    let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(profile).unwrap()).unwrap();
-    let names = json["syscalls"][0]["names"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|n| n.as_str().unwrap().to_string())
-        .collect();
+    let names = allowed_syscalls(&dir.path(&format!("{name}.seccomp.json")));
     (String::from_utf8_lossy(&out.stderr).into_owned(), names)
 }
 
@@ -293,7 +271,7 @@ fn compat_syscalls_are_recorded_when_asked_and_reported_when_not() {
     let plain = Cgroup::create(&format!("{base}/plain"));
     let compat = Cgroup::create(&format!("{base}/compat"));
     recordings
-        .start("plain", &[cgroup_id(&plain)], RecordOptions::default())
+        .start("plain", &[plain.id()], RecordOptions::default())
         .unwrap();
     assert!(!recordings.raw_attached());
     run_in(&plain, &format!("exec '{}'", binary.display()));
@@ -303,11 +281,7 @@ fn compat_syscalls_are_recorded_when_asked_and_reported_when_not() {
     let warnings = plain.warnings().join("\n");
     assert!(warnings.contains("1 32-bit process(es) ran"), "{warnings}");
     recordings
-        .start(
-            "compat",
-            &[cgroup_id(&compat)],
-            RecordOptions { compat: true },
-        )
+        .start("compat", &[compat.id()], RecordOptions { compat: true })
         .unwrap();
     assert!(recordings.raw_attached());
     run_in(&compat, &format!("exec '{}'", binary.display()));

@@ -252,6 +252,12 @@ impl Cgroup {
         Self(path)
     }
 
+    /// Its cgroup v2 id (the directory's inode number), as the recorder keys it.
+    pub fn id(&self) -> u64 {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(&self.0).unwrap().ino()
+    }
+
     /// A shell command prefix that moves the shell into this cgroup.
     pub fn enter_command(&self) -> String {
         format!("echo $$ > {}/cgroup.procs", self.0.display())
@@ -300,4 +306,25 @@ impl Drop for Sensor {
         unsafe { libc::kill(self._child.id() as i32, libc::SIGTERM) };
         let _ = self._child.wait();
     }
+}
+
+/// Runs `cmd` to completion with no stdin, shows its stderr in the test log, returns it all.
+pub fn output(cmd: &mut Command) -> std::process::Output {
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
+    eprintln!("{cmd:?} stderr:\n{}", String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+/// The syscall names an OCI seccomp profile (as `sensor record` writes it) allows.
+pub fn allowed_syscalls(profile: &std::path::Path) -> Vec<String> {
+    let json: Value = serde_json::from_str(&std::fs::read_to_string(profile).unwrap()).unwrap();
+    json["syscalls"][0]["names"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap().to_string())
+        .collect()
 }
