@@ -4,6 +4,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Context;
+use sensor::event::control_chars::escape_control;
 use sensor::sinks::grpc::client::{self, ClientTls, Target};
 use sensor_api::v1 as api;
 
@@ -172,7 +173,13 @@ pub fn alerts(args: AlertsArgs) -> anyhow::Result<()> {
             use api::subscribe_response::Message;
             match message.message {
                 Some(Message::Alert(alert)) => {
-                    let line = if args.json { alert.falco_json } else { alert.output };
+                    // The message holds the observed process's strings: printed on a
+                    // terminal, they must stay one line and carry no escape sequences.
+                    let line = if args.json {
+                        alert.falco_json
+                    } else {
+                        escape_control(&alert.output).into_owned()
+                    };
                     writeln!(out, "{line}")?;
                     out.flush()?;
                     received += 1;

@@ -1,5 +1,6 @@
 //! The typed event every stage after the probe works with.
 
+pub mod control_chars;
 pub mod flags;
 pub mod json;
 pub mod text;

@@ -1,8 +1,14 @@
 //! Events as one readable line each, for people watching `sensor events`.
 
-use super::{json::escape_bytes, ArgValue, Event};
+use super::{control_chars::escape_control, json::escape_bytes, ArgValue, Event};
 
+/// The line, with the observed process's strings escaped so that they can neither break the
+/// line nor reach the terminal as control sequences.
 pub fn to_text(event: &Event) -> String {
+    escape_control(&line(event)).into_owned()
+}
+
+fn line(event: &Event) -> String {
     let mut line = format!(
         "{} {} pid={} ppid={} uid={} proc={}",
         event.evt_type(),

@@ -2,14 +2,13 @@
 //! file. A file is opened for appending and reopened when asked (SIGHUP), so that logrotate
 //! can move it away.
 
-use std::fs::OpenOptions;
 use std::io::{BufWriter, Write};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use super::record::AlertRecord;
+use crate::event::control_chars::escape_control;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LineFormat {
@@ -51,16 +50,12 @@ pub struct LineOutput {
     failing: bool,
 }
 
-fn open(path: &PathBuf) -> std::io::Result<Box<dyn Write + Send>> {
+fn open(path: &std::path::Path) -> std::io::Result<Box<dyn Write + Send>> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
-    let file = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(0o640)
-        .open(path)?;
-    Ok(Box::new(file))
+    // Never through a symlink someone planted, never into a FIFO.
+    Ok(Box::new(crate::safe_fs::open_append(path, 0o640)?))
 }
 
 impl LineOutput {
@@ -136,7 +131,10 @@ impl LineOutput {
         self.line.clear();
         match self.format {
             LineFormat::Json => self.line.extend_from_slice(record.json.as_bytes()),
-            LineFormat::Text => self.line.extend_from_slice(record.alert.output.as_bytes()),
+            // The message holds the observed process's strings: one line, no terminal codes.
+            LineFormat::Text => self
+                .line
+                .extend_from_slice(escape_control(&record.alert.output).as_bytes()),
         }
         self.line.push(b'\n');
         let result = self.out.write_all(&self.line);
