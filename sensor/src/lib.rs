@@ -8,5 +8,6 @@ pub mod pipeline;
 pub mod probe;
 pub mod profile;
 pub mod rules;
+pub mod safe_fs;
 pub mod sinks;
 pub mod telemetry;

@@ -6,7 +6,8 @@ use std::process::Command;
 
 use anyhow::{bail, Context};
 use sensor::profile::seccomp::{Mode, SeccompProfile};
-use sensor::profile::{apparmor, base, session, spo, RecordOptions};
+use sensor::profile::{apparmor, base, name, session, spo, RecordOptions};
+use sensor::safe_fs::OutputDir;
 
 /// Which files `record` writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
@@ -62,18 +63,24 @@ pub fn run(args: RecordArgs) -> anyhow::Result<u8> {
     let Some((program, rest)) = args.command.split_first() else {
         bail!("no command given: `sensor record [OPTIONS] -- CMD ARGS...`");
     };
-    let name = args.name.clone().unwrap_or_else(|| {
-        Path::new(program)
-            .file_name()
-            .map_or_else(|| "recorded".into(), |n| n.to_string_lossy().into_owned())
-    });
+    let name = match &args.name {
+        Some(name) => {
+            name::validate(name).context("--name")?;
+            name.clone()
+        }
+        None => Path::new(program).file_name().map_or_else(
+            || "recorded".into(),
+            |n| name::from_command(&n.to_string_lossy()),
+        ),
+    };
     let base: BTreeSet<String> = match (&args.base, args.no_base) {
         (_, true) => BTreeSet::new(),
         (Some(path), false) => base::load(path)?,
         (None, false) => base::runtime(),
     };
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("creating the output directory {}", args.out.display()))?;
+    // As root, in a directory others may write to: no symlink of theirs is followed.
+    let out = OutputDir::create(&args.out)
+        .with_context(|| format!("--out: the output directory {}", args.out.display()))?;
 
     let mut command = Command::new(program);
     command.args(rest);
@@ -94,8 +101,9 @@ pub fn run(args: RecordArgs) -> anyhow::Result<u8> {
     };
     let mut written = Vec::new();
     let mut write = |file: String, text: String| -> anyhow::Result<()> {
-        let path = args.out.join(file);
-        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+        let path = out
+            .replace(&file, text.as_bytes())
+            .with_context(|| format!("writing {}", args.out.join(&file).display()))?;
         written.push(path.display().to_string());
         Ok(())
     };

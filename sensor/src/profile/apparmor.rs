@@ -18,7 +18,9 @@ pub fn profile(recording: &Recording, profile_name: &str) -> String {
     let _ = writeln!(
         out,
         "# AppArmor profile recorded by sensor from `{}`.",
-        recording.name
+        // Names are validated when a recording starts (`super::name`); a comment line must
+        // stay one line whatever reaches it.
+        crate::event::control_chars::escape_control(&recording.name)
     );
     let _ = writeln!(
         out,
@@ -117,7 +119,9 @@ fn path(p: &str) -> String {
     }
 }
 
-/// A non-path word (fstype, pseudo device): only characters AppArmor takes unquoted.
+/// A non-path word (fstype, pseudo device): only characters AppArmor takes unquoted, else
+/// quoted with quotes, backslashes and control characters escaped (the observed process
+/// chose these strings: a newline must not start a rule of its own).
 fn word(w: &str) -> String {
     if !w.is_empty()
         && w.chars()
@@ -125,7 +129,22 @@ fn word(w: &str) -> String {
     {
         w.to_string()
     } else {
-        format!("\"{}\"", w.replace('\\', "\\\\").replace('"', "\\\""))
+        let mut quoted = String::with_capacity(w.len() + 2);
+        quoted.push('"');
+        for c in w.chars() {
+            match c {
+                '\\' | '"' => {
+                    quoted.push('\\');
+                    quoted.push(c);
+                }
+                c if c.is_control() => {
+                    let _ = write!(quoted, "\\{:03o}", c as u32 & 0xff);
+                }
+                c => quoted.push(c),
+            }
+        }
+        quoted.push('"');
+        quoted
     }
 }
 
@@ -136,7 +155,13 @@ fn quote_name(name: &str) -> String {
     {
         name.to_string()
     } else {
-        format!("\"{}\"", name.replace('"', ""))
+        // Not reached with a validated name; kept one token whatever it is given.
+        format!(
+            "\"{}\"",
+            name.chars()
+                .filter(|c| !c.is_control() && *c != '"' && *c != '\\')
+                .collect::<String>()
+        )
     }
 }
 
@@ -188,5 +213,49 @@ mod tests {
         );
         assert!(text.contains("  umount /mnt/x/,\n"), "{text}");
         assert!(text.contains("  capability sys_admin,\n"), "{text}");
+    }
+
+    /// Regression: a recording name, an executable path or a mount's strings with a newline
+    /// (all chosen by the recorded workload or the caller) must not add rules of their own.
+    #[test]
+    fn observed_strings_cannot_inject_rules() {
+        let injected = "x\n  /** rwlkmix,\n  capability sys_admin,\n#";
+        let mut r = Recording {
+            name: injected.into(),
+            ..Recording::default()
+        };
+        r.apparmor.executables.insert(format!("/tmp/{injected}"));
+        r.apparmor.chmod_targets.insert(format!("/tmp/{injected}"));
+        r.apparmor.mounts.insert(MountRule {
+            source: injected.into(),
+            target: format!("/mnt/{injected}"),
+            fstype: injected.into(),
+        });
+        r.apparmor.umounts.insert(format!("/mnt/{injected}"));
+        let text = profile(&r, injected);
+        for line in text.lines() {
+            assert!(
+                !line.trim_start().starts_with("/** rwlkmix")
+                    && !line.trim_start().starts_with("capability sys_admin"),
+                "injected line `{line}` in:\n{text}"
+            );
+        }
+        // The profile is still exactly one profile block with one rule per observation.
+        assert_eq!(text.matches("\nprofile ").count(), 1, "{text}");
+        assert_eq!(
+            text.lines().filter(|l| l.ends_with(" ix,")).count(),
+            1,
+            "{text}"
+        );
+        assert_eq!(
+            text.lines().filter(|l| l.starts_with("  mount ")).count(),
+            1,
+            "{text}"
+        );
+        assert_eq!(
+            text.lines().filter(|l| l.starts_with("  umount ")).count(),
+            1,
+            "{text}"
+        );
     }
 }

@@ -12,6 +12,7 @@ pub mod apparmor;
 pub mod arch;
 pub mod base;
 pub mod cgroup;
+pub mod name;
 pub mod recorder;
 pub mod recorder_links;
 pub mod recording;

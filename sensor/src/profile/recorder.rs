@@ -29,6 +29,8 @@ const PRUNE_INTERVAL_MAX: Duration = Duration::from_secs(1);
 
 #[derive(Debug, thiserror::Error)]
 pub enum RecorderError {
+    #[error(transparent)]
+    InvalidName(#[from] super::name::NameError),
     #[error("a recording named `{0}` is already running; stop it first or pick another name")]
     AlreadyRecording(String),
     #[error("no recording named `{0}` is running (running: {1})")]
@@ -161,6 +163,7 @@ impl Recordings {
         cgroups: &[u64],
         options: RecordOptions,
     ) -> Result<(), RecorderError> {
+        super::name::validate(name)?;
         if cgroups.is_empty() {
             return Err(RecorderError::NoCgroups);
         }

@@ -1,7 +1,7 @@
 //! Where the gRPC server listens: a Unix socket created with a chosen mode, and TCP with
 //! mutual TLS (or, only when asked, plaintext).
 
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -28,10 +28,8 @@ pub struct TcpConfig {
     pub tls: Option<TlsFiles>,
 }
 
-/// Binds the Unix socket at `config.path` with `config.mode`. The socket is bound under a
-/// temporary name, given its mode, then renamed into place, so no client can connect to it
-/// while it still has the umask's permissions. A stale socket from an earlier run is
-/// replaced; any other file at the path is an error.
+/// Binds the Unix socket at `config.path` with `config.mode`. A stale socket from an earlier
+/// run is replaced; any other file at the path (a symlink included) is an error.
 pub fn bind_unix(config: &SocketConfig) -> anyhow::Result<tokio::net::UnixListener> {
     let path = &config.path;
     let dir = path
@@ -62,21 +60,33 @@ pub fn bind_unix(config: &SocketConfig) -> anyhow::Result<tokio::net::UnixListen
         ),
         Err(_) => {}
     }
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "sensor.sock".to_string());
-    let temporary = dir.join(format!(".{name}.{}", std::process::id()));
+    // Bound inside a fresh directory only root can enter, given its mode there, then renamed
+    // into place: no client can connect while it still has the umask's permissions, and no
+    // one can swap the temporary socket for a symlink between bind and chmod (chmod follows
+    // symlinks; rename does not).
+    let staging = dir.join(format!(".sensor-socket.{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&staging);
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&staging)
+        .with_context(|| {
+            format!(
+                "grpc.socket.path: creating the staging directory {}",
+                staging.display()
+            )
+        })?;
+    let temporary = staging.join("socket");
+    let bound = tokio::net::UnixListener::bind(&temporary)
+        .with_context(|| format!("grpc.socket.path: binding {}", temporary.display()))
+        .and_then(|listener| {
+            std::fs::set_permissions(&temporary, std::fs::Permissions::from_mode(config.mode))
+                .and_then(|()| std::fs::rename(&temporary, path))
+                .with_context(|| format!("grpc.socket.path: creating {}", path.display()))?;
+            Ok(listener)
+        });
     let _ = std::fs::remove_file(&temporary);
-    let listener = tokio::net::UnixListener::bind(&temporary)
-        .with_context(|| format!("grpc.socket.path: binding {}", temporary.display()))?;
-    let placed = std::fs::set_permissions(&temporary, std::fs::Permissions::from_mode(config.mode))
-        .and_then(|()| std::fs::rename(&temporary, path));
-    if let Err(e) = placed {
-        let _ = std::fs::remove_file(&temporary);
-        return Err(e).with_context(|| format!("grpc.socket.path: creating {}", path.display()));
-    }
-    Ok(listener)
+    let _ = std::fs::remove_dir(&staging);
+    bound
 }
 
 fn read(path: &Path, field: &str) -> anyhow::Result<Vec<u8>> {

@@ -14,9 +14,9 @@ fn status_of(e: RecorderError) -> Status {
         RecorderError::AlreadyRecording(_) | RecorderError::CgroupTaken { .. } => {
             Status::already_exists(e.to_string())
         }
-        RecorderError::NoCgroups | RecorderError::TooManyCgroups => {
-            Status::invalid_argument(e.to_string())
-        }
+        RecorderError::NoCgroups
+        | RecorderError::TooManyCgroups
+        | RecorderError::InvalidName(_) => Status::invalid_argument(e.to_string()),
         other => Status::internal(other.to_string()),
     }
 }
