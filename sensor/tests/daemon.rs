@@ -378,3 +378,98 @@ fn config_check_names_the_location_of_each_problem() {
         String::from_utf8_lossy(&ok.stderr)
     );
 }
+
+/// The sensor's resident set, from /proc.
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// The health port faces the pod network: a flood of idle, half-sent and oversized requests
+/// (bounded, loopback only) must neither grow the sensor's memory past its bound nor keep
+/// the kubelet's probe out.
+#[test]
+fn health_port_answers_through_a_connection_flood() {
+    if !privileged() {
+        return;
+    }
+    // Enough descriptors for the flood in this test process.
+    let limit = libc::rlimit {
+        rlim_cur: 8192,
+        rlim_max: 8192,
+    };
+    // SAFETY: a valid rlimit struct.
+    unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) };
+
+    let health = free_port();
+    let mut child = Command::new(SENSOR)
+        .args(["run", "--no-grpc-socket", "--health-addr"])
+        .arg(format!("127.0.0.1:{health}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("sensor run");
+    wait_until("/readyz", Duration::from_secs(60), || {
+        get(health, "/readyz").is_some_and(|(s, _)| s == 200)
+    });
+    let before = rss_kib(child.id());
+
+    const ROUNDS: usize = 3;
+    const PER_ROUND: usize = 1500;
+    let mut worst = Duration::ZERO;
+    for round in 0..ROUNDS {
+        let mut held = Vec::with_capacity(PER_ROUND);
+        for i in 0..PER_ROUND {
+            let Ok(mut stream) = TcpStream::connect(("127.0.0.1", health)) else {
+                continue;
+            };
+            match i % 3 {
+                // Idle: connects and says nothing.
+                0 => {}
+                // Slowloris: a request whose headers never end.
+                1 => {
+                    let _ = stream.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nX-Slow: ");
+                }
+                // Oversized: headers past any sane size.
+                _ => {
+                    let _ = stream.write_all(b"GET /healthz HTTP/1.1\r\nX-Big: ");
+                    let _ = stream.write_all(&vec![b'a'; 64 * 1024]);
+                }
+            }
+            held.push(stream);
+        }
+        // The probe, with the flood still connected.
+        let asked = Instant::now();
+        let answer = get(health, "/healthz");
+        let took = asked.elapsed();
+        worst = worst.max(took);
+        assert_eq!(
+            answer.map(|(s, _)| s),
+            Some(200),
+            "round {round}: /healthz did not answer through the flood"
+        );
+        assert!(
+            took < Duration::from_secs(2),
+            "round {round}: /healthz took {took:?}"
+        );
+        drop(held);
+    }
+    let after = rss_kib(child.id());
+    eprintln!(
+        "health flood: {} connections in {ROUNDS} rounds; RSS {before} KiB -> {after} KiB; slowest /healthz {worst:?}",
+        ROUNDS * PER_ROUND
+    );
+    // 64 connections with 8 KiB buffers and their tasks: a few MiB at most, whatever the flood.
+    assert!(
+        after < before + 16 * 1024,
+        "RSS grew from {before} KiB to {after} KiB under the flood"
+    );
+    assert_eq!(get(health, "/healthz").map(|(s, _)| s), Some(200));
+    // SAFETY: signalling the child this test started.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let _ = child.wait();
+}
