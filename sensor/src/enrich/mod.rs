@@ -5,6 +5,7 @@ pub mod fd;
 pub mod pods;
 pub mod process;
 pub mod process_table;
+pub mod root_files;
 pub mod users;
 
 pub use process_table::ProcessTable;

@@ -7,6 +7,13 @@ use crate::event::Bytes;
 /// How far lineage is followed: deeper chains are cut here (and a cycle cannot loop).
 pub const MAX_ANCESTRY: usize = 64;
 
+/// The most parent links kept behind any process. Any user can build a fork chain as deep
+/// as they like (fork, let the parent exit, repeat); kept whole, it grows the sensor's
+/// memory without bound and its drop recurses once per link until the stack overflows.
+/// Past this depth a chain is cut back to its first [`MAX_ANCESTRY`] links (a copy of them),
+/// so the cut happens once every `LINEAGE_KEPT - MAX_ANCESTRY` generations, not per fork.
+pub const LINEAGE_KEPT: usize = 2 * MAX_ANCESTRY;
+
 #[derive(Clone, Debug, Default)]
 pub struct Process {
     pub pid: u32,
@@ -48,5 +55,64 @@ impl Process {
     /// This process, then its parent, grandparent, ... up to [`MAX_ANCESTRY`].
     pub fn ancestors(&self) -> impl Iterator<Item = &Process> {
         std::iter::successors(Some(self), |p| p.parent.as_deref()).take(MAX_ANCESTRY)
+    }
+}
+
+/// `parent` as the parent link of a new process: itself, or, when its chain is longer than
+/// [`LINEAGE_KEPT`], a copy of its first [`MAX_ANCESTRY`] links (which is all any field
+/// reads).
+pub fn bounded_lineage(parent: Option<Arc<Process>>) -> Option<Arc<Process>> {
+    let parent = parent?;
+    let depth = std::iter::successors(Some(&*parent), |p| p.parent.as_deref())
+        .take(LINEAGE_KEPT + 1)
+        .count();
+    if depth <= LINEAGE_KEPT {
+        return Some(parent);
+    }
+    let kept: Vec<&Process> = parent.ancestors().collect();
+    let mut copy = None;
+    for link in kept.into_iter().rev() {
+        copy = Some(Arc::new(Process {
+            parent: copy,
+            ..link.clone()
+        }));
+    }
+    copy
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chain_len(p: &Process) -> usize {
+        std::iter::successors(Some(p), |p| p.parent.as_deref()).count()
+    }
+
+    /// Regression: a 300,000-deep fork-then-exit chain used to keep every link (and abort
+    /// the sensor with a stack overflow when dropped).
+    #[test]
+    fn a_deep_fork_chain_keeps_bounded_lineage() {
+        let mut newest: Option<Arc<Process>> = None;
+        for pid in 1..=300_000u32 {
+            let parent = bounded_lineage(newest.take());
+            let ppid = parent.as_ref().map_or(0, |p| p.pid);
+            newest = Some(Arc::new(Process {
+                pid,
+                ppid,
+                parent,
+                ..Process::default()
+            }));
+        }
+        let newest = newest.expect("a process");
+        let depth = chain_len(&newest);
+        assert!(depth <= LINEAGE_KEPT + 1, "{depth} links kept");
+        // The ancestry fields still see their full reach.
+        assert_eq!(newest.ancestor(1).map(|p| p.pid), Some(299_999));
+        assert_eq!(
+            newest.ancestor(MAX_ANCESTRY - 1).map(|p| p.pid),
+            Some(300_000 - MAX_ANCESTRY as u32 + 1)
+        );
+        // Dropping it must not overflow the stack (the test thread's is 2 MiB).
+        drop(newest);
     }
 }

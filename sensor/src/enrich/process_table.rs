@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::event::{Bytes, Event, EventKind};
 
-use super::process::{Process, MAX_ANCESTRY};
+use super::process::{bounded_lineage, Process, MAX_ANCESTRY};
 
 /// Upper bound on entries, so a missed exit event cannot grow the table without end.
 const MAX_PROCESSES: usize = 1 << 20;
@@ -91,7 +91,7 @@ impl ProcessTable {
             self.gone.insert(pid);
             return None;
         };
-        process.parent = self.processes.get(&process.ppid).cloned();
+        process.parent = bounded_lineage(self.processes.get(&process.ppid).cloned());
         let process = Arc::new(process);
         self.insert(process.clone());
         Some(process)
@@ -116,7 +116,7 @@ impl ProcessTable {
                 let parent = self.get_or_load(pid);
                 let mut child = match &parent {
                     Some(p) => Process {
-                        parent: Some(p.clone()),
+                        parent: bounded_lineage(Some(p.clone())),
                         ..(**p).clone()
                     },
                     None => Process {
@@ -135,9 +135,11 @@ impl ProcessTable {
             EventKind::Syscall(_) => {
                 if let (Some(exec), true) = (&event.exec, event.res == 0) {
                     let previous = self.processes.get(&pid);
-                    let parent = previous
-                        .and_then(|p| p.parent.clone())
-                        .or_else(|| self.processes.get(&event.task.ppid).cloned());
+                    let parent = bounded_lineage(
+                        previous
+                            .and_then(|p| p.parent.clone())
+                            .or_else(|| self.processes.get(&event.task.ppid).cloned()),
+                    );
                     let (exe, args) = match exec.argv.split_first() {
                         Some((first, rest)) => (first.clone(), rest.to_vec()),
                         None => (Bytes::default(), Vec::new()),

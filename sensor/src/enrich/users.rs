@@ -26,10 +26,19 @@ impl Names {
         self.groups.get(&gid).cloned()
     }
 
-    /// Reads the passwd and group files under `root` (`/` or `/proc/PID/root`).
+    /// Reads the passwd and group files under `root` (`` for the host's, or
+    /// `/proc/PID/root`), resolved inside that root and bounded (see
+    /// [`super::root_files`]): whatever a container put there, this neither blocks nor
+    /// reads past the cap nor leaves the root.
     pub fn load(root: &str) -> Self {
-        let read =
-            |file: &str| std::fs::read_to_string(format!("{root}{file}")).unwrap_or_default();
+        let root_dir = if root.is_empty() { "/" } else { root };
+        let read = |file: &str| {
+            super::root_files::read_in_root(root_dir, file, super::root_files::MAX_FILE_BYTES)
+                .unwrap_or_else(|e| {
+                    tracing::debug!("user names: {e}");
+                    String::new()
+                })
+        };
         Self {
             users: parse_ids(&read("/etc/passwd")),
             groups: parse_ids(&read("/etc/group")),

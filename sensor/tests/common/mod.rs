@@ -141,6 +141,11 @@ impl Sensor {
         }
     }
 
+    /// The sensor process's pid (for its memory figures).
+    pub fn pid(&self) -> u32 {
+        self._child.id()
+    }
+
     /// Waits up to 10 s for an event matching `pred`.
     pub fn wait_for(&self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
         let deadline = Instant::now() + Duration::from_secs(10);
