@@ -12,7 +12,7 @@
 //! (stable, incubating and sandbox, loaded together; see `tests/conformance.rs`) need at
 //! most: 95 KB and 2,447 YAML nodes per file, 782 nodes and list items in one expanded
 //! condition, 5,403 in all 93 rules, macros nested 4 deep, lists nested 2 deep, expanded
-//! conditions 7 levels deep and no output field width.
+//! conditions 9 levels deep (macro references counted).
 
 /// Largest rules file read, in bytes: Falco's largest is 95 KB (88 times less). A bigger file
 /// is refused before it is parsed (a ConfigMap holds at most 1 MiB anyway).
@@ -34,5 +34,29 @@ pub const MAX_YAML_DEPTH: usize = 256;
 
 /// Maximum recursion depth of the condition parser (each parenthesis level costs about
 /// five). Falco's loader allows 1000; 400 (some 80 nested parentheses) keeps a 2 MiB thread
-/// stack safe in debug builds.
+/// stack safe in debug builds: parsing at the limit needs 1 to 1.25 MiB there (measured).
 pub const MAX_CONDITION_DEPTH: u32 = 400;
+
+/// Most condition nodes plus list items one rule condition (with its exceptions) or one
+/// macro may expand to once macros and lists are substituted: Falco's largest needs 782
+/// (128 times less). One expanded condition at the limit takes some tens of megabytes.
+pub const MAX_EXPANDED_SIZE: u64 = 100_000;
+
+/// Most condition nodes plus list items all the rules of one load may expand to together:
+/// Falco's three files need 5,403 (92 times less). Bounds the compiled ruleset's memory
+/// and the load time when many rules each stay under [`MAX_EXPANDED_SIZE`].
+pub const MAX_TOTAL_EXPANDED_SIZE: u64 = 500_000;
+
+/// Longest chain of macros using macros (a rule using `a` whose condition uses `b` is 2):
+/// Falco's files need 4 (10 times less).
+pub const MAX_MACRO_NESTING: u32 = 40;
+
+/// Longest chain of lists including lists (a list naming no list is 1): Falco's files need
+/// 2 (10 times less). List expansion recurses along this chain.
+pub const MAX_LIST_NESTING: u32 = 20;
+
+/// Deepest expansion of a condition: nesting of `and`/`or`/`not` and checks plus one level
+/// per macro reference. Falco's files need 9. Expanding, compiling, evaluating and
+/// dropping a condition recurse this deep, which must stay safe on a 2 MiB thread stack in
+/// debug builds: a 280-deep condition takes less than 768 KiB there (measured).
+pub const MAX_EXPANDED_DEPTH: u32 = 300;
