@@ -12,7 +12,7 @@
 //! (stable, incubating and sandbox, loaded together; see `tests/conformance.rs`) need at
 //! most: 95 KB and 2,447 YAML nodes per file, 782 nodes and list items in one expanded
 //! condition, 5,403 in all 93 rules, macros nested 4 deep, lists nested 2 deep, expanded
-//! conditions 9 levels deep (macro references counted).
+//! conditions 9 levels deep (macro references counted) and no output field width.
 
 /// Largest rules file read, in bytes: Falco's largest is 95 KB (88 times less). A bigger file
 /// is refused before it is parsed (a ConfigMap holds at most 1 MiB anyway).
@@ -60,3 +60,8 @@ pub const MAX_LIST_NESTING: u32 = 20;
 /// dropping a condition recurse this deep, which must stay safe on a 2 MiB thread stack in
 /// debug builds: a 280-deep condition takes less than 768 KiB there (measured).
 pub const MAX_EXPANDED_DEPTH: u32 = 300;
+
+/// Widest output field (`%20proc.name` pads or cuts the value to 20 characters): Falco's
+/// files use none. Every alert allocates the width, so `%4000000000proc.name` would ask for
+/// gigabytes per alert.
+pub const MAX_OUTPUT_FIELD_WIDTH: usize = 1024;
