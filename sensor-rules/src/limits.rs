@@ -12,7 +12,8 @@
 //! (stable, incubating and sandbox, loaded together; see `tests/conformance.rs`) need at
 //! most: 95 KB and 2,447 YAML nodes per file, 782 nodes and list items in one expanded
 //! condition, 5,403 in all 93 rules, macros nested 4 deep, lists nested 2 deep, expanded
-//! conditions 9 levels deep (macro references counted) and no output field width.
+//! conditions 9 levels deep (macro references counted), and no output field width, no
+//! modifier (`oneof`, `anyof`, `allof`) and no regular expression.
 
 /// Largest rules file read, in bytes: Falco's largest is 95 KB (88 times less). A bigger file
 /// is refused before it is parsed (a ConfigMap holds at most 1 MiB anyway).
@@ -65,3 +66,20 @@ pub const MAX_EXPANDED_DEPTH: u32 = 300;
 /// files use none. Every alert allocates the width, so `%4000000000proc.name` would ask for
 /// gigabytes per alert.
 pub const MAX_OUTPUT_FIELD_WIDTH: usize = 1024;
+
+/// Most values, in all the rules of a load, of checks with a modifier (`oneof`, `anyof`,
+/// `allof`) that compile a matcher per value: Falco's files have none. A value costs from a
+/// few hundred bytes (`contains`) to a kilobyte (`icontains`), so list expansion must not
+/// multiply them up to [`MAX_TOTAL_EXPANDED_SIZE`] (`= anyof` and `!= allof` are sets and
+/// do not count).
+pub const MAX_MODIFIER_VALUES: usize = 20_000;
+
+/// Most regular expressions compiled in all the rules of a load (each value of `regex
+/// oneof (...)` is one): Falco's files have none. Each may take [`MAX_REGEX_SIZE`] for its
+/// program and as much again per thread for its match cache.
+pub const MAX_REGEX_PATTERNS: usize = 256;
+
+/// Largest compiled program and match cache of one regular expression, in bytes (was 4 MiB
+/// for the program and the regex crate's 2 MiB cache). Common patterns need far less:
+/// `\w+` 50 KB, `a{2000}` 64 KB, `.*\.(sh|py)$` 2 KB (measured).
+pub const MAX_REGEX_SIZE: usize = 256 << 10;

@@ -1,6 +1,6 @@
 //! Hostile rules files: macros, lists and YAML aliases that expand exponentially, chains of
-//! macros and lists that would recurse without end, conditions at the depth limits, files
-//! too large. Each is refused fast, at `file:line:col`, naming the item and the limit, on
+//! macros and lists that would recurse without end, conditions at the depth limits, lists
+//! multiplied into compiled matchers, files too large. Each is refused fast, at `file:line:col`, naming the item and the limit, on
 //! the 2 MiB stack a live reload runs on; Falco's own files still load as before.
 
 mod common;
@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 use sensor_rules::condition::{parse_condition, SourceId};
 use sensor_rules::limits::{
     MAX_EXPANDED_DEPTH, MAX_EXPANDED_SIZE, MAX_LIST_NESTING, MAX_MACRO_NESTING,
-    MAX_RULES_FILE_BYTES, MAX_TOTAL_EXPANDED_SIZE, MAX_YAML_NODES,
+    MAX_MODIFIER_VALUES, MAX_REGEX_PATTERNS, MAX_RULES_FILE_BYTES, MAX_TOTAL_EXPANDED_SIZE,
+    MAX_YAML_NODES,
 };
 use sensor_rules::{
     check_sources, CheckReport, CompileOptions, LoadError, MapEvent, MatchMode, RuleSource,
@@ -361,6 +362,59 @@ fn all_rules_together_are_bounded() {
             "the condition expands to 65539 condition nodes and list items, which would bring the rules loaded so far (458773) past the {MAX_TOTAL_EXPANDED_SIZE} allowed in all (MAX_TOTAL_EXPANDED_SIZE)"
         )),
         "{error}"
+    );
+}
+
+#[test]
+fn matchers_compiled_per_value_are_bounded() {
+    // l16 names 65,536 values: a set entry each for `in` and `= anyof`, but a compiled
+    // matcher each for `icontains oneof` (seven such rules took 400 MB, of `regex oneof`
+    // 2.8 GB).
+    let mut text = "- list: l1\n  items: [a, b]\n".to_string();
+    for k in 2..=16 {
+        text.push_str(&format!(
+            "- list: l{k}\n  items: [l{}, l{}]\n",
+            k - 1,
+            k - 1
+        ));
+    }
+    let patterns: Vec<String> = (0..300).map(|n| format!("'a{{{n}}}'")).collect();
+    text.push_str(&format!(
+        "- list: patterns\n  items: [{}]\n",
+        patterns.join(", ")
+    ));
+    text.push_str(&rule(
+        "sets",
+        "evt.type = execve and proc.name in (l15) and proc.name = anyof (l15)",
+    ));
+    text.push_str(&rule(
+        "searchers",
+        "evt.type = execve and proc.name icontains oneof (l16)",
+    ));
+    text.push_str(&rule(
+        "regexes",
+        "evt.type = execve and proc.name regex anyof (patterns)",
+    ));
+    let report = check_fast("matchers.yaml", text);
+
+    assert!(
+        matches!(common::status(&report, "sets"), RuleStatus::Compiled { .. }),
+        "{report}"
+    );
+    let searchers = error_at(&report, "matchers.yaml:42:36");
+    assert_eq!(searchers.item.as_deref(), Some("rule `searchers`"));
+    assert!(
+        searchers.message.starts_with(&format!(
+            "`icontains oneof` compiles a matcher for each of its 65536 values, which would bring the rules loaded so far (0 such values) past the {MAX_MODIFIER_VALUES} allowed (MAX_MODIFIER_VALUES)"
+        )),
+        "{searchers}"
+    );
+    let regexes = error_at(&report, "matchers.yaml:47:36");
+    assert!(
+        regexes.message.starts_with(&format!(
+            "the check compiles 300 regular expressions, which would bring the rules loaded so far (0) past the {MAX_REGEX_PATTERNS} allowed (MAX_REGEX_PATTERNS)"
+        )),
+        "{regexes}"
     );
 }
 

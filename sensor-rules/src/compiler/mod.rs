@@ -13,6 +13,7 @@ mod list_table;
 pub mod matchers;
 mod operand;
 mod output_template;
+mod pattern_budget;
 mod problems;
 mod program;
 mod rule_compiler;

@@ -11,6 +11,7 @@ use super::exceptions::exception_clause;
 use super::expand::{Dependency, ExpandError, Expander};
 use super::operand::OperandBuilder;
 use super::output_template::OutputTemplate;
+use super::pattern_budget::PatternBudget;
 use super::problems::Problems;
 use super::program::{Node, Program};
 use super::source_map::SourceMap;
@@ -170,6 +171,7 @@ pub(crate) fn compile_rules(
         }
     }
 
+    let patterns = PatternBudget::default();
     let mut definitions: Vec<&RuleDef> = collector.rules.iter().collect();
     definitions.sort_by_key(|rule| rule.index);
     let mut compiled = CompiledRules {
@@ -179,6 +181,7 @@ pub(crate) fn compile_rules(
     for definition in definitions {
         let mut context = RuleContext {
             options,
+            patterns: &patterns,
             sources: &mut sources,
             expander: &mut expander,
             captured: &captured,
@@ -232,6 +235,7 @@ pub(crate) fn compile_rules(
 
 struct RuleContext<'a, 'c> {
     options: &'a CompileOptions,
+    patterns: &'a PatternBudget,
     sources: &'a mut SourceMap,
     expander: &'a mut Expander<'c>,
     captured: &'a EventTypeMask,
@@ -298,6 +302,7 @@ impl RuleContext<'_, '_> {
         let builder = CheckBuilder {
             operands,
             registry: &self.options.registry,
+            budget: self.patterns,
         };
         let mut problems = Problems::default();
         let root = builder.build(&expanded, &mut problems);
