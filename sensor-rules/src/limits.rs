@@ -10,10 +10,10 @@
 //!
 //! The values are far above what real rules need. Falco's own files at commit c72713ee
 //! (stable, incubating and sandbox, loaded together; see `tests/conformance.rs`) need at
-//! most: 95 KB and 2,447 YAML nodes per file, 782 nodes and list items in one expanded
-//! condition, 5,403 in all 93 rules, macros nested 4 deep, lists nested 2 deep, expanded
-//! conditions 9 levels deep (macro references counted), and no output field width, no
-//! modifier (`oneof`, `anyof`, `allof`) and no regular expression.
+//! most: 95 KB, 2,447 YAML nodes and 4 levels of nesting per file, 782 nodes and list
+//! items in one expanded condition, 5,403 in all 93 rules, macros nested 4 deep, lists
+//! nested 2 deep, expanded conditions 9 levels deep (macro references counted), and no
+//! output field width, no modifier (`oneof`, `anyof`, `allof`) and no regular expression.
 
 /// Largest rules file read, in bytes: Falco's largest is 95 KB (88 times less). A bigger file
 /// is refused before it is parsed (a ConfigMap holds at most 1 MiB anyway).
@@ -29,8 +29,8 @@ pub const MAX_YAML_NODES: usize = 500_000;
 /// through. As much text as the largest file may hold.
 pub const MAX_YAML_ALIAS_BYTES: usize = MAX_RULES_FILE_BYTES;
 
-/// Deepest YAML nesting built: rules files are four or five levels deep; deeper input must
-/// not exhaust the stack of the code that walks or drops the tree.
+/// Deepest YAML nesting built: Falco's files are 4 levels deep; deeper input must not
+/// exhaust the stack of the code that walks or drops the tree.
 pub const MAX_YAML_DEPTH: usize = 256;
 
 /// Maximum recursion depth of the condition parser (each parenthesis level costs about
