@@ -1,5 +1,6 @@
 //! Property tests: the condition parser, the YAML loader and the whole compile-and-evaluate
-//! path never panic, whatever the input: arbitrary text and mutations of Falco's own rules.
+//! path never panic, whatever the input: arbitrary text, mutations of Falco's own rules, and
+//! graphs of macros and lists that expand exponentially.
 
 use std::sync::OnceLock;
 
@@ -137,6 +138,42 @@ proptest! {
     }
 }
 
+/// A rules file of macros and lists, each using one to three of the four defined just
+/// before it (`uses` picks which, repeats included), and a rule using the last of each:
+/// doubling, chains and their mixes, growing up to exponentially.
+fn expansion_graph(macros: &[(Vec<usize>, bool)], lists: &[Vec<usize>], operator: &str) -> String {
+    let mut text =
+        "- macro: m0\n  condition: proc.name = a\n- list: l0\n  items: [a, b]\n".to_string();
+    for (index, (uses, conjunction)) in macros.iter().enumerate() {
+        let k = index + 1;
+        let names: Vec<String> = uses
+            .iter()
+            .map(|used| format!("m{}", k - 1 - used % k.min(4)))
+            .collect();
+        let joined = names.join(if *conjunction { " and " } else { " or " });
+        text.push_str(&format!(
+            "- macro: m{k}\n  condition: ({joined}) or proc.pid = {k}\n"
+        ));
+    }
+    for (index, uses) in lists.iter().enumerate() {
+        let k = index + 1;
+        let items: Vec<String> = uses
+            .iter()
+            .map(|used| format!("l{}", k - 1 - used % k.min(4)))
+            .collect();
+        text.push_str(&format!(
+            "- list: l{k}\n  items: [{}, x{k}]\n",
+            items.join(", ")
+        ));
+    }
+    text.push_str(&format!(
+        "- rule: graph\n  desc: d\n  condition: evt.type = execve and m{} and proc.name {operator} (l{})\n  output: o\n  priority: INFO\n",
+        macros.len(),
+        lists.len()
+    ));
+    text
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: cases(96), failure_persistence: None, ..ProptestConfig::default() })]
 
@@ -165,5 +202,31 @@ proptest! {
         let begin = (0..=begin).rev().find(|i| STABLE.is_char_boundary(*i)).unwrap_or(0);
         let window: String = STABLE[begin..].chars().take(1500).collect();
         load_and_run(&apply(&window, &mutations));
+    }
+}
+
+proptest! {
+    // Each case may expand to the limits (some tens of milliseconds in debug builds).
+    #![proptest_config(ProptestConfig { cases: cases(32), failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn expansion_graphs_load_or_hit_a_limit(
+        macros in prop::collection::vec((prop::collection::vec(any::<usize>(), 1..4), any::<bool>()), 0..50),
+        lists in prop::collection::vec(prop::collection::vec(any::<usize>(), 1..4), 0..30),
+        operator in prop::sample::select(vec!["in", "pmatch", "contains anyof", "regex oneof", "= anyof"]),
+    ) {
+        // Up to 2^50 nodes and 3^30 items: every one must load at once or stop at a limit.
+        let started = std::time::Instant::now();
+        let compiled = RulesetBuilder::new()
+            .source(RuleSource::new("graph.yaml", expansion_graph(&macros, &lists, operator)))
+            .build();
+        prop_assert!(started.elapsed() < std::time::Duration::from_secs(10), "took {:?}", started.elapsed());
+        for error in compiled.report.errors() {
+            prop_assert!(error.message.contains("(MAX_"), "{}", compiled.report);
+        }
+        let event = sample_event();
+        for rule in compiled.ruleset.evaluate(&event, MatchMode::All) {
+            let _ = rule.render_alert(&event, "host", 1);
+        }
     }
 }

@@ -4,6 +4,7 @@
 mod common;
 
 use common::{build, find, status};
+use sensor_rules::limits::MAX_OUTPUT_FIELD_WIDTH;
 use sensor_rules::{MapEvent, RuleStatus};
 
 fn rule_with_output(output: &str) -> String {
@@ -80,6 +81,44 @@ fn template_errors() {
     find(&compiled.report, "%container.info is deprecated");
     let rule = compiled.ruleset.rule("R").expect("compiled");
     assert_eq!(rule.render_output(&event()), "old  x");
+}
+
+#[test]
+fn output_field_width_is_bounded() {
+    // Every alert allocates the width: %4000000000proc.name would ask for gigabytes.
+    let report = build(&[("w.yaml", &rule_with_output("x %4000000000proc.name"))]).report;
+    let error = find(&report, "MAX_OUTPUT_FIELD_WIDTH");
+    assert_eq!(error.position.to_string(), "w.yaml:4:14");
+    assert!(
+        error.message.starts_with(&format!(
+            "output field width 4000000000 is more than the {MAX_OUTPUT_FIELD_WIDTH} allowed"
+        )),
+        "{error}"
+    );
+    assert_eq!(status(&report, "R"), &RuleStatus::Failed);
+    let widest = format!("[%{MAX_OUTPUT_FIELD_WIDTH}proc.name]");
+    assert_eq!(render(&widest).len(), MAX_OUTPUT_FIELD_WIDTH + 2);
+}
+
+#[test]
+fn long_unknown_names_are_rejected_in_linear_time() {
+    // Retrying every prefix of an unknown output token, and decoding the name once per
+    // candidate for "did you mean", made these take minutes.
+    let name = "a".repeat(200_000);
+    let yaml = format!(
+        "- rule: R\n  desc: d\n  condition: evt.type = execve and proc.{name} = x\n  output: '%proc.{name}'\n  priority: INFO\n"
+    );
+    let started = std::time::Instant::now();
+    let report = build(&[("long.yaml", &yaml)]).report;
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(report.errors().count(), 2, "{report}");
+    assert!(report
+        .errors()
+        .all(|e| e.message.starts_with("unknown field `proc.aaaa")));
 }
 
 fn failure(condition: &str) -> String {

@@ -12,11 +12,13 @@ use super::matchers::{
     parse_integer, ByteSet, GlobPattern, NumOp, NumTest, PathPrefixSet, StrTest,
 };
 use super::operand::{BuiltOperand, OperandBuilder};
+use super::pattern_budget::PatternBudget;
 use super::problems::Problems;
 use super::program::{Check, FieldTest, ListMode, Node, NumFieldCheck, StrFieldCheck, Test};
 use crate::condition::{ListItem, Modifier, Operand, Operator, Span, Value};
 use crate::diagnostic::{Diagnostic, Position};
 use crate::fields::{EventTypeId, EventTypeMask, FieldRegistry, FieldType, Resolution, Shape};
+use crate::limits::MAX_REGEX_SIZE;
 
 const NUMERIC_OPERATORS: &[Operator] = &[
     Operator::Eq,
@@ -82,6 +84,8 @@ fn text_of(bytes: &[u8]) -> String {
 pub(crate) struct CheckBuilder<'a> {
     pub operands: OperandBuilder<'a>,
     pub registry: &'a FieldRegistry,
+    /// Per-value patterns compiled so far in this load.
+    pub budget: &'a PatternBudget,
 }
 
 impl CheckBuilder<'_> {
@@ -186,7 +190,7 @@ impl CheckBuilder<'_> {
         };
         let test = match built.field_type {
             FieldType::String | FieldType::Bytes => {
-                match self.string_test(operator, modifier, &values, problems) {
+                match self.string_test(operator, modifier, &values, span, problems) {
                     Some(test) => Test::Str(test),
                     None => return Node::Const(false),
                 }
@@ -320,7 +324,11 @@ impl CheckBuilder<'_> {
             Operator::IGlob => StrTest::Glob(GlobPattern::new(value, true)),
             Operator::Regex => {
                 let pattern = format!("^(?:{})$", text_of(value));
-                match RegexBuilder::new(&pattern).size_limit(1 << 22).build() {
+                let built = RegexBuilder::new(&pattern)
+                    .size_limit(MAX_REGEX_SIZE)
+                    .dfa_size_limit(MAX_REGEX_SIZE)
+                    .build();
+                match built {
                     Ok(regex) => StrTest::Regex(regex),
                     Err(error) => {
                         problems.errors.push(Diagnostic::error(
@@ -337,11 +345,42 @@ impl CheckBuilder<'_> {
         })
     }
 
+    /// Charges the patterns a check compiles one per value; `false` (with the error) past
+    /// the budget, before any is compiled.
+    fn charge_patterns(
+        &self,
+        operator: Operator,
+        modifier: Option<Modifier>,
+        values: usize,
+        span: Span,
+        problems: &mut Problems,
+    ) -> bool {
+        let mut charged = Ok(());
+        if let Some(modifier) = modifier {
+            let what = format!("{operator} {}", modifier.as_str());
+            charged = self
+                .budget
+                .charge_modifier_values(values, &what, self.position(span));
+        }
+        if operator == Operator::Regex {
+            charged =
+                charged.and_then(|()| self.budget.charge_regexes(values, self.position(span)));
+        }
+        match charged {
+            Ok(()) => true,
+            Err(error) => {
+                problems.errors.push(error);
+                false
+            }
+        }
+    }
+
     fn string_test(
         &self,
         operator: Operator,
         modifier: Option<Modifier>,
         values: &[&ListItem],
+        span: Span,
         problems: &mut Problems,
     ) -> Option<StrTest> {
         if let Some(modifier) = modifier {
@@ -351,6 +390,17 @@ impl CheckBuilder<'_> {
                 }
                 _ => None,
             };
+            // A set answers alone: no matcher per value.
+            if set.is_some() {
+                return Some(StrTest::Modified {
+                    modifier,
+                    tests: Box::new([]),
+                    set,
+                });
+            }
+            if !self.charge_patterns(operator, Some(modifier), values.len(), span, problems) {
+                return None;
+            }
             let tests: Option<Vec<StrTest>> = values
                 .iter()
                 .map(|item| self.single_string_test(operator, item, problems))
@@ -360,6 +410,9 @@ impl CheckBuilder<'_> {
                 tests: tests?.into_boxed_slice(),
                 set,
             });
+        }
+        if operator == Operator::Regex && !self.charge_patterns(operator, None, 1, span, problems) {
+            return None;
         }
         match operator {
             Operator::In | Operator::Intersects => Some(StrTest::In(ByteSet::new(

@@ -6,11 +6,19 @@
 //! here they are substituted in list positions of the tree (`in (...)`, `pmatch (...)`, the
 //! name after a list operator), which is where a textual substitution yields a valid
 //! condition.
+//!
+//! Nothing is substituted before it is measured ([`super::extent`], [`super::list_table`]):
+//! a condition is expanded only once its expanded size, depth and macro nesting are known to
+//! be within [`crate::limits`], so the expansion's memory and recursion are bounded.
 
 use std::collections::{HashMap, HashSet};
 
-use crate::condition::{unescape_quoted, Expr, ListItem, Modifier, Operator, Span, Value};
+use super::extent::Extent;
+use super::limit_error::{LimitError, Place};
+use super::list_table::ListTable;
+use crate::condition::{Expr, ListItem, Modifier, Operator, Span, Value};
 use crate::diagnostic::Position;
+use crate::limits::{MAX_EXPANDED_DEPTH, MAX_TOTAL_EXPANDED_SIZE};
 use crate::loader::{Indexed, ListDef, MacroDef};
 
 /// Why a condition cannot be expanded: something it depends on is missing or broken.
@@ -34,13 +42,7 @@ pub(crate) enum Dependency {
         name: String,
         span: Span,
     },
-    TooDeep {
-        span: Span,
-    },
 }
-
-/// Deeper expanded conditions are refused: evaluating and dropping them recurses.
-const MAX_EXPANDED_DEPTH: usize = 300;
 
 impl Dependency {
     pub fn span(&self) -> Span {
@@ -48,8 +50,7 @@ impl Dependency {
             Dependency::UndefinedMacro { span, .. }
             | Dependency::DefinedLater { span, .. }
             | Dependency::BrokenMacro { span, .. }
-            | Dependency::Recursive { span, .. }
-            | Dependency::TooDeep { span } => *span,
+            | Dependency::Recursive { span, .. } => *span,
         }
     }
 
@@ -65,39 +66,46 @@ impl Dependency {
                 format!("uses macro `{name}`, whose condition has a syntax error (reported at the macro)")
             }
             Dependency::Recursive { name, .. } => format!("macro `{name}` refers to itself"),
-            Dependency::TooDeep { .. } => format!(
-                "the condition nests deeper than {MAX_EXPANDED_DEPTH} levels once macros are expanded; flatten the macros"
-            ),
         }
+    }
+}
+
+/// Why a condition is not expanded: a dependency problem (the rule is skipped, as a valid
+/// Falco rule this load cannot run) or a limit (an error).
+#[derive(Clone, Debug)]
+pub(crate) enum ExpandError {
+    Dependency(Dependency),
+    Limit(LimitError),
+}
+
+impl From<Dependency> for ExpandError {
+    fn from(dependency: Dependency) -> Self {
+        ExpandError::Dependency(dependency)
+    }
+}
+
+impl From<LimitError> for ExpandError {
+    fn from(limit: LimitError) -> Self {
+        ExpandError::Limit(limit)
     }
 }
 
 pub(crate) struct Expander<'c> {
-    macros: &'c Indexed<MacroDef>,
-    lists: &'c Indexed<ListDef>,
+    pub(super) macros: &'c Indexed<MacroDef>,
     /// Parsed macro conditions; `None` for macros with a syntax error.
-    parsed: &'c HashMap<String, Option<Expr>>,
-    memo: HashMap<String, Result<Expr, Dependency>>,
-    in_progress: Vec<String>,
-    depth: usize,
-    list_memo: HashMap<String, Vec<Vec<u8>>>,
+    pub(super) parsed: &'c HashMap<String, Option<Expr>>,
+    pub(super) list_table: ListTable,
+    /// The extent of every macro measured, or why it cannot be expanded.
+    pub(super) macro_extents: HashMap<String, Result<Extent, ExpandError>>,
+    /// Macros being measured: a use of one of them is a recursion.
+    pub(super) in_progress: HashSet<String>,
+    /// Expansion depth, a guard besides the measured depth.
+    depth: u32,
+    /// Condition nodes and list items of every rule condition expanded so far.
+    expanded_total: u64,
     pub used_macros: HashSet<String>,
     pub used_lists: HashSet<String>,
     pub warnings: Vec<(Span, String)>,
-}
-
-/// A list item as Falco reads it after quoting it into the condition: quoted items are
-/// unescaped, bare ones taken as written.
-fn decode_list_item(item: &str) -> Vec<u8> {
-    let bytes = item.as_bytes();
-    let quoted =
-        bytes.len() >= 2 && matches!(bytes[0], b'"' | b'\'') && bytes[bytes.len() - 1] == bytes[0];
-    if quoted {
-        if let Ok(value) = unescape_quoted(bytes) {
-            return value;
-        }
-    }
-    bytes.to_vec()
 }
 
 impl<'c> Expander<'c> {
@@ -108,57 +116,90 @@ impl<'c> Expander<'c> {
     ) -> Self {
         Expander {
             macros,
-            lists,
             parsed,
-            memo: HashMap::new(),
-            in_progress: Vec::new(),
+            list_table: ListTable::new(lists),
+            macro_extents: HashMap::new(),
+            in_progress: HashSet::new(),
             depth: 0,
-            list_memo: HashMap::new(),
+            expanded_total: 0,
             used_macros: HashSet::new(),
             used_lists: HashSet::new(),
             warnings: Vec::new(),
         }
     }
 
-    /// Expands a rule condition (which may use every macro).
-    pub fn expand_rule(&mut self, expr: &Expr) -> Result<Expr, Dependency> {
-        self.expand(expr, u32::MAX, None)
+    /// Lists that exceed a limit themselves, in load order, to report at the list.
+    pub fn list_limit_errors(&self) -> impl Iterator<Item = (&str, &LimitError)> {
+        self.list_table.limit_errors()
     }
 
-    fn expand(
-        &mut self,
-        expr: &Expr,
-        visibility: u32,
-        user: Option<&str>,
-    ) -> Result<Expr, Dependency> {
+    /// Measures a macro's own condition, to report its problems and to mark the macros and
+    /// lists it uses (Falco resolves every macro, used or not).
+    pub fn measure_definition(&mut self, name: &str) -> Result<(), ExpandError> {
+        match self.macro_extent(name) {
+            Some(result) => result.map(|_| ()),
+            None => Ok(()),
+        }
+    }
+
+    /// Expands a rule condition (which may use every macro), once it is known to be within
+    /// the limits per condition and for all the rules together.
+    pub fn expand_rule(&mut self, expr: &Expr) -> Result<Expr, ExpandError> {
+        let extent = self.measure(expr, u32::MAX, None)?;
+        self.check_limits(extent, expr, None)?;
+        let total = self.expanded_total.saturating_add(extent.size);
+        if total > MAX_TOTAL_EXPANDED_SIZE {
+            return Err(LimitError::TotalTooLarge {
+                size: extent.size,
+                loaded: self.expanded_total,
+                place: Place::Condition(expr.span()),
+            }
+            .into());
+        }
+        self.expanded_total = total;
+        // Measuring found every macro defined, visible, parsed and within the limits.
+        self.expand(expr).ok_or_else(|| {
+            LimitError::TooDeep {
+                what: None,
+                depth: MAX_EXPANDED_DEPTH.saturating_add(1),
+                via: None,
+                place: Place::Condition(expr.span()),
+            }
+            .into()
+        })
+    }
+
+    /// Substitutes macros and lists in a measured condition; `None` only if the depth guard
+    /// trips. Small frames (no error payload, no iterator adapters) keep the recursion,
+    /// as deep as [`MAX_EXPANDED_DEPTH`], far from the end of a 2 MiB stack.
+    fn expand(&mut self, expr: &Expr) -> Option<Expr> {
+        if self.depth >= MAX_EXPANDED_DEPTH {
+            return None;
+        }
         self.depth += 1;
-        let result = if self.depth > MAX_EXPANDED_DEPTH {
-            Err(Dependency::TooDeep { span: expr.span() })
-        } else {
-            self.expand_inner(expr, visibility, user)
-        };
+        let expanded = self.expand_inner(expr);
         self.depth -= 1;
-        result
+        expanded
     }
 
-    fn expand_inner(
-        &mut self,
-        expr: &Expr,
-        visibility: u32,
-        user: Option<&str>,
-    ) -> Result<Expr, Dependency> {
-        Ok(match expr {
-            Expr::And(children, span) => {
-                Expr::And(self.expand_all(children, visibility, user)?, *span)
+    fn expand_inner(&mut self, expr: &Expr) -> Option<Expr> {
+        Some(match expr {
+            Expr::And(children, span) => Expr::And(self.expand_all(children)?, *span),
+            Expr::Or(children, span) => Expr::Or(self.expand_all(children)?, *span),
+            Expr::Not(child, span) => Expr::Not(Box::new(self.expand(child)?), *span),
+            Expr::Identifier(name, _) => {
+                let parsed = self.parsed;
+                self.expand(parsed.get(name)?.as_ref()?)?
             }
-            Expr::Or(children, span) => {
-                Expr::Or(self.expand_all(children, visibility, user)?, *span)
-            }
-            Expr::Not(child, span) => {
-                Expr::Not(Box::new(self.expand(child, visibility, user)?), *span)
-            }
-            Expr::Identifier(name, span) => self.expand_macro(name, *span, visibility, user)?,
-            Expr::Exists(operand, span) => Expr::Exists(operand.clone(), *span),
+            Expr::Exists(..) | Expr::Compare { .. } => self.expand_check(expr),
+        })
+    }
+
+    /// A check with its list names substituted. Apart from the recursion so that its
+    /// temporaries do not weigh on every level of it (debug builds keep them all).
+    #[inline(never)]
+    fn expand_check(&mut self, expr: &Expr) -> Expr {
+        match expr {
             Expr::Compare {
                 left,
                 operator,
@@ -172,63 +213,16 @@ impl<'c> Expander<'c> {
                 right: self.expand_value(right, *operator, *modifier),
                 span: *span,
             },
-        })
+            other => other.clone(),
+        }
     }
 
-    fn expand_all(
-        &mut self,
-        children: &[Expr],
-        visibility: u32,
-        user: Option<&str>,
-    ) -> Result<Vec<Expr>, Dependency> {
-        children
-            .iter()
-            .map(|child| self.expand(child, visibility, user))
-            .collect()
-    }
-
-    fn expand_macro(
-        &mut self,
-        name: &str,
-        span: Span,
-        visibility: u32,
-        user: Option<&str>,
-    ) -> Result<Expr, Dependency> {
-        let Some(definition) = self.macros.get(name) else {
-            return Err(Dependency::UndefinedMacro {
-                name: name.to_string(),
-                span,
-            });
-        };
-        if definition.index >= visibility {
-            return Err(Dependency::DefinedLater {
-                user: user.unwrap_or_default().to_string(),
-                name: name.to_string(),
-                span,
-                defined_at: definition.position.clone(),
-            });
+    fn expand_all(&mut self, children: &[Expr]) -> Option<Vec<Expr>> {
+        let mut expanded = Vec::with_capacity(children.len());
+        for child in children {
+            expanded.push(self.expand(child)?);
         }
-        if self.in_progress.iter().any(|n| n == name) {
-            return Err(Dependency::Recursive {
-                name: name.to_string(),
-                span,
-            });
-        }
-        self.used_macros.insert(name.to_string());
-        if let Some(done) = self.memo.get(name) {
-            return done.clone();
-        }
-        let Some(Some(body)) = self.parsed.get(name) else {
-            return Err(Dependency::BrokenMacro {
-                name: name.to_string(),
-                span,
-            });
-        };
-        self.in_progress.push(name.to_string());
-        let result = self.expand(body, definition.visibility, Some(name));
-        self.in_progress.pop();
-        self.memo.insert(name.to_string(), result.clone());
-        result
+        Some(expanded)
     }
 
     fn expand_value(
@@ -240,9 +234,10 @@ impl<'c> Expander<'c> {
         let list_position = operator.takes_list() || modifier.is_some();
         match value {
             Value::ListName(name, span) if list_position => {
-                if self.lists.get(name).is_some() {
-                    let items = self
-                        .list_values(name, &mut Vec::new())
+                let mut values = Vec::new();
+                if self.list_table.is_list(name) {
+                    self.list_table.push_values(name, &mut values);
+                    let items = values
                         .into_iter()
                         .map(|value| ListItem {
                             value,
@@ -252,10 +247,6 @@ impl<'c> Expander<'c> {
                         .collect();
                     Value::List(items, *span)
                 } else {
-                    self.warnings.push((
-                        *span,
-                        format!("`{name}` is not a defined list; it is compared as the literal value `{name}` (as Falco does)"),
-                    ));
                     Value::List(
                         vec![ListItem {
                             value: name.as_bytes().to_vec(),
@@ -271,85 +262,24 @@ impl<'c> Expander<'c> {
                 for item in items {
                     let name = std::str::from_utf8(&item.value)
                         .ok()
-                        .filter(|_| !item.quoted);
-                    match name.filter(|name| self.lists.get(name).is_some()) {
+                        .filter(|_| !item.quoted)
+                        .filter(|name| self.list_table.is_list(name));
+                    match name {
                         Some(name) => {
-                            let name = name.to_string();
-                            for value in self.list_values(&name, &mut Vec::new()) {
-                                expanded.push(ListItem {
-                                    value,
-                                    quoted: true,
-                                    span: item.span,
-                                });
-                            }
+                            let mut values = Vec::new();
+                            self.list_table.push_values(name, &mut values);
+                            expanded.extend(values.into_iter().map(|value| ListItem {
+                                value,
+                                quoted: true,
+                                span: item.span,
+                            }));
                         }
                         None => expanded.push(item.clone()),
                     }
                 }
                 Value::List(expanded, *span)
             }
-            Value::Scalar {
-                text,
-                quoted: false,
-                span,
-            } if !list_position => {
-                if let Some(name) = std::str::from_utf8(text)
-                    .ok()
-                    .filter(|n| self.lists.get(n).is_some())
-                {
-                    self.warnings.push((
-                        *span,
-                        format!("`{name}` is a list but is compared here as a literal value; to test membership write `in ({name})`"),
-                    ));
-                }
-                value.clone()
-            }
             other => other.clone(),
         }
-    }
-
-    /// The items of a list with nested list names expanded (cycles stop expansion).
-    fn list_values(&mut self, name: &str, stack: &mut Vec<String>) -> Vec<Vec<u8>> {
-        if let Some(values) = self.list_memo.get(name) {
-            self.used_lists.insert(name.to_string());
-            return values.clone();
-        }
-        let Some(definition) = self.lists.get(name) else {
-            return vec![name.as_bytes().to_vec()];
-        };
-        self.used_lists.insert(name.to_string());
-        stack.push(name.to_string());
-        let mut values = Vec::new();
-        for item in &definition.items {
-            let nested = self.lists.get(&item.value).is_some() && !stack.contains(&item.value);
-            if nested {
-                let nested_values = self.list_values(&item.value, stack);
-                values.extend(nested_values);
-            } else {
-                values.push(decode_list_item(&item.value));
-            }
-        }
-        stack.pop();
-        self.list_memo.insert(name.to_string(), values.clone());
-        values
-    }
-
-    /// Expands a macro's own condition, to report its problems and to mark the macros and
-    /// lists it uses (Falco resolves every macro, used or not).
-    pub fn expand_definition(&mut self, name: &str) -> Result<(), Dependency> {
-        if self.memo.contains_key(name) {
-            return self.memo[name].clone().map(|_| ());
-        }
-        let Some(definition) = self.macros.get(name) else {
-            return Ok(());
-        };
-        let Some(Some(body)) = self.parsed.get(name) else {
-            return Ok(());
-        };
-        self.in_progress.push(name.to_string());
-        let result = self.expand(body, definition.visibility, Some(name));
-        self.in_progress.pop();
-        self.memo.insert(name.to_string(), result.clone());
-        result.map(|_| ())
     }
 }

@@ -10,6 +10,7 @@ use crate::condition::{parse_operand_at, Operand, SourceId};
 use crate::diagnostic::Diagnostic;
 use crate::event::Event;
 use crate::fields::{FieldRegistry, Resolution, Shape};
+use crate::limits::MAX_OUTPUT_FIELD_WIDTH;
 
 /// What Falco prints for a field without value.
 pub const NOT_AVAILABLE: &str = "<NA>";
@@ -33,6 +34,11 @@ pub(crate) struct OutputTemplate {
     tokens: Vec<Token>,
 }
 
+/// Longest prefix of an unknown token retried as a field name, in bytes. Falco's longest
+/// field name has 39 characters; retrying every prefix of a long token costs the square of
+/// its length (a 20 KB token took minutes).
+const LONGEST_FIELD_PREFIX: usize = 64;
+
 /// Parses the longest field or transformer starting at `text[start..]` that names a field,
 /// as libsinsp's formatter does by retrying shorter prefixes (`%proc.name_x` is `proc.name`
 /// followed by `_x`). Returns the operand and where it ends in `text`.
@@ -53,7 +59,7 @@ fn longest_operand(
     if known(&operand) {
         return Some((operand, end));
     }
-    for cut in (start + 1..end).rev() {
+    for cut in (start + 1..end.min(start.saturating_add(LONGEST_FIELD_PREFIX))).rev() {
         let Some(prefix) = text.get(..cut) else {
             continue;
         };
@@ -95,8 +101,22 @@ impl OutputTemplate {
                 .bytes()
                 .take_while(u8::is_ascii_digit)
                 .count();
-            let width = format[index..index + digits].parse::<usize>().unwrap_or(0);
+            let width_text = &format[index..index + digits];
             index += digits;
+            let width = match width_text.parse::<usize>() {
+                Ok(width) if width <= MAX_OUTPUT_FIELD_WIDTH => width,
+                _ if digits == 0 => 0,
+                _ => {
+                    // Every alert allocates the width: refuse it here, not per alert.
+                    problems.errors.push(Diagnostic::error(
+                        sources.position_at(source, start),
+                        format!(
+                            "output field width {width_text} is more than the {MAX_OUTPUT_FIELD_WIDTH} allowed (MAX_OUTPUT_FIELD_WIDTH); use a smaller width such as %20proc.name"
+                        ),
+                    ));
+                    break;
+                }
+            };
             // `%(field)` delimits the field explicitly.
             let parenthesized = format[index..].starts_with('(');
             let field_start = index + usize::from(parenthesized);

@@ -8,9 +8,10 @@ use std::sync::Arc;
 use super::check::CheckBuilder;
 use super::event_types::event_types;
 use super::exceptions::exception_clause;
-use super::expand::{Dependency, Expander};
+use super::expand::{Dependency, ExpandError, Expander};
 use super::operand::OperandBuilder;
 use super::output_template::OutputTemplate;
+use super::pattern_budget::PatternBudget;
 use super::problems::Problems;
 use super::program::{Node, Program};
 use super::source_map::SourceMap;
@@ -138,9 +139,19 @@ pub(crate) fn compile_rules(
     }
 
     let mut expander = Expander::new(&collector.macros, &collector.lists, &parsed);
+    for (list, error) in expander.list_limit_errors() {
+        diagnostics.push(
+            error
+                .diagnostic(&sources)
+                .with_item(format!("list `{list}`")),
+        );
+    }
     for definition in collector.macros.iter() {
-        if let Err(dependency) = expander.expand_definition(&definition.name) {
-            if !matches!(dependency, Dependency::BrokenMacro { .. }) {
+        let label = || format!("macro `{}`", definition.name);
+        match expander.measure_definition(&definition.name) {
+            Err(ExpandError::Dependency(dependency))
+                if !matches!(dependency, Dependency::BrokenMacro { .. }) =>
+            {
                 diagnostics.push(
                     Diagnostic::warning(
                         sources.position(dependency.span()),
@@ -149,12 +160,18 @@ pub(crate) fn compile_rules(
                             dependency.message()
                         ),
                     )
-                    .with_item(format!("macro `{}`", definition.name)),
+                    .with_item(label()),
                 );
             }
+            // A macro using an oversized macro or list is reported at that one only.
+            Err(ExpandError::Limit(error)) if error.is_origin() => {
+                diagnostics.push(error.diagnostic(&sources).with_item(label()));
+            }
+            _ => {}
         }
     }
 
+    let patterns = PatternBudget::default();
     let mut definitions: Vec<&RuleDef> = collector.rules.iter().collect();
     definitions.sort_by_key(|rule| rule.index);
     let mut compiled = CompiledRules {
@@ -164,6 +181,7 @@ pub(crate) fn compile_rules(
     for definition in definitions {
         let mut context = RuleContext {
             options,
+            patterns: &patterns,
             sources: &mut sources,
             expander: &mut expander,
             captured: &captured,
@@ -217,6 +235,7 @@ pub(crate) fn compile_rules(
 
 struct RuleContext<'a, 'c> {
     options: &'a CompileOptions,
+    patterns: &'a PatternBudget,
     sources: &'a mut SourceMap,
     expander: &'a mut Expander<'c>,
     captured: &'a EventTypeMask,
@@ -254,7 +273,12 @@ impl RuleContext<'_, '_> {
         };
         let expanded = match self.expander.expand_rule(&condition) {
             Ok(expanded) => expanded,
-            Err(dependency) => {
+            Err(ExpandError::Limit(error)) => {
+                self.diagnostics
+                    .push(error.diagnostic(self.sources).with_item(label));
+                return (RuleStatus::Failed, None);
+            }
+            Err(ExpandError::Dependency(dependency)) => {
                 let reason = format!(
                     "{} (at {})",
                     dependency.message(),
@@ -278,6 +302,7 @@ impl RuleContext<'_, '_> {
         let builder = CheckBuilder {
             operands,
             registry: &self.options.registry,
+            budget: self.patterns,
         };
         let mut problems = Problems::default();
         let root = builder.build(&expanded, &mut problems);

@@ -16,9 +16,8 @@ use super::ast::{Expr, Operand, SourceId, Span, Value};
 use super::lexer::Lexer;
 use super::operator::{Modifier, Operator};
 
-/// Maximum recursion depth (each parenthesis level costs about five). Falco's loader allows
-/// 1000; 400 (some 80 nested parentheses) keeps a 2 MiB thread stack safe in debug builds.
-pub const MAX_DEPTH: u32 = 400;
+/// Maximum recursion depth: [`crate::limits::MAX_CONDITION_DEPTH`].
+pub const MAX_DEPTH: u32 = crate::limits::MAX_CONDITION_DEPTH;
 
 const UNARY_OPERATORS: &[&str] = &["exists"];
 const NUMERIC_OPERATORS: &[&str] = &["<=", "<", ">=", ">"];

@@ -273,9 +273,12 @@ impl FieldRegistry {
 
 /// The candidate at edit distance 2 or less from `name`, the closest first.
 fn closest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Option<String> {
+    // Decoded once: a rules file may hold a name of megabytes, and there are a thousand
+    // candidates.
+    let name: Vec<char> = name.chars().collect();
     let mut best: Option<(usize, &str)> = None;
     for candidate in candidates {
-        let distance = edit_distance(name, candidate);
+        let distance = edit_distance(&name, candidate);
         if distance <= 2 && best.is_none_or(|(d, c)| (distance, candidate) < (d, c)) {
             best = Some((distance, candidate));
         }
@@ -292,12 +295,12 @@ fn example_argument(def: &FieldDef) -> String {
     }
 }
 
-fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    if a.len().abs_diff(b.len()) > 2 {
+/// Levenshtein distance, or `usize::MAX` when the lengths alone put it above 2.
+fn edit_distance(a: &[char], b: &str) -> usize {
+    if a.len().abs_diff(b.chars().count()) > 2 {
         return usize::MAX;
     }
+    let b: Vec<char> = b.chars().collect();
     let mut previous: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.iter().enumerate() {
         let mut current = vec![i + 1];

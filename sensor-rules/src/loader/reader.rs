@@ -9,7 +9,8 @@ use super::items::{ListDef, ListItemDef, MacroDef};
 use super::rule_reader::read_rule;
 use super::source::RuleSource;
 use crate::diagnostic::{Diagnostic, Diagnostics, Position};
-use crate::yaml::{parse_documents, Node};
+use crate::limits::MAX_RULES_FILE_BYTES;
+use crate::yaml::{parse_documents, Node, YamlErrorKind};
 
 /// The Falco engine version whose rule language this crate implements.
 pub const ENGINE_VERSION: (u64, u64, u64) = (0, 63, 0);
@@ -25,15 +26,31 @@ pub fn read_source(source: &RuleSource, collector: &mut Collector, diagnostics: 
         name: source.name.clone(),
         text: source.content.clone(),
     };
+    if source.content.len() > MAX_RULES_FILE_BYTES {
+        diagnostics.error(
+            Position::file_start(ctx.name.clone()),
+            format!(
+                "the file has {} bytes, more than the {MAX_RULES_FILE_BYTES} a rules file may have (MAX_RULES_FILE_BYTES; Falco's largest rules file has 95 KB); nothing from this file was loaded, split it into several files",
+                source.content.len()
+            ),
+        );
+        return;
+    }
     let documents = match parse_documents(&source.content) {
         Ok(documents) => documents,
         Err(error) => {
+            let position = Position::new(ctx.name.clone(), error.mark.line, error.mark.column);
             diagnostics.error(
-                Position::new(ctx.name.clone(), error.mark.line, error.mark.column),
-                format!(
-                    "YAML syntax error: {}; nothing from this file was loaded, fix the YAML (indentation, quotes, colons) here",
-                    error.message
-                ),
+                position,
+                match error.kind {
+                    YamlErrorKind::Syntax => format!(
+                        "YAML syntax error: {}; nothing from this file was loaded, fix the YAML (indentation, quotes, colons) here",
+                        error.message
+                    ),
+                    YamlErrorKind::Limit => {
+                        format!("{}; nothing from this file was loaded", error.message)
+                    }
+                },
             );
             return;
         }

@@ -1,9 +1,11 @@
 //! Where rules come from: files, directories, or text embedded in the binary.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::error::LoadError;
+use crate::limits::MAX_RULES_FILE_BYTES;
 
 /// The text of one rules file and the name diagnostics use for it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -21,12 +23,26 @@ impl RuleSource {
         }
     }
 
-    /// Reads one file.
+    /// Reads one file of at most [`MAX_RULES_FILE_BYTES`].
     pub fn from_file(path: &Path) -> Result<RuleSource, LoadError> {
-        let bytes = std::fs::read(path).map_err(|source| LoadError::Io {
+        let io_error = |source| LoadError::Io {
             path: path.to_path_buf(),
             source,
-        })?;
+        };
+        let file = std::fs::File::open(path).map_err(io_error)?;
+        // Read one byte past the limit to tell a file at the limit from a bigger one, and
+        // never more: the file may be a device or grow while read.
+        let limit = u64::try_from(MAX_RULES_FILE_BYTES).unwrap_or(u64::MAX);
+        let mut bytes = Vec::new();
+        file.take(limit.saturating_add(1))
+            .read_to_end(&mut bytes)
+            .map_err(io_error)?;
+        if bytes.len() > MAX_RULES_FILE_BYTES {
+            return Err(LoadError::TooLarge {
+                path: path.to_path_buf(),
+                limit: MAX_RULES_FILE_BYTES,
+            });
+        }
         let content = String::from_utf8(bytes).map_err(|_| LoadError::NotUtf8 {
             path: path.to_path_buf(),
         })?;

@@ -8,6 +8,6 @@ mod builder;
 mod node;
 mod scalar_position;
 
-pub use builder::{parse_documents, YamlSyntaxError};
+pub use builder::{parse_documents, YamlError, YamlErrorKind};
 pub use node::{Mark, Node, NodeValue, ScalarStyle};
 pub use scalar_position::ScalarSource;
