@@ -11,6 +11,9 @@ pub struct SocketConfig {
     pub path: PathBuf,
     /// Permission bits of the socket file (0660: owner and group may connect).
     pub mode: u32,
+    /// The socket file's group (default: the sensor's): with mode 0660 its members may
+    /// connect, and so have the `read` role.
+    pub group: Option<u32>,
 }
 
 #[derive(Clone, Debug)]
@@ -28,9 +31,9 @@ pub struct TcpConfig {
     pub tls: Option<TlsFiles>,
 }
 
-/// Binds the Unix socket at `config.path` with `config.mode`. The socket is bound under a
-/// temporary name, given its mode, then renamed into place, so no client can connect to it
-/// while it still has the umask's permissions. A stale socket from an earlier run is
+/// Binds the Unix socket at `config.path` with `config.mode` and `config.group`. The socket
+/// is bound under a temporary name, given its group and mode, then renamed into place, so no
+/// client can connect to it while it still has the umask's permissions. A stale socket from an earlier run is
 /// replaced; any other file at the path is an error.
 pub fn bind_unix(config: &SocketConfig) -> anyhow::Result<tokio::net::UnixListener> {
     let path = &config.path;
@@ -70,7 +73,10 @@ pub fn bind_unix(config: &SocketConfig) -> anyhow::Result<tokio::net::UnixListen
     let _ = std::fs::remove_file(&temporary);
     let listener = tokio::net::UnixListener::bind(&temporary)
         .with_context(|| format!("grpc.socket.path: binding {}", temporary.display()))?;
-    let placed = std::fs::set_permissions(&temporary, std::fs::Permissions::from_mode(config.mode))
+    let placed = std::os::unix::fs::chown(&temporary, None, config.group)
+        .and_then(|()| {
+            std::fs::set_permissions(&temporary, std::fs::Permissions::from_mode(config.mode))
+        })
         .and_then(|()| std::fs::rename(&temporary, path));
     if let Err(e) = placed {
         let _ = std::fs::remove_file(&temporary);
