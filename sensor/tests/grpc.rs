@@ -18,6 +18,8 @@ use std::sync::mpsc::{channel, Receiver};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use common::daemon::{wait_timeout, RunningSensor as Sensor};
+use common::tls::{free_port, make_ca, make_cert};
 use common::{privileged, run, TempDir, SENSOR};
 use sensor::sinks::grpc::client::{connect, Target};
 use sensor_api::v1 as api;
@@ -63,88 +65,6 @@ fn chmod(mode: &str, file: &str) -> u32 {
     let (pid, status) = run(Command::new("chmod").arg(mode).arg(file));
     assert!(status.success(), "chmod {mode} {file}");
     pid
-}
-
-fn wait_timeout(child: &mut Child, within: Duration) -> Option<ExitStatus> {
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            return Some(status);
-        }
-        if Instant::now() >= deadline {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn sigterm(child: &Child) {
-    // SAFETY: signalling a child this test started, by pid.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-}
-
-/// A `sensor run` of this test's own (no stdout output, no health port), its stderr on a
-/// channel; stopped on drop.
-struct Sensor {
-    child: Option<Child>,
-    logs: Receiver<String>,
-}
-
-impl Sensor {
-    fn start(args: &[&str]) -> Sensor {
-        let mut child = Command::new(SENSOR)
-            .args(["run", "--no-health", "--no-stdout"])
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start sensor run");
-        let stderr = child.stderr.take().unwrap();
-        let (tx, logs) = channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                eprintln!("[sensor] {line}");
-                let _ = tx.send(line);
-            }
-        });
-        let sensor = Sensor {
-            child: Some(child),
-            logs,
-        };
-        sensor.wait_log("eBPF programs attached", Duration::from_secs(60));
-        sensor
-    }
-
-    fn wait_log(&self, text: &str, within: Duration) -> String {
-        let deadline = Instant::now() + within;
-        loop {
-            match self
-                .logs
-                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            {
-                Ok(line) if line.contains(text) => return line,
-                Ok(_) => {}
-                Err(_) => panic!("the sensor logged no line containing `{text}`"),
-            }
-        }
-    }
-
-    /// SIGTERM; the exit status.
-    fn stop(mut self) -> ExitStatus {
-        let mut child = self.child.take().unwrap();
-        sigterm(&child);
-        wait_timeout(&mut child, Duration::from_secs(30)).expect("sensor stops within 30 s")
-    }
-}
-
-impl Drop for Sensor {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            sigterm(&child);
-            let _ = child.wait();
-        }
-    }
 }
 
 /// `sensor alerts --json`: its stdout lines (with the time each arrived) on a channel, its
@@ -671,97 +591,6 @@ fn a_stalled_subscriber_loses_only_its_own_alerts_and_is_told_how_many() {
     let bye = goodbye(&fast_alpha.lock().unwrap());
     assert_eq!((bye.alerts_sent, bye.alerts_dropped), (ALPHAS as u64, 0));
     runtime.shutdown_timeout(Duration::from_secs(1));
-}
-
-fn openssl(dir: &TempDir, args: &[&str]) {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(&dir.0)
-        .output()
-        .expect("openssl (Debian's openssl package; `cargo xtask setup` installs it)");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// A CA: `<name>.pem`, `<name>.key` in `dir`.
-fn make_ca(dir: &TempDir, name: &str) {
-    openssl(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-keyout",
-            &format!("{name}.key"),
-            "-out",
-            &format!("{name}.pem"),
-            "-days",
-            "2",
-            "-subj",
-            &format!("/CN={name}"),
-            "-addext",
-            "basicConstraints=critical,CA:TRUE",
-            "-addext",
-            "keyUsage=critical,keyCertSign,cRLSign",
-        ],
-    );
-}
-
-/// A certificate `<name>.pem` (key `<name>.key`) signed by CA `ca`, with `extensions`.
-fn make_cert(dir: &TempDir, ca: &str, name: &str, extensions: &str) {
-    openssl(
-        dir,
-        &[
-            "req",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-keyout",
-            &format!("{name}.key"),
-            "-out",
-            &format!("{name}.csr"),
-            "-subj",
-            &format!("/CN={name}"),
-        ],
-    );
-    std::fs::write(dir.path(&format!("{name}.ext")), extensions).unwrap();
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            &format!("{name}.csr"),
-            "-CA",
-            &format!("{ca}.pem"),
-            "-CAkey",
-            &format!("{ca}.key"),
-            "-CAcreateserial",
-            "-out",
-            &format!("{name}.pem"),
-            "-days",
-            "2",
-            "-extfile",
-            &format!("{name}.ext"),
-        ],
-    );
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Runs a command that must fail by itself: its status and stderr.

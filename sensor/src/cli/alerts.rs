@@ -220,6 +220,7 @@ pub fn status(connect: ConnectArgs) -> anyhow::Result<()> {
             .map(|s| {
                 serde_json::json!({
                     "id": s.id, "client_name": s.client_name, "peer": s.peer,
+                    "identity": s.identity,
                     "alerts_sent": s.alerts_sent, "alerts_dropped": s.alerts_dropped,
                     "queued": s.queued, "queue_size": s.queue_size,
                 })
@@ -238,6 +239,12 @@ pub fn status(connect: ConnectArgs) -> anyhow::Result<()> {
             "alerts_total": status.alerts_total,
             "alerts_deduplicated": status.alerts_deduplicated,
             "alerts_rate_limited": status.alerts_rate_limited,
+            "caller": status.caller,
+            "caller_role": match status.caller_role() {
+                api::Role::Read => "read",
+                api::Role::Control => "control",
+                api::Role::Unspecified => "unknown",
+            },
             "subscribers": subscribers,
         });
         println!("{json:#}");

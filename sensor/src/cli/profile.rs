@@ -44,6 +44,10 @@ pub enum ProfileCommand {
         /// Record 32-bit syscalls too (costs every process on the node while recording).
         #[arg(long)]
         compat: bool,
+        /// The sensor stops the recording by itself after this long (`30m`, `2h`; default:
+        /// the sensor's grpc.limits.recording_default_duration, 1h unless configured).
+        #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+        max_duration: Option<std::time::Duration>,
         #[command(flatten)]
         connect: super::alerts::ConnectArgs,
     },
@@ -88,6 +92,8 @@ fn recording_json(r: &sensor_api::v1::ProfileRecording) -> serde_json::Value {
         "duration_seconds": r.duration.as_ref().map_or(0.0, |d| d.seconds as f64 + f64::from(d.nanos) * 1e-9),
         "unrecorded_compat_processes": r.unrecorded_compat_processes,
         "warnings": r.warnings,
+        "max_duration_seconds": r.max_duration.as_ref().map(|d| d.seconds),
+        "expired": r.expired,
     })
 }
 
@@ -98,6 +104,7 @@ fn remote(command: ProfileCommand) -> anyhow::Result<u8> {
         .enable_all()
         .build()?;
     runtime.block_on(async move {
+        // The sensor's messages say what was refused and why (a missing role, a limit).
         let refused = |s: tonic::Status| anyhow::anyhow!("{}", s.message());
         match command {
             ProfileCommand::Start {
@@ -105,6 +112,7 @@ fn remote(command: ProfileCommand) -> anyhow::Result<u8> {
                 containers,
                 pod_uid,
                 compat,
+                max_duration,
                 connect,
             } => {
                 let mut client = super::alerts::connect(&connect).await?;
@@ -114,6 +122,10 @@ fn remote(command: ProfileCommand) -> anyhow::Result<u8> {
                         container_ids: containers,
                         pod_uid: pod_uid.unwrap_or_default(),
                         compat,
+                        max_duration: max_duration.map(|d| prost_types::Duration {
+                            seconds: d.as_secs().min(i64::MAX as u64) as i64,
+                            nanos: d.subsec_nanos() as i32,
+                        }),
                     })
                     .await
                     .map_err(refused)?
@@ -138,6 +150,12 @@ fn remote(command: ProfileCommand) -> anyhow::Result<u8> {
                     .into_inner();
                 for name in r.names {
                     println!("{name}");
+                }
+                for name in r.expired {
+                    eprintln!(
+                        "sensor profile list: {name}: stopped at its time limit; \
+                         `sensor profile stop {name}` writes its profiles"
+                    );
                 }
             }
             ProfileCommand::Stop {

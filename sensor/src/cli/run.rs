@@ -12,7 +12,7 @@ use sensor::pipeline::Pipeline;
 use sensor::probe::{Probe, ProbeConfig};
 use sensor::rules::{AlertSink, LiveRules, RuleFiles};
 use sensor::sinks::grpc::{
-    GrpcConfig, GrpcServer, SensorService, SocketConfig, TcpConfig, TlsFiles,
+    Access, GrpcConfig, GrpcServer, SensorService, SocketConfig, TcpConfig, TlsFiles,
 };
 use sensor::sinks::http::{HttpConfig, HttpOutput};
 use sensor::sinks::hub::AlertHub;
@@ -199,12 +199,23 @@ fn line_format(format: schema::Format) -> LineFormat {
     }
 }
 
-fn grpc_config(config: &Config) -> GrpcConfig {
+/// The gRPC listeners and who has `control`; groups named in the configuration are looked
+/// up now, once (`Config::check` has already found them).
+fn grpc_config(config: &Config) -> anyhow::Result<GrpcConfig> {
     let grpc = &config.grpc;
-    GrpcConfig {
+    let resolve = |key: &str, group: &Option<sensor::sinks::grpc::groups::GroupRef>| {
+        group
+            .as_ref()
+            .map(|g| g.resolve().with_context(|| key.to_string()))
+            .transpose()
+    };
+    let socket_group = resolve("grpc.socket.group", &grpc.socket.group)?;
+    let control_group = resolve("grpc.socket.control_group", &grpc.socket.control_group)?;
+    Ok(GrpcConfig {
         socket: grpc.socket.enabled.then(|| SocketConfig {
             path: grpc.socket.path.clone(),
             mode: sensor::config::parse_mode(&grpc.socket.mode).unwrap_or(0o660),
+            group: socket_group.map(|g| g.gid),
         }),
         tcp: grpc
             .tcp
@@ -221,7 +232,11 @@ fn grpc_config(config: &Config) -> GrpcConfig {
                 })
             })
             .flatten(),
-    }
+        access: Access {
+            control_groups: control_group.into_iter().collect(),
+            control_identities: grpc.tcp.control_identities.iter().cloned().collect(),
+        },
+    })
 }
 
 pub fn run(config: Config) -> anyhow::Result<()> {
@@ -265,16 +280,14 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         .context("starting the I/O runtime")?;
     let hub = AlertHub::new();
     let outputs_hub = hub.clone();
-    let service = SensorService {
-        hub: hub.clone(),
-        rules: live.clone(),
-        telemetry: telemetry.clone(),
-        recordings: Default::default(),
-        default_queue: config.grpc.subscriber_queue.0,
-        max_queue: config.grpc.subscriber_queue.0.max(100_000),
-    };
+    let service = SensorService::new(
+        hub.clone(),
+        live.clone(),
+        telemetry.clone(),
+        config.grpc.limits(),
+    );
     let recordings = service.recordings.clone();
-    let grpc = runtime.block_on(GrpcServer::start(&grpc_config(&config), service))?;
+    let grpc = runtime.block_on(GrpcServer::start(&grpc_config(&config)?, service))?;
     let health = match config.health.enabled {
         true => {
             let address = config.health.address.parse().context("health.address")?;

@@ -11,6 +11,11 @@ use std::path::{Path, PathBuf};
 
 pub use schema::Config;
 
+/// The range `grpc.limits.max_request_bytes` may take: below 1 KiB a subscription with a few
+/// filters would not fit; above tonic's own default (4 MiB) is no bound worth the name.
+const MIN_REQUEST_BYTES: usize = 1 << 10;
+const MAX_REQUEST_BYTES: usize = 4 << 20;
+
 /// One problem, with where it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
@@ -217,6 +222,78 @@ impl Config {
         if grpc.subscriber_queue.0 == 0 {
             add("grpc.subscriber_queue", "must be at least 1".into());
         }
+        if grpc.socket.enabled {
+            for (key, group) in [
+                ("grpc.socket.group", &grpc.socket.group),
+                ("grpc.socket.control_group", &grpc.socket.control_group),
+            ] {
+                if let Some(Err(e)) = group.as_ref().map(|g| g.resolve()) {
+                    add(key, e.to_string());
+                }
+            }
+        }
+        if let Some(i) = grpc
+            .tcp
+            .control_identities
+            .iter()
+            .position(|n| n.trim().is_empty())
+        {
+            add(
+                &format!("grpc.tcp.control_identities.{i}"),
+                "an empty name matches no certificate: give a subject CN, SAN DNS or URI name"
+                    .into(),
+            );
+        }
+        let limits = &grpc.limits;
+        for (key, value) in [
+            ("grpc.limits.max_subscribers", limits.max_subscribers),
+            (
+                "grpc.limits.max_subscribers_per_identity",
+                limits.max_subscribers_per_identity,
+            ),
+            ("grpc.limits.max_filter_values", limits.max_filter_values),
+            ("grpc.limits.max_string_bytes", limits.max_string_bytes),
+            ("grpc.limits.max_selector_bytes", limits.max_selector_bytes),
+            ("grpc.limits.max_recordings", limits.max_recordings),
+        ] {
+            if value == 0 {
+                add(key, "must be at least 1".into());
+            }
+        }
+        if !(MIN_REQUEST_BYTES..=MAX_REQUEST_BYTES).contains(&limits.max_request_bytes) {
+            add(
+                "grpc.limits.max_request_bytes",
+                format!(
+                    "{} is out of range: use {MIN_REQUEST_BYTES} to {MAX_REQUEST_BYTES} (every request of the API is small; the default is 65536)",
+                    limits.max_request_bytes
+                ),
+            );
+        }
+        if limits.max_subscriber_queue < grpc.subscriber_queue.0 {
+            add(
+                "grpc.limits.max_subscriber_queue",
+                format!(
+                    "{} is less than grpc.subscriber_queue ({}), the queue of a subscriber that asks for none",
+                    limits.max_subscriber_queue, grpc.subscriber_queue.0
+                ),
+            );
+        }
+        if limits.recording_default_duration.is_zero() {
+            add(
+                "grpc.limits.recording_default_duration",
+                "must be more than zero".into(),
+            );
+        }
+        if limits.recording_default_duration > limits.recording_max_duration {
+            add(
+                "grpc.limits.recording_default_duration",
+                format!(
+                    "{} is longer than grpc.limits.recording_max_duration ({})",
+                    humantime::format_duration(limits.recording_default_duration),
+                    humantime::format_duration(limits.recording_max_duration)
+                ),
+            );
+        }
         if self.health.enabled && self.health.address.parse::<std::net::SocketAddr>().is_err() {
             add(
                 "health.address",
@@ -290,6 +367,42 @@ mod tests {
         assert!(problems
             .iter()
             .any(|p| p.key.as_deref() == Some("grpc.tcp.tls.cert")));
+    }
+
+    #[test]
+    fn grpc_access_and_limits_are_checked() {
+        let text = "grpc:\n  socket:\n    control_group: no-such-group-here\n  limits:\n    max_subscribers: 0\n    max_request_bytes: 10\n    recording_default_duration: 2d\n";
+        let c = parse(text).expect("parses");
+        let problems = c.check(Path::new("s.yaml"), text);
+        let keys: Vec<&str> = problems.iter().filter_map(|p| p.key.as_deref()).collect();
+        assert_eq!(
+            keys,
+            [
+                "grpc.socket.control_group",
+                "grpc.limits.max_subscribers",
+                "grpc.limits.max_request_bytes",
+                "grpc.limits.recording_default_duration"
+            ],
+            "{problems:?}"
+        );
+        assert!(problems[0]
+            .message
+            .contains("no group named `no-such-group-here`"));
+        assert_eq!(problems[0].line, Some(3));
+
+        let c = parse("grpc:\n  socket:\n    control_group: 0\n  tcp:\n    control_identities: [ops-admin]\n  limits:\n    recording_max_duration: 2h\n").expect("parses");
+        assert!(c.check(Path::new("s.yaml"), "").is_empty());
+        assert_eq!(
+            c.grpc.socket.control_group,
+            Some(crate::sinks::grpc::groups::GroupRef::Id(0))
+        );
+        let limits = c.grpc.limits();
+        assert_eq!(
+            limits.recording_max_duration,
+            std::time::Duration::from_secs(7200)
+        );
+        assert_eq!(limits.max_subscribers, 128);
+        assert_eq!(c.grpc.tcp.control_identities, ["ops-admin"]);
     }
 
     #[test]

@@ -6,6 +6,9 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
+use crate::sinks::grpc::groups::GroupRef;
+use crate::sinks::grpc::limits as grpc_limits;
+
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
@@ -199,6 +202,7 @@ pub struct Grpc {
     pub socket: Socket,
     pub tcp: Tcp,
     pub subscriber_queue: SubscriberQueue,
+    pub limits: GrpcLimits,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
@@ -207,7 +211,63 @@ pub struct SubscriberQueue(pub usize);
 
 impl Default for SubscriberQueue {
     fn default() -> Self {
-        Self(10_000)
+        Self(grpc_limits::DEFAULT_SUBSCRIBER_QUEUE)
+    }
+}
+
+/// `grpc.limits`: what one caller may ask of the sensor (`sinks::grpc::limits` says why each).
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct GrpcLimits {
+    pub max_request_bytes: usize,
+    pub max_subscribers: usize,
+    pub max_subscribers_per_identity: usize,
+    pub max_subscriber_queue: usize,
+    pub max_filter_values: usize,
+    pub max_string_bytes: usize,
+    pub max_selector_bytes: usize,
+    pub max_recordings: usize,
+    #[serde(with = "duration")]
+    pub recording_default_duration: std::time::Duration,
+    #[serde(with = "duration")]
+    pub recording_max_duration: std::time::Duration,
+}
+
+impl Default for GrpcLimits {
+    fn default() -> Self {
+        let d = grpc_limits::Limits::default();
+        Self {
+            max_request_bytes: d.max_request_bytes,
+            max_subscribers: d.max_subscribers,
+            max_subscribers_per_identity: d.max_subscribers_per_identity,
+            max_subscriber_queue: d.max_subscriber_queue,
+            max_filter_values: d.max_filter_values,
+            max_string_bytes: d.max_string_bytes,
+            max_selector_bytes: d.max_selector_bytes,
+            max_recordings: d.max_recordings,
+            recording_default_duration: d.recording_default_duration,
+            recording_max_duration: d.recording_max_duration,
+        }
+    }
+}
+
+impl Grpc {
+    /// The limits in force, `grpc.subscriber_queue` among them.
+    pub fn limits(&self) -> grpc_limits::Limits {
+        let l = &self.limits;
+        grpc_limits::Limits {
+            max_request_bytes: l.max_request_bytes,
+            max_subscribers: l.max_subscribers,
+            max_subscribers_per_identity: l.max_subscribers_per_identity,
+            subscriber_queue: self.subscriber_queue.0,
+            max_subscriber_queue: l.max_subscriber_queue,
+            max_filter_values: l.max_filter_values,
+            max_string_bytes: l.max_string_bytes,
+            max_selector_bytes: l.max_selector_bytes,
+            max_recordings: l.max_recordings,
+            recording_default_duration: l.recording_default_duration,
+            recording_max_duration: l.recording_max_duration,
+        }
     }
 }
 
@@ -218,6 +278,12 @@ pub struct Socket {
     pub path: PathBuf,
     /// Octal permission bits, as a string (`"0660"`) so YAML does not read it as decimal.
     pub mode: String,
+    /// The socket's group (a name or a gid; default: the sensor's own): with mode 0660 its
+    /// members may connect, with the `read` role.
+    pub group: Option<GroupRef>,
+    /// Members of this group (a name or a gid) have the `control` role on the socket; root
+    /// always has it.
+    pub control_group: Option<GroupRef>,
 }
 
 impl Default for Socket {
@@ -226,6 +292,8 @@ impl Default for Socket {
             enabled: true,
             path: "/run/sensor/sensor.sock".into(),
             mode: "0660".into(),
+            group: None,
+            control_group: None,
         }
     }
 }
@@ -237,6 +305,9 @@ pub struct Tcp {
     pub address: String,
     pub insecure: bool,
     pub tls: Tls,
+    /// Client certificate names (subject CN, SAN DNS or URI name) with the `control` role;
+    /// every other certificate from the CA has `read`.
+    pub control_identities: Vec<String>,
 }
 
 impl Default for Tcp {
@@ -246,6 +317,7 @@ impl Default for Tcp {
             address: "0.0.0.0:5060".into(),
             insecure: false,
             tls: Tls::default(),
+            control_identities: Vec::new(),
         }
     }
 }

@@ -2,6 +2,16 @@
 //! subscriber's bounded queue and moves on: it never waits for a subscriber. A full queue
 //! loses its oldest alert, counted, and the subscriber's stream reports the count before the
 //! next alert it delivers. Memory is bounded by the queue sizes whatever the clients do.
+//!
+//! Each subscriber's filter runs here, on the pipeline thread, and stays here on purpose:
+//! filtering in the subscriber's own stream task instead would put every alert in every
+//! queue, so a subscriber that reads slowly would lose alerts it asked for to alerts it did
+//! not, and its drop counts would count alerts it never wanted. What the pipeline pays is
+//! bounded instead: there are at most `grpc.limits.max_subscribers` subscribers (checked in
+//! [`AlertHub::subscribe`]), and one filter costs a fixed number of hash lookups whatever
+//! its size (`super::filter`: sets for rules, tags and namespaces, container ids looked up by
+//! prefix length) plus its label selector, whose length `grpc.limits.max_selector_bytes`
+//! bounds (`super::grpc::limits`). No filter allocates or locks anything but the queue.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -12,6 +22,7 @@ use sensor_api::v1 as api;
 use tonic::codegen::Bytes;
 
 use super::filter::AlertFilter;
+use super::grpc::access::Identity;
 use super::record::AlertRecord;
 
 /// An alert as the subscribers' queues hold it: the record, and its `SubscribeResponse`
@@ -42,7 +53,34 @@ impl Queued {
 pub struct SubscriberInfo {
     pub client_name: String,
     pub peer: String,
+    /// The caller that subscribed: Status shows a caller its own subscribers, and
+    /// `max_per_identity` counts by it.
+    pub identity: Identity,
     pub request: api::SubscribeRequest,
+}
+
+/// How many subscribers the hub takes.
+#[derive(Clone, Copy, Debug)]
+pub struct SubscriberCaps {
+    pub total: usize,
+    pub per_identity: usize,
+}
+
+/// Why a subscriber was not taken.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SubscribeRefused {
+    #[error("the sensor is shutting down")]
+    Closed,
+    #[error(
+        "{limit} subscribers are connected, the sensor's limit (grpc.limits.max_subscribers); \
+         retry later"
+    )]
+    Full { limit: usize },
+    #[error(
+        "{identity} already has {limit} subscribers, the limit per caller \
+         (grpc.limits.max_subscribers_per_identity); close one first"
+    )]
+    FullForIdentity { identity: String, limit: usize },
 }
 
 /// Totals over every subscriber, past and present (for metrics, which must not go down
@@ -174,15 +212,31 @@ impl AlertHub {
         Arc::new(Self::default())
     }
 
-    /// Registers a subscriber; it receives alerts published from now on.
+    /// Registers a subscriber, within `caps`; it receives alerts published from now on.
     pub fn subscribe(
         &self,
         info: SubscriberInfo,
         filter: AlertFilter,
         capacity: usize,
-    ) -> Option<Arc<Subscriber>> {
+        caps: SubscriberCaps,
+    ) -> Result<Arc<Subscriber>, SubscribeRefused> {
         if self.closed.load(Ordering::Acquire) {
-            return None;
+            return Err(SubscribeRefused::Closed);
+        }
+        // Counted and added under one lock, so concurrent subscribes cannot overshoot.
+        let mut subscribers = self.subscribers.write().unwrap_or_else(|e| e.into_inner());
+        if subscribers.len() >= caps.total {
+            return Err(SubscribeRefused::Full { limit: caps.total });
+        }
+        let same = subscribers
+            .iter()
+            .filter(|s| s.info.identity == info.identity)
+            .count();
+        if same >= caps.per_identity {
+            return Err(SubscribeRefused::FullForIdentity {
+                identity: info.identity.to_string(),
+                limit: caps.per_identity,
+            });
         }
         let subscriber = Arc::new(Subscriber {
             id: self.next_id.fetch_add(1, Ordering::Relaxed) + 1,
@@ -196,11 +250,8 @@ impl AlertHub {
             sent: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
         });
-        self.subscribers
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(subscriber.clone());
-        Some(subscriber)
+        subscribers.push(subscriber.clone());
+        Ok(subscriber)
     }
 
     pub fn unsubscribe(&self, id: u64) {
@@ -264,18 +315,28 @@ mod tests {
     }
 
     fn info() -> SubscriberInfo {
+        info_of(0)
+    }
+
+    fn info_of(uid: u32) -> SubscriberInfo {
         SubscriberInfo {
             client_name: "t".into(),
             peer: "unix".into(),
+            identity: Identity::Unix { uid },
             request: Default::default(),
         }
     }
+
+    const CAPS: SubscriberCaps = SubscriberCaps {
+        total: 100,
+        per_identity: 100,
+    };
 
     #[tokio::test]
     async fn a_full_queue_drops_its_oldest_and_reports_the_count_first() {
         let hub = AlertHub::new();
         let sub = hub
-            .subscribe(info(), AlertFilter::default(), 3)
+            .subscribe(info(), AlertFilter::default(), 3, CAPS)
             .expect("open");
         for i in 0..5 {
             hub.publish(&record(&format!("r{i}")));
@@ -299,21 +360,54 @@ mod tests {
         }
         hub.close("stopping");
         assert!(matches!(sub.next().await, Delivery::Closed { .. }));
-        assert!(hub.subscribe(info(), AlertFilter::default(), 3).is_none());
+        assert_eq!(
+            hub.subscribe(info(), AlertFilter::default(), 3, CAPS).err(),
+            Some(SubscribeRefused::Closed)
+        );
     }
 
     #[tokio::test]
     async fn every_subscriber_gets_every_alert() {
         let hub = AlertHub::new();
         let a = hub
-            .subscribe(info(), AlertFilter::default(), 10)
+            .subscribe(info(), AlertFilter::default(), 10, CAPS)
             .expect("a");
         let b = hub
-            .subscribe(info(), AlertFilter::default(), 10)
+            .subscribe(info(), AlertFilter::default(), 10, CAPS)
             .expect("b");
         hub.publish(&record("x"));
         for sub in [a, b] {
             assert!(matches!(sub.next().await, Delivery::Alerts(q) if q.len() == 1));
         }
+    }
+
+    #[test]
+    fn the_caps_count_all_subscribers_and_each_identitys() {
+        let hub = AlertHub::new();
+        let caps = SubscriberCaps {
+            total: 3,
+            per_identity: 2,
+        };
+        let open = |uid| hub.subscribe(info_of(uid), AlertFilter::default(), 1, caps);
+        let a = open(1000).expect("first");
+        let _b = open(1000).expect("second");
+        let refused = open(1000).err().expect("a third for uid 1000");
+        assert_eq!(
+            refused,
+            SubscribeRefused::FullForIdentity {
+                identity: "uid 1000".into(),
+                limit: 2
+            }
+        );
+        assert!(refused
+            .to_string()
+            .contains("grpc.limits.max_subscribers_per_identity"));
+        let _c = open(1001).expect("another identity");
+        let full = open(1002).err().expect("over the total");
+        assert_eq!(full, SubscribeRefused::Full { limit: 3 });
+        assert!(full.to_string().contains("grpc.limits.max_subscribers"));
+        // A subscriber leaving frees its slot.
+        hub.unsubscribe(a.id);
+        open(1002).expect("a freed slot");
     }
 }

@@ -5,6 +5,8 @@
 #![allow(dead_code)]
 
 pub mod apiserver;
+pub mod daemon;
+pub mod tls;
 
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader};

@@ -11,6 +11,9 @@ pub struct SocketConfig {
     pub path: PathBuf,
     /// Permission bits of the socket file (0660: owner and group may connect).
     pub mode: u32,
+    /// The socket file's group (default: the sensor's): with mode 0660 its members may
+    /// connect, and so have the `read` role.
+    pub group: Option<u32>,
 }
 
 #[derive(Clone, Debug)]
@@ -28,8 +31,9 @@ pub struct TcpConfig {
     pub tls: Option<TlsFiles>,
 }
 
-/// Binds the Unix socket at `config.path` with `config.mode`. A stale socket from an earlier
-/// run is replaced; any other file at the path (a symlink included) is an error.
+/// Binds the Unix socket at `config.path` with `config.mode` and `config.group`. A stale
+/// socket from an earlier run is replaced; any other file at the path (a symlink included) is
+/// an error.
 pub fn bind_unix(config: &SocketConfig) -> anyhow::Result<tokio::net::UnixListener> {
     let path = &config.path;
     let dir = path
@@ -60,7 +64,7 @@ pub fn bind_unix(config: &SocketConfig) -> anyhow::Result<tokio::net::UnixListen
         ),
         Err(_) => {}
     }
-    // Bound inside a fresh directory only root can enter, given its mode there, then renamed
+    // Bound inside a fresh directory only root can enter, given its group and mode there, then renamed
     // into place: no client can connect while it still has the umask's permissions, and no
     // one can swap the temporary socket for a symlink between bind and chmod (chmod follows
     // symlinks; rename does not).
@@ -79,7 +83,13 @@ pub fn bind_unix(config: &SocketConfig) -> anyhow::Result<tokio::net::UnixListen
     let bound = tokio::net::UnixListener::bind(&temporary)
         .with_context(|| format!("grpc.socket.path: binding {}", temporary.display()))
         .and_then(|listener| {
-            std::fs::set_permissions(&temporary, std::fs::Permissions::from_mode(config.mode))
+            std::os::unix::fs::chown(&temporary, None, config.group)
+                .and_then(|()| {
+                    std::fs::set_permissions(
+                        &temporary,
+                        std::fs::Permissions::from_mode(config.mode),
+                    )
+                })
                 .and_then(|()| std::fs::rename(&temporary, path))
                 .with_context(|| format!("grpc.socket.path: creating {}", path.display()))?;
             Ok(listener)

@@ -1,18 +1,31 @@
 //! The gRPC server (`sensor.v1.Sensor`, server reflection, `grpc.health.v1.Health`) on a Unix
-//! socket and optionally TCP, and the client `sensor alerts` uses.
+//! socket and optionally TCP, and the client `sensor alerts` uses. Every call passes the
+//! [`gate`] first: roles ([`access`]) and the request size limit ([`limits`]).
 
+pub mod access;
+pub mod certificate;
 pub mod client;
+pub mod gate;
+pub mod groups;
+pub mod limits;
 pub mod listen;
 pub mod profiles;
+pub mod recording_book;
 pub mod service;
 pub mod subscribe;
+pub mod unix_peer;
 
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use anyhow::Context;
+use futures::StreamExt;
 use sensor_api::v1 as api;
 use tokio::sync::watch;
 
+pub use access::Access;
+pub use limits::Limits;
 pub use listen::{SocketConfig, TcpConfig, TlsFiles};
 pub use service::SensorService;
 pub use subscribe::SensorRouter;
@@ -24,6 +37,8 @@ const DRAIN: Duration = Duration::from_secs(3);
 pub struct GrpcConfig {
     pub socket: Option<SocketConfig>,
     pub tcp: Option<TcpConfig>,
+    /// Who has the `control` role.
+    pub access: Access,
 }
 
 /// The running server. [`GrpcServer::shutdown`] ends every stream with a Goodbye.
@@ -39,7 +54,9 @@ impl GrpcServer {
     /// Binds every listener now (so a bad path or certificate fails the start, with the
     /// configuration field named) and serves them on the current Tokio runtime.
     pub async fn start(config: &GrpcConfig, service: SensorService) -> anyhow::Result<Self> {
+        let max_request = service.limits.max_request_bytes;
         let (health, health_service) = tonic_health::server::health_reporter();
+        let health_service = health_service.max_decoding_message_size(max_request);
         health
             .set_serving::<api::sensor_server::SensorServer<SensorService>>()
             .await;
@@ -47,12 +64,15 @@ impl GrpcServer {
             .register_encoded_file_descriptor_set(api::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
             .build_v1()
-            .context("building the reflection service")?;
+            .context("building the reflection service")?
+            .max_decoding_message_size(max_request);
         let reflection_v1alpha = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(api::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
             .build_v1alpha()
-            .context("building the reflection service")?;
+            .context("building the reflection service")?
+            .max_decoding_message_size(max_request);
+        let gate = gate::GateLayer::new(Arc::new(config.access.clone()), max_request);
         let (stop, stopped) = watch::channel(false);
         let router = |tls: Option<tonic::transport::ServerTlsConfig>| -> anyhow::Result<_> {
             let mut builder = tonic::transport::Server::builder()
@@ -61,6 +81,7 @@ impl GrpcServer {
                 builder = builder.tls_config(tls).context("grpc.tcp.tls")?;
             }
             Ok(builder
+                .layer(gate.clone())
                 .add_service(SensorRouter::new(service.clone()))
                 .add_service(health_service.clone())
                 .add_service(reflection_v1.clone())
@@ -74,7 +95,9 @@ impl GrpcServer {
         let mut socket_path = None;
         if let Some(socket) = &config.socket {
             let listener = listen::bind_unix(socket)?;
-            let incoming = tokio_stream::wrappers::UnixListenerStream::new(listener);
+            // Each connection with its peer's credentials, for the caller's role.
+            let incoming = tokio_stream::wrappers::UnixListenerStream::new(listener)
+                .map(|accepted| accepted.map(unix_peer::PeerStream::accept));
             let server = router(None)?;
             let signal = shutdown(stopped.clone());
             tasks.push(tokio::spawn(async move {
@@ -82,7 +105,13 @@ impl GrpcServer {
                     tracing::error!("gRPC server on the Unix socket failed: {e}");
                 }
             }));
-            tracing::info!(path = %socket.path.display(), mode = format!("{:o}", socket.mode), "gRPC listening on a Unix socket");
+            tracing::info!(
+                path = %socket.path.display(),
+                mode = format!("{:o}", socket.mode),
+                group = ?socket.group,
+                control_groups = ?config.access.control_groups.iter().map(|g| g.to_string()).collect::<Vec<_>>(),
+                "gRPC listening on a Unix socket"
+            );
             socket_path = Some(socket.path.clone());
         }
         if let Some(tcp) = &config.tcp {
@@ -108,7 +137,12 @@ impl GrpcServer {
                     tracing::error!("gRPC server on TCP failed: {e}");
                 }
             }));
-            tracing::info!(%address, mtls = tcp.tls.is_some(), "gRPC listening on TCP");
+            tracing::info!(
+                %address,
+                mtls = tcp.tls.is_some(),
+                control_identities = config.access.control_identities.len(),
+                "gRPC listening on TCP"
+            );
         }
         Ok(Self {
             service,

@@ -1,5 +1,6 @@
 //! The profile recording calls of `sensor.v1.Sensor`: daemon-mode recordings of running
-//! containers and pods, ended with their seccomp and AppArmor profiles.
+//! containers and pods, ended with their seccomp and AppArmor profiles. Their time limits
+//! and how many may run are kept by `super::recording_book`, which calls these.
 
 use sensor_api::v1 as api;
 use tonic::Status;
@@ -34,9 +35,12 @@ pub fn message(name: &str, recording: &Recording) -> api::ProfileRecording {
         }),
         unrecorded_compat_processes: recording.unrecorded_compat_processes,
         warnings: recording.warnings(),
+        max_duration: None,
+        expired: false,
     }
 }
 
+/// Starts recording the request's containers (its size and time limit already checked).
 pub fn start(
     recordings: &Recordings,
     request: &api::StartProfileRecordingRequest,
@@ -80,11 +84,22 @@ pub fn get(recordings: &Recordings, name: &str) -> Result<api::ProfileRecording,
     Ok(message(name, &status.recording))
 }
 
-pub fn stop(
-    recordings: &Recordings,
+/// Stops a running recording.
+pub fn stop(recordings: &Recordings, name: &str) -> Result<Recording, Status> {
+    let recording = recordings.stop(name).map_err(status_of)?;
+    tracing::info!(
+        name,
+        syscalls = recording.syscalls.len(),
+        "profile recording stopped"
+    );
+    Ok(recording)
+}
+
+/// A stopped recording's profiles, as the request asks for them.
+pub fn result(
     request: &api::StopProfileRecordingRequest,
-) -> Result<api::ProfileRecordingResult, Status> {
-    let recording = recordings.stop(&request.name).map_err(status_of)?;
+    recording: &Recording,
+) -> api::ProfileRecordingResult {
     let mut syscalls = recording.syscalls.clone();
     if !request.no_base {
         syscalls.extend(base::runtime());
@@ -96,20 +111,15 @@ pub fn stop(
     };
     let profile = seccomp::SeccompProfile::generate(&syscalls, mode);
     let namespace = (!request.namespace.is_empty()).then_some(request.namespace.as_str());
-    tracing::info!(
-        name = request.name,
-        syscalls = recording.syscalls.len(),
-        "profile recording stopped"
-    );
-    Ok(api::ProfileRecordingResult {
-        recording: Some(message(&request.name, &recording)),
+    api::ProfileRecordingResult {
+        recording: Some(message(&request.name, recording)),
         seccomp_json: profile.to_json(),
         seccomp_profile_manifest: spo::to_yaml(&spo::seccomp_profile(
             &request.name,
             namespace,
             &profile,
         )),
-        apparmor_profile_manifest: spo::to_yaml(&spo::apparmor_profile(&request.name, &recording)),
-        apparmor_profile: apparmor::profile(&recording, &spo::object_name(&request.name)),
-    })
+        apparmor_profile_manifest: spo::to_yaml(&spo::apparmor_profile(&request.name, recording)),
+        apparmor_profile: apparmor::profile(recording, &spo::object_name(&request.name)),
+    }
 }

@@ -1,4 +1,6 @@
-//! The `sensor.v1.Sensor` service: Subscribe, Status and ListRules.
+//! The `sensor.v1.Sensor` service: Subscribe, Status and ListRules, and the profile recording
+//! calls (`super::recording_book`). Who may call each is decided before a call gets here
+//! (`super::gate`); the methods read the authorized caller for what depends on who it is.
 
 use std::collections::VecDeque;
 use std::pin::Pin;
@@ -9,9 +11,15 @@ use futures::{Stream, StreamExt};
 use sensor_api::v1 as api;
 use tonic::{Request, Response, Status};
 
+use super::access::Role;
+use super::gate::caller;
+use super::limits::Limits;
+use super::recording_book::RecordingBook;
 use crate::rules::LiveRules;
 use crate::sinks::filter::AlertFilter;
-use crate::sinks::hub::{AlertHub, Delivery, Queued, Subscriber, SubscriberInfo};
+use crate::sinks::hub::{
+    AlertHub, Delivery, Queued, SubscribeRefused, Subscriber, SubscriberCaps, SubscriberInfo,
+};
 use crate::sinks::record::priority_to_proto;
 use crate::telemetry::Telemetry;
 
@@ -21,11 +29,30 @@ pub struct SensorService {
     pub hub: Arc<AlertHub>,
     pub rules: Arc<LiveRules>,
     pub telemetry: Arc<Telemetry>,
-    /// Queue size for a subscriber that asks for none, and the most one may ask for.
-    pub default_queue: usize,
-    pub max_queue: usize,
+    /// Every bound on what callers may ask (queue sizes among them).
+    pub limits: Arc<Limits>,
     /// Daemon-mode profile recording, once the probe is loaded.
     pub recordings: Arc<std::sync::OnceLock<crate::profile::Recordings>>,
+    /// The time limits of recordings started through the API.
+    pub book: RecordingBook,
+}
+
+impl SensorService {
+    pub fn new(
+        hub: Arc<AlertHub>,
+        rules: Arc<LiveRules>,
+        telemetry: Arc<Telemetry>,
+        limits: Limits,
+    ) -> Self {
+        Self {
+            hub,
+            rules,
+            telemetry,
+            limits: Arc::new(limits),
+            recordings: Default::default(),
+            book: RecordingBook::default(),
+        }
+    }
 }
 
 type AlertStream = Pin<Box<dyn Stream<Item = Result<api::SubscribeResponse, Status>> + Send>>;
@@ -65,26 +92,6 @@ fn message(message: api::subscribe_response::Message) -> api::SubscribeResponse 
     }
 }
 
-/// Who is calling: the TCP peer, or the Unix socket peer's pid and uid.
-fn peer<T>(request: &Request<T>) -> String {
-    if let Some(addr) = request.remote_addr() {
-        return addr.to_string();
-    }
-    match request
-        .extensions()
-        .get::<tonic::transport::server::UdsConnectInfo>()
-        .and_then(|info| info.peer_cred)
-    {
-        Some(cred) => format!(
-            "unix(pid={},uid={})",
-            cred.pid()
-                .map_or_else(|| "?".to_string(), |p| p.to_string()),
-            cred.uid()
-        ),
-        None => "unix".to_string(),
-    }
-}
-
 #[tonic::async_trait]
 impl api::sensor_server::Sensor for SensorService {
     type SubscribeStream = AlertStream;
@@ -107,9 +114,18 @@ impl api::sensor_server::Sensor for SensorService {
 
     async fn status(
         &self,
-        _request: Request<api::StatusRequest>,
+        request: Request<api::StatusRequest>,
     ) -> Result<Response<api::StatusResponse>, Status> {
-        Ok(Response::new(self.status_now()))
+        let caller = caller(&request)?;
+        // Others' filters and peers are theirs: only control sees every subscriber.
+        let mut status =
+            self.status_now(|s| caller.role >= Role::Control || s.info.identity == caller.identity);
+        status.caller = caller.identity.to_string();
+        status.caller_role = match caller.role {
+            Role::Read => api::Role::Read,
+            Role::Control => api::Role::Control,
+        } as i32;
+        Ok(Response::new(status))
     }
 
     async fn list_rules(
@@ -137,42 +153,49 @@ impl api::sensor_server::Sensor for SensorService {
         &self,
         request: Request<api::StartProfileRecordingRequest>,
     ) -> Result<Response<api::ProfileRecording>, Status> {
-        let recordings = self.recordings()?.clone();
+        let (recordings, book, limits) = self.recording_parts()?;
         let request = request.into_inner();
+        let runtime = tokio::runtime::Handle::current();
         // Walking the cgroup tree and attaching the recorder block: off the async workers.
-        tokio::task::spawn_blocking(move || super::profiles::start(&recordings, &request))
-            .await
-            .map_err(|e| Status::internal(e.to_string()))?
-            .map(Response::new)
+        blocking(move || book.start(&recordings, &request, &limits, &runtime)).await
     }
 
     async fn get_profile_recording(
         &self,
         request: Request<api::GetProfileRecordingRequest>,
     ) -> Result<Response<api::ProfileRecording>, Status> {
-        super::profiles::get(self.recordings()?, &request.into_inner().name).map(Response::new)
+        let (recordings, book, _) = self.recording_parts()?;
+        let name = request.into_inner().name;
+        // The book's lock may be held by a start that is attaching programs.
+        blocking(move || book.get(&recordings, &name)).await
     }
 
     async fn stop_profile_recording(
         &self,
         request: Request<api::StopProfileRecordingRequest>,
     ) -> Result<Response<api::ProfileRecordingResult>, Status> {
-        let recordings = self.recordings()?.clone();
+        let (recordings, book, _) = self.recording_parts()?;
         let request = request.into_inner();
-        tokio::task::spawn_blocking(move || super::profiles::stop(&recordings, &request))
-            .await
-            .map_err(|e| Status::internal(e.to_string()))?
-            .map(Response::new)
+        blocking(move || book.stop(&recordings, &request)).await
     }
 
     async fn list_profile_recordings(
         &self,
         _request: Request<api::ListProfileRecordingsRequest>,
     ) -> Result<Response<api::ListProfileRecordingsResponse>, Status> {
-        Ok(Response::new(api::ListProfileRecordingsResponse {
-            names: self.recordings()?.list(),
-        }))
+        let (recordings, book, _) = self.recording_parts()?;
+        blocking(move || Ok(book.list(&recordings))).await
     }
+}
+
+/// Runs a recording call on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    call: impl FnOnce() -> Result<T, Status> + Send + 'static,
+) -> Result<Response<T>, Status> {
+    tokio::task::spawn_blocking(call)
+        .await
+        .map_err(|e| Status::internal(e.to_string()))?
+        .map(Response::new)
 }
 
 impl SensorService {
@@ -182,27 +205,42 @@ impl SensorService {
         &self,
         request: Request<api::SubscribeRequest>,
     ) -> Result<impl Stream<Item = Streamed> + Send + 'static, Status> {
-        let peer = peer(&request);
+        let caller = caller(&request)?.clone();
         let body = request.into_inner();
+        let limits = &self.limits;
+        limits.check_subscribe(&body)?;
         let filter =
             AlertFilter::new(&body).map_err(|e| Status::invalid_argument(e.to_string()))?;
+        // A larger queue than the maximum is capped, as the API documents, not refused.
         let capacity = match body.queue_size {
-            0 => self.default_queue,
-            n => (n as usize).min(self.max_queue),
+            0 => limits.subscriber_queue,
+            n => (n as usize).min(limits.max_subscriber_queue),
         };
         let info = SubscriberInfo {
             client_name: body.client_name.clone(),
-            peer,
+            peer: caller.peer.clone(),
+            identity: caller.identity.clone(),
             request: body,
+        };
+        let caps = SubscriberCaps {
+            total: limits.max_subscribers,
+            per_identity: limits.max_subscribers_per_identity,
         };
         let subscriber = self
             .hub
-            .subscribe(info, filter, capacity)
-            .ok_or_else(|| Status::unavailable("the sensor is shutting down"))?;
+            .subscribe(info, filter, capacity, caps)
+            .map_err(|refused| match refused {
+                SubscribeRefused::Closed => Status::unavailable(refused.to_string()),
+                SubscribeRefused::Full { .. } | SubscribeRefused::FullForIdentity { .. } => {
+                    tracing::warn!(caller = %caller.identity, peer = caller.peer, "subscriber refused: {refused}");
+                    Status::resource_exhausted(refused.to_string())
+                }
+            })?;
         tracing::info!(
             id = subscriber.id,
             client = subscriber.info.client_name,
             peer = subscriber.info.peer,
+            caller = %subscriber.info.identity,
             queue = capacity,
             "subscriber connected"
         );
@@ -249,19 +287,27 @@ impl SensorService {
         Ok(stream)
     }
 
-    fn recordings(&self) -> Result<&crate::profile::Recordings, Status> {
-        self.recordings
+    /// What a recording call works with: the recorder (once the probe is loaded), the book
+    /// of time limits, and the limits.
+    fn recording_parts(
+        &self,
+    ) -> Result<(crate::profile::Recordings, RecordingBook, Arc<Limits>), Status> {
+        let recordings = self
+            .recordings
             .get()
-            .ok_or_else(|| Status::unavailable("the eBPF programs are still loading; retry"))
+            .ok_or_else(|| Status::unavailable("the eBPF programs are still loading; retry"))?;
+        Ok((recordings.clone(), self.book.clone(), self.limits.clone()))
     }
 
-    pub fn status_now(&self) -> api::StatusResponse {
+    /// The sensor's status now, listing the subscribers `visible` keeps.
+    pub fn status_now(&self, visible: impl Fn(&Subscriber) -> bool) -> api::StatusResponse {
         let stats = self.telemetry.pipeline();
         let uptime = self.telemetry.uptime();
         let subscribers = self
             .hub
             .subscribers()
             .iter()
+            .filter(|s| visible(s))
             .map(|s| api::SubscriberStatus {
                 id: s.id,
                 client_name: s.info.client_name.clone(),
@@ -272,6 +318,7 @@ impl SensorService {
                 queued: s.queued() as u32,
                 queue_size: s.capacity as u32,
                 filter: Some(s.info.request.clone()),
+                identity: s.info.identity.to_string(),
             })
             .collect();
         api::StatusResponse {
@@ -291,6 +338,8 @@ impl SensorService {
             subscribers,
             alerts_deduplicated: self.telemetry.alerts_deduplicated.load(Ordering::Relaxed),
             alerts_rate_limited: self.telemetry.alerts_rate_limited.load(Ordering::Relaxed),
+            caller: String::new(),
+            caller_role: api::Role::Unspecified as i32,
         }
     }
 }

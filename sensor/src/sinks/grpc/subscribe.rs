@@ -119,8 +119,10 @@ pub struct SensorRouter {
 
 impl SensorRouter {
     pub fn new(service: SensorService) -> Self {
+        let max_request = service.limits.max_request_bytes;
         Self {
-            inner: api::sensor_server::SensorServer::new(service.clone()),
+            inner: api::sensor_server::SensorServer::new(service.clone())
+                .max_decoding_message_size(max_request),
             service,
         }
     }
@@ -148,9 +150,11 @@ where
             return self.inner.call(req);
         }
         let method = SubscribeSvc(self.service.clone());
+        let max_request = self.service.limits.max_request_bytes;
         Box::pin(async move {
-            // The generated server's defaults: no compression, default message size limits.
-            let mut grpc = tonic::server::Grpc::new(SubscribeCodec);
+            // As the generated server: no compression, the same request size limit.
+            let mut grpc = tonic::server::Grpc::new(SubscribeCodec)
+                .apply_max_message_size_config(Some(max_request), None);
             Ok(grpc.server_streaming(method, req).await)
         })
     }
