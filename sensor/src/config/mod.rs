@@ -88,7 +88,7 @@ impl Config {
             return Ok(Config::default());
         }
         serde_yaml_ng::from_str(text).map_err(|e| {
-            let location = e.location();
+            let location = e.location().map(|l| within(text, l.line(), l.column()));
             // serde's message ends with its own " at line L column C": the prefix says it.
             let message = e.to_string();
             let message = match message.rfind(" at line ") {
@@ -97,8 +97,8 @@ impl Config {
             };
             ConfigError(vec![Problem {
                 file: path.to_path_buf(),
-                line: location.as_ref().map(|l| l.line()),
-                column: location.as_ref().map(|l| l.column()),
+                line: location.map(|l| l.0),
+                column: location.map(|l| l.1),
                 key: None,
                 message: explain(&message),
             }])
@@ -304,6 +304,19 @@ impl Config {
     }
 }
 
+/// A 1-based line and column of `text`, kept inside it. libyaml starts a new line at the end
+/// of a text that does not end with a line break, so an error there (an unclosed quote, a key
+/// without its `:`) came out one line past the last: it is the end of the last line.
+fn within(text: &str, line: usize, column: usize) -> (usize, usize) {
+    // YAML breaks lines at \r\n, \r and \n.
+    let text = text.replace("\r\n", "\n");
+    let lines: Vec<&str> = text.split(['\r', '\n']).collect();
+    match lines.last() {
+        Some(last) if line > lines.len() => (lines.len(), last.chars().count() + 1),
+        _ => (line, column),
+    }
+}
+
 /// `"0660"` as permission bits.
 pub fn parse_mode(text: &str) -> Option<u32> {
     u32::from_str_radix(text.trim_start_matches("0o"), 8)
@@ -352,6 +365,19 @@ mod tests {
 
         let e = parse("outputs:\n  http:\n    timeout: soon\n").unwrap_err();
         assert!(e.0[0].message.contains("not a duration"), "{e}");
+    }
+
+    /// Found by the `config_file` fuzz target: an error at the end of a file without a final
+    /// newline was reported one line past its last.
+    #[test]
+    fn an_error_at_the_end_is_on_the_last_line() {
+        let e = parse("log:\n  level: info\n  format").unwrap_err();
+        assert_eq!((e.0[0].line, e.0[0].column), (Some(3), Some(9)), "{e}");
+        let e = parse("log:\r  level: 'info").unwrap_err();
+        assert_eq!(e.0[0].line, Some(2), "{e}");
+        // With the final newline the end is the start of the (empty) line after it.
+        let e = parse("log:\n  level: info\n  format\n").unwrap_err();
+        assert!(e.0[0].line <= Some(4), "{e}");
     }
 
     #[test]

@@ -99,6 +99,11 @@ pub fn from_cgroup_path(path: &str) -> Option<Container> {
 /// names a container.
 pub fn cgroup_path_of(pid: u32) -> Option<String> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+    cgroup_path_in(&text)
+}
+
+/// [`cgroup_path_of`] on the text of `/proc/PID/cgroup` (`ID:CONTROLLERS:PATH` lines).
+pub fn cgroup_path_in(text: &str) -> Option<String> {
     let mut v1 = None;
     for line in text.lines() {
         let mut parts = line.splitn(3, ':');

@@ -193,27 +193,39 @@ fn read_cwd(pid: u32) -> Option<Bytes> {
         .map(|p| p.as_os_str().as_bytes().into())
 }
 
-/// Reads one process from /proc; `None` if it is gone.
-fn read_proc(pid: u32) -> Option<Process> {
-    let stat = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
-    // comm sits in parentheses and may itself contain ") ": split at the last one.
+/// The comm and the parent pid in the text of `/proc/PID/stat` (`pid (comm) state ppid ...`).
+/// The process chose its comm (`prctl(PR_SET_NAME)`): it may hold `(`, `)` and blanks, so it
+/// ends at the last `)`.
+pub fn parse_stat(stat: &[u8]) -> Option<(Bytes, u32)> {
     let open = stat.iter().position(|&b| b == b'(')?;
     let close = stat.iter().rposition(|&b| b == b')')?;
     let comm: Bytes = stat.get(open + 1..close)?.into();
     let rest = std::str::from_utf8(stat.get(close + 2..)?).ok()?;
     let ppid = rest.split(' ').nth(1)?.parse().ok()?;
-    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    Some((comm, ppid))
+}
+
+/// The text of `/proc/PID/cmdline` (NUL-terminated arguments) as argv[0] and the rest.
+pub fn parse_cmdline(cmdline: &[u8]) -> (Bytes, Vec<Bytes>) {
     let mut argv: Vec<Bytes> = cmdline.split(|&b| b == 0).map(Bytes::from).collect();
     if cmdline.last() == Some(&0) {
         argv.pop();
     }
+    match argv.split_first() {
+        Some((first, rest)) => (first.clone(), rest.to_vec()),
+        None => (Bytes::default(), Vec::new()),
+    }
+}
+
+/// Reads one process from /proc; `None` if it is gone.
+fn read_proc(pid: u32) -> Option<Process> {
+    let stat = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
+    let (comm, ppid) = parse_stat(&stat)?;
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let (exe, args) = parse_cmdline(&cmdline);
     let exepath = std::fs::read_link(format!("/proc/{pid}/exe"))
         .map(|p| Bytes::from(p.as_os_str().as_bytes()))
         .unwrap_or_default();
-    let (exe, args) = match argv.split_first() {
-        Some((first, rest)) => (first.clone(), rest.to_vec()),
-        None => (Bytes::default(), Vec::new()),
-    };
     let exe_from_memfd = exepath.starts_with(b"/memfd:");
     let cwd = read_cwd(pid);
     Some(Process {

@@ -47,7 +47,7 @@ impl Names {
 }
 
 /// `name:x:id:...` lines to an id -> name map (the first name of an id wins, as in libc).
-fn parse_ids(text: &str) -> HashMap<u32, Arc<str>> {
+pub fn parse_ids(text: &str) -> HashMap<u32, Arc<str>> {
     let mut out = HashMap::new();
     for line in text.lines() {
         if line.starts_with('#') {

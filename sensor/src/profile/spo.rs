@@ -10,21 +10,24 @@ use super::Recording;
 pub const API_GROUP: &str = "security-profiles-operator.x-k8s.io";
 
 /// A Kubernetes object name (RFC 1123 subdomain) from a recording name: lower case, other
-/// characters replaced by `-`.
+/// characters replaced by `-`, and each dot-separated part starting and ending with a letter
+/// or digit (`kubectl apply` refuses `web-.x` and `a..b`).
 pub fn object_name(name: &str) -> String {
-    let mut out: String = name
-        .to_ascii_lowercase()
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '.' {
-                c
-            } else {
-                '-'
-            }
+    let lower = name.to_ascii_lowercase();
+    let labels: Vec<String> = lower
+        .split('.')
+        .map(|label| {
+            let label: String = label
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+                .collect();
+            label.trim_matches('-').to_string()
         })
+        .filter(|label| !label.is_empty())
         .collect();
+    let mut out = labels.join(".");
     out.truncate(253);
-    let trimmed = out.trim_matches(|c: char| !c.is_ascii_alphanumeric());
+    let trimmed = out.trim_end_matches(|c: char| !c.is_ascii_alphanumeric());
     if trimmed.is_empty() {
         "recorded".to_string()
     } else {
@@ -92,6 +95,22 @@ mod tests {
     fn names_are_kubernetes_names() {
         assert_eq!(object_name("My_Workload v2"), "my-workload-v2");
         assert_eq!(object_name("__"), "recorded");
+    }
+
+    /// Found by the `seccomp_writer` fuzz target: `My_W` and non-ASCII characters before a dot
+    /// gave `my-w---.` and a part ending with `-`, which Kubernetes refuses.
+    #[test]
+    fn every_part_of_a_name_is_a_dns_label() {
+        assert_eq!(object_name("web_.x"), "web.x");
+        assert_eq!(object_name("a..b"), "a.b");
+        assert_eq!(object_name("-a-.-b-."), "a.b");
+        assert_eq!(
+            object_name("My_W\u{fffd}\u{fffd}.\u{fffd}d$v0l"),
+            "my-w.d-v0l"
+        );
+        assert_eq!(object_name("..."), "recorded");
+        let long = format!("{}.{}", "a".repeat(252), "b".repeat(10));
+        assert_eq!(object_name(&long), "a".repeat(252));
     }
 
     #[test]

@@ -24,6 +24,7 @@ pub struct LabelSelector {
 pub struct SelectorError {
     pub selector: String,
     pub problem: String,
+    /// 1-based, in characters (not bytes): what a person counts in the selector they wrote.
     pub at: usize,
 }
 
@@ -69,6 +70,7 @@ impl LabelSelector {
 
 struct Parser<'a> {
     text: &'a str,
+    /// A byte offset into `text`, always at a character boundary.
     pos: usize,
 }
 
@@ -77,7 +79,7 @@ impl Parser<'_> {
         SelectorError {
             selector: self.text.to_string(),
             problem: problem.into(),
-            at: self.pos + 1,
+            at: self.text[..self.pos].chars().count() + 1,
         }
     }
 
@@ -128,14 +130,19 @@ impl Parser<'_> {
         Ok(word)
     }
 
+    /// `word` followed by a blank, `(` or the end. (Checks the prefix before looking past
+    /// it: the selector is a caller's text, and `word.len()` bytes into it need not be a
+    /// character boundary.)
     fn keyword(&mut self, word: &str) -> bool {
         self.skip_blanks();
-        let rest = self.rest();
-        let boundary = rest[word.len().min(rest.len())..]
+        let Some(after) = self.rest().strip_prefix(word) else {
+            return false;
+        };
+        if after
             .chars()
             .next()
-            .is_none_or(|c| c.is_whitespace() || c == '(');
-        if rest.starts_with(word) && boundary {
+            .is_none_or(|c| c.is_whitespace() || c == '(')
+        {
             self.pos += word.len();
             true
         } else {
@@ -234,5 +241,36 @@ mod tests {
         let e = LabelSelector::parse("env in ()").unwrap_err();
         assert!(e.problem.contains("at least one"), "{e}");
         assert!(LabelSelector::parse("app=web extra").is_err());
+    }
+
+    /// A Subscribe `pod_selector` of `k €` panicked the request task: `keyword("in")` sliced
+    /// the 3-byte `€` two bytes in.
+    #[test]
+    fn non_ascii_after_a_key_is_an_error_not_a_panic() {
+        for selector in [
+            "k €",
+            "k\t€",
+            "k i€",
+            "k no€",
+            "k notin€",
+            "k in€",
+            "k\u{3000}€",
+        ] {
+            let e = LabelSelector::parse(selector).unwrap_err();
+            assert!(e.problem.contains("expected"), "{selector}: {e}");
+        }
+        let e = LabelSelector::parse("k €").unwrap_err();
+        assert_eq!(e.at, 3, "{e}");
+    }
+
+    #[test]
+    fn error_positions_count_characters_not_bytes() {
+        // U+3000 is a (3-byte) blank: byte offsets would say 13.
+        let e = LabelSelector::parse("app=web,\u{3000}!").unwrap_err();
+        assert_eq!(e.at, 11, "{e}");
+        let e = LabelSelector::parse("é").unwrap_err();
+        assert_eq!(e.at, 1, "{e}");
+        let e = LabelSelector::parse("a=b,\u{3000}\u{3000}€").unwrap_err();
+        assert_eq!(e.at, 7, "{e}");
     }
 }
