@@ -379,16 +379,6 @@ fn config_check_names_the_location_of_each_problem() {
     );
 }
 
-/// The sensor's resident set, from /proc.
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
-}
-
 /// The health port faces the pod network: a flood of idle, half-sent and oversized requests
 /// (bounded, loopback only) must neither grow the sensor's memory past its bound nor keep
 /// the kubelet's probe out.
@@ -416,7 +406,7 @@ fn health_port_answers_through_a_connection_flood() {
     wait_until("/readyz", Duration::from_secs(60), || {
         get(health, "/readyz").is_some_and(|(s, _)| s == 200)
     });
-    let before = rss_kib(child.id());
+    let before = common::status_kib(child.id(), "VmRSS");
 
     const ROUNDS: usize = 3;
     const PER_ROUND: usize = 1500;
@@ -458,7 +448,7 @@ fn health_port_answers_through_a_connection_flood() {
         );
         drop(held);
     }
-    let after = rss_kib(child.id());
+    let after = common::status_kib(child.id(), "VmRSS");
     eprintln!(
         "health flood: {} connections in {ROUNDS} rounds; RSS {before} KiB -> {after} KiB; slowest /healthz {worst:?}",
         ROUNDS * PER_ROUND

@@ -13,15 +13,6 @@ use common::{privileged, run, Sensor, TempDir};
 /// The DaemonSet's memory limit (deploy/).
 const MEMORY_LIMIT_KIB: u64 = 256 * 1024;
 
-fn peak_rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
-}
-
 /// Starts `script` in a private mount namespace; it ends with an exec the sensor resolves
 /// names for, and lingers so that its root can be read. (No setpriv: it would itself block
 /// on the FIFO.)
@@ -58,7 +49,7 @@ fn pipeline_still_flows(sensor: &Sensor, hostile: &mut Child, what: &str) {
         took < Duration::from_secs(2),
         "{what}: the host chmod took {took:?}"
     );
-    let peak = peak_rss_kib(sensor.pid());
+    let peak = common::status_kib(sensor.pid(), "VmHWM");
     assert!(
         peak < MEMORY_LIMIT_KIB,
         "{what}: the sensor's peak RSS is {peak} KiB"

@@ -335,3 +335,13 @@ pub fn allowed_syscalls(profile: &std::path::Path) -> Vec<String> {
         .map(|n| n.as_str().unwrap().to_string())
         .collect()
 }
+
+/// A `kB` figure of /proc/PID/status (`VmRSS`, `VmHWM`, ...); 0 if the process is gone.
+pub fn status_kib(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
