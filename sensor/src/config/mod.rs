@@ -110,7 +110,7 @@ impl Config {
         let mut problems = Vec::new();
         let mut add = |key: &str, message: String| {
             let parts: Vec<&str> = key.split('.').collect();
-            let at = locate::locate(text, &parts);
+            let at = locate::locate(text, &parts).map(|(l, c)| within(text, l, c));
             problems.push(Problem {
                 file: path.to_path_buf(),
                 line: at.map(|a| a.0),
@@ -304,9 +304,10 @@ impl Config {
     }
 }
 
-/// A 1-based line and column of `text`, kept inside it. libyaml starts a new line at the end
-/// of a text that does not end with a line break, so an error there (an unclosed quote, a key
-/// without its `:`) came out one line past the last: it is the end of the last line.
+/// A 1-based line and column of `text`, kept inside it. libyaml (and yaml-rust2, which
+/// [`locate`] uses) starts a new line at the end of a text that does not end with a line
+/// break, so an error there (an unclosed quote, a key without its `:`, an empty last value)
+/// came out one line past the last: it is the end of the last line.
 fn within(text: &str, line: usize, column: usize) -> (usize, usize) {
     // YAML breaks lines at \r\n, \r and \n.
     let text = text.replace("\r\n", "\n");
@@ -378,6 +379,16 @@ mod tests {
         // With the final newline the end is the start of the (empty) line after it.
         let e = parse("log:\n  level: info\n  format\n").unwrap_err();
         assert!(e.0[0].line <= Some(4), "{e}");
+        // The same for a key located after parsing: an empty last value.
+        let text = "grpc:\n  tcp:\n    enabled: true\n    address: ";
+        let problems = parse(text)
+            .expect("parses")
+            .check(Path::new("s.yaml"), text);
+        let address = problems
+            .iter()
+            .find(|p| p.key.as_deref() == Some("grpc.tcp.address"))
+            .expect("address reported");
+        assert_eq!((address.line, address.column), (Some(4), Some(14)));
     }
 
     #[test]
