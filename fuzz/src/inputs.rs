@@ -249,6 +249,7 @@ pub fn sample_events() -> Vec<Event> {
         filename: bytes("/bin/bash"),
         argv: vec![bytes("bash"), bytes("-c"), bytes("nc -l 4444")],
         image: Some(bytes("/usr/bin/bash")),
+        exe: None,
     }));
     let mut fchmod = event("fchmod", ["", "", ""], -1);
     fchmod.fd_path = Some(bytes("/etc/shadow"));

@@ -50,6 +50,27 @@ pub struct KernelOffsets {
     pub css_set_dfl_cgrp: u32,
     pub cgroup_kn: u32,
     pub kernfs_node_id: u32,
+    /// The new image after an exec, from the kernel's own structures rather than the caller's
+    /// memory: `task->mm`, the argument area `mm->arg_start..arg_end` the kernel copied argv
+    /// into, and `mm->exe_file`, the file it mapped.
+    pub task_mm: u32,
+    pub mm_arg_start: u32,
+    pub mm_arg_end: u32,
+    pub mm_exe_file: u32,
+    /// `file.f_path.mnt` and `file.f_path.dentry`.
+    pub file_path_mnt: u32,
+    pub file_path_dentry: u32,
+    /// `dentry.d_parent` and `dentry.d_name.name`.
+    pub dentry_parent: u32,
+    pub dentry_name: u32,
+    /// `vfsmount.mnt_root`.
+    pub vfsmount_root: u32,
+    /// `struct mount`, which embeds the `vfsmount` at `mount_mnt`: its parent mount, the
+    /// dentry it is mounted on, and its mount namespace.
+    pub mount_mnt: u32,
+    pub mount_parent: u32,
+    pub mount_mountpoint: u32,
+    pub mount_ns: u32,
 }
 
 impl KernelOffsets {
@@ -91,6 +112,19 @@ impl KernelOffsets {
         css_set_dfl_cgrp: Self::MISSING,
         cgroup_kn: Self::MISSING,
         kernfs_node_id: Self::MISSING,
+        task_mm: Self::MISSING,
+        mm_arg_start: Self::MISSING,
+        mm_arg_end: Self::MISSING,
+        mm_exe_file: Self::MISSING,
+        file_path_mnt: Self::MISSING,
+        file_path_dentry: Self::MISSING,
+        dentry_parent: Self::MISSING,
+        dentry_name: Self::MISSING,
+        vfsmount_root: Self::MISSING,
+        mount_mnt: Self::MISSING,
+        mount_parent: Self::MISSING,
+        mount_mountpoint: Self::MISSING,
+        mount_ns: Self::MISSING,
     };
 }
 

@@ -11,11 +11,16 @@ use crate::COMM_LEN;
 pub enum RecordKind {
     /// A traced syscall returned: arguments from its enter, `res` from its exit.
     Syscall = 1,
-    /// An exec family syscall entered: strings are the filename and the NUL-separated argv.
-    /// Read at enter because a successful exec replaces the memory they live in; the agent joins
-    /// it with the `Syscall` record of the same thread.
+    /// No longer written (an exec's arguments come from the kernel at `sched_process_exec`, or
+    /// from the caller at the exit of a failed exec); the number stays reserved.
     ExecArgs = 2,
-    /// `sched_process_exec`: an exec succeeded; string 0 is the new image's path.
+    /// `sched_process_exec`: an exec succeeded. Everything in it is what the kernel used, read
+    /// from its own memory before the new image runs, so no thread of the caller can change
+    /// it: string 0 is the filename the kernel opened (`bprm->filename`), string 1 the argv it
+    /// copied into the new image (NUL-separated, from `mm->arg_start`), string 2 the path of
+    /// the file it mapped (`mm->exe_file`) as NUL-terminated names from the file up to the
+    /// mount namespace's root. `args[0]` is the thread id that called exec (a non-leader
+    /// thread takes the leader's id), `args[1]` holds [`exe_flags`].
     ExecImage = 3,
     /// `sched_process_fork` of a new process (not a thread): `args[0]` is the child's pid.
     Fork = 4,
@@ -34,6 +39,18 @@ impl RecordKind {
             _ => return None,
         })
     }
+}
+
+/// Bits of an `ExecImage` record's `args[1]`.
+pub mod exe_flags {
+    /// The executable's path did not lead to the root of the process's mount namespace: a
+    /// file no directory names (a memfd, a deleted file's pseudo dentry) or one on a mount
+    /// outside the namespace. String 2 then holds the names walked, up to the dentry that is
+    /// its own parent.
+    pub const DETACHED: u64 = 1;
+    /// The kernel has no offsets for the image (an unsupported layout): strings 1 and 2 are
+    /// empty and the agent falls back to what the caller passed.
+    pub const NO_IMAGE: u64 = 2;
 }
 
 /// Bit `i` of [`RecordHeader::truncated`]: string `i` was cut at its bound.

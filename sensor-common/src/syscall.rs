@@ -15,8 +15,9 @@ pub enum SpecKind {
     /// Only an exit program: arguments come from the syscall's saved registers and strings
     /// from the caller's memory, both still intact when the call returns.
     Plain = 1,
-    /// Exec family: filename and argv read at enter into an `ExecArgs` record, because a
-    /// successful exec replaces the memory they live in.
+    /// Exec family: the caller's credentials at enter; what a successful exec ran comes from
+    /// the kernel at `sched_process_exec`, a failed one's filename and argv from the caller's
+    /// memory at the exit.
     Exec = 2,
     /// set*id family: the caller's credentials are captured at enter, before the call.
     Creds = 3,

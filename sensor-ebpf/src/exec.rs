@@ -1,32 +1,37 @@
-//! The exec family: argv at enter, the new image at `sched_process_exec`.
+//! The exec family. A successful exec is described from the kernel's own memory at
+//! `sched_process_exec` (the filename it opened, the argv it copied into the new image, the
+//! file it mapped), so neither a racing thread nor a page the caller never touched changes
+//! what is reported. A failed exec leaves the caller's memory in place: its filename and argv
+//! are read at the syscall's exit.
 
 use aya_ebpf::{
-    helpers::{bpf_probe_read_user, generated::bpf_probe_read_user_str},
+    helpers::{
+        bpf_probe_read_kernel, bpf_probe_read_user,
+        generated::{bpf_get_current_task_btf, bpf_probe_read_user_str},
+    },
     macros::tracepoint,
     programs::TracePointContext,
     EbpfContext as _,
 };
 use sensor_common::{
-    record::{truncated_bit, TRUNCATED_ARGV_COUNT},
-    RecordKind, SyscallSpec, ARGV_COUNT_MAX, ARGV_MAX, PATH_MAX,
+    record::{exe_flags, truncated_bit, TRUNCATED_ARGV_COUNT},
+    KernelOffsets, RecordKind, SyscallSpec, ARGV_COUNT_MAX, ARGV_MAX, PATH_MAX,
 };
 
 use crate::{
+    exe_path,
     maps::{offsets, self_tgid, Pending, PENDING},
     record::Builder,
     recorder::{compat_recorded, current_is_compat, current_recording},
 };
 
-/// Emits an `ExecArgs` record: string 0 is the filename, string 1 the NUL-separated argv.
+/// A failed exec's filename (string 0) and argv (string 1, NUL-separated), read from the
+/// caller's memory at the syscall's exit: the kernel has faulted the filename's page in by
+/// then, which a read at enter could not count on.
 #[inline(always)]
-pub fn emit_exec_args(nr: u32, spec: &SyscallSpec, pending: &Pending) {
-    let Some(mut record) = Builder::new(RecordKind::ExecArgs as u8, nr, pending.enter_ns) else {
-        return;
-    };
-    record.header().args = pending.args;
+pub fn push_failed_exec_args(record: &mut Builder, spec: &SyscallSpec, pending: &Pending) {
     record.push_user_str(0, pending.arg(spec.str_args[0]));
-    push_argv(&mut record, pending.arg(spec.argv_arg));
-    record.submit();
+    push_argv(record, pending.arg(spec.argv_arg));
 }
 
 #[inline(always)]
@@ -72,9 +77,10 @@ fn push_argv(record: &mut Builder, argv: u64) {
     h.str_len[1] = written as u16;
 }
 
-/// `sched_process_exec`: the exec succeeded. `filename` is a `__data_loc` string (offset and
-/// length packed in a u32 at offset 8); `pid` and `old_pid` differ when a non-leader thread
-/// exec'd and took over the leader's pid, so its pending exit moves to the new id.
+/// `sched_process_exec`: the exec succeeded and the new image has not run yet. `filename` is
+/// a `__data_loc` string (offset and length packed in a u32 at offset 8); `pid` and `old_pid`
+/// differ when a non-leader thread exec'd and took over the leader's pid, so its pending exit
+/// moves to the new id.
 #[tracepoint]
 pub fn sched_process_exec(ctx: TracePointContext) -> u32 {
     let Ok(pid) = (unsafe { ctx.read_at::<i32>(12) }) else {
@@ -96,8 +102,8 @@ pub fn sched_process_exec(ctx: TracePointContext) -> u32 {
     // A 32-bit image in a recorded cgroup whose 32-bit syscalls are not being recorded: the
     // agent warns that the profile would break it.
     let o = offsets();
-    if current_is_compat(&o) && !compat_recorded() {
-        if let Some(bitmap) = current_recording(&o) {
+    if current_is_compat(o) && !compat_recorded() {
+        if let Some(bitmap) = current_recording(o) {
             bitmap.unrecorded_compat_execs += 1;
         }
     }
@@ -122,6 +128,57 @@ pub fn sched_process_exec(ctx: TracePointContext) -> u32 {
         record.header().str_len[0] = len as u16;
         record.advance(len);
     }
+    let flags = push_image(&mut record, o);
+    record.header().args[1] = flags;
     record.submit();
     0
+}
+
+/// The new image's argv (string 1) and executable path (string 2); returns [`exe_flags`].
+#[inline(always)]
+fn push_image(record: &mut Builder, o: &KernelOffsets) -> u64 {
+    if o.task_mm == KernelOffsets::MISSING || o.mount_ns == KernelOffsets::MISSING {
+        return exe_flags::NO_IMAGE;
+    }
+    let task = unsafe { bpf_get_current_task_btf() } as u64;
+    let read = |base: u64, offset: u32| -> u64 {
+        if base == 0 {
+            return 0;
+        }
+        unsafe { bpf_probe_read_kernel((base + offset as u64) as *const u64) }.unwrap_or(0)
+    };
+    let mm = read(task, o.task_mm);
+    if mm == 0 {
+        return exe_flags::NO_IMAGE;
+    }
+    // The argument area the kernel filled on the new stack: present, and written by nothing
+    // but the kernel until the image runs.
+    let arg_start = read(mm, o.mm_arg_start);
+    let arg_end = read(mm, o.mm_arg_end);
+    let mut len = arg_end.wrapping_sub(arg_start) as usize;
+    if arg_end < arg_start {
+        len = 0;
+    }
+    if len > ARGV_MAX {
+        len = ARGV_MAX;
+        record.header().truncated |= truncated_bit(1);
+    }
+    if len > 0
+        && unsafe {
+            aya_ebpf::helpers::generated::bpf_probe_read_user(
+                record.cursor() as *mut _,
+                len as u32,
+                arg_start as *const _,
+            )
+        } == 0
+    {
+        record.header().str_len[1] = len as u16;
+        record.advance(len);
+    }
+    let exe_file = read(mm, o.mm_exe_file);
+    let dentry = read(exe_file, o.file_path_dentry);
+    let vfsmount = read(exe_file, o.file_path_mnt);
+    let nsproxy = read(task, o.task_nsproxy);
+    let mnt_ns = read(nsproxy, o.nsproxy_mnt_ns);
+    exe_path::push_path(record, 2, dentry, vfsmount, mnt_ns, o)
 }

@@ -10,6 +10,8 @@
 #![cfg_attr(target_arch = "bpf", no_main)]
 
 #[cfg(target_arch = "bpf")]
+mod exe_path;
+#[cfg(target_arch = "bpf")]
 mod exec;
 #[cfg(target_arch = "bpf")]
 mod lifecycle;

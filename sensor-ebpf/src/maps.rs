@@ -40,8 +40,12 @@ pub static SELF_TGID: u32 = 0;
 #[unsafe(no_mangle)]
 pub static KERNEL_OFFSETS: KernelOffsets = KernelOffsets::UNSET;
 
-/// Room for the header and three PATH_MAX strings at variable, masked offsets.
-pub const SCRATCH_BYTES: usize = RecordHeader::SIZE + 3 * PATH_MAX;
+/// String bytes a record holds at most: the write offset is masked to this span, so that the
+/// verifier can prove a PATH_MAX write from any offset stays in the buffer. An exec image's
+/// filename, argv and executable path (a PATH_MAX each) fit.
+pub const STRINGS_SPAN: usize = 4 * PATH_MAX;
+/// Room for the header, the strings and one more PATH_MAX write from the last offset.
+pub const SCRATCH_BYTES: usize = RecordHeader::SIZE + STRINGS_SPAN + PATH_MAX;
 
 #[repr(C)]
 pub struct Scratch {
@@ -66,10 +70,12 @@ pub fn self_tgid() -> u32 {
     unsafe { core::ptr::read_volatile(&SELF_TGID) }
 }
 
+/// The kernel's offsets, by reference: a copy is ~200 bytes of the 512-byte BPF stack.
 #[inline(always)]
-pub fn offsets() -> KernelOffsets {
-    // SAFETY: as above.
-    unsafe { core::ptr::read_volatile(&KERNEL_OFFSETS) }
+pub fn offsets() -> &'static KernelOffsets {
+    // SAFETY: a global the loader patches. The pointer is read volatile so that the compiler
+    // cannot fold loads through it to the value the global had at build time.
+    unsafe { &*core::ptr::read_volatile(&(&raw const KERNEL_OFFSETS)) }
 }
 
 #[inline(always)]

@@ -9,7 +9,7 @@ use sensor_common::{
 };
 
 use crate::{
-    maps::{count_loss, Scratch, EVENTS, SCRATCH, SCRATCH_BYTES},
+    maps::{count_loss, Scratch, EVENTS, SCRATCH, SCRATCH_BYTES, STRINGS_SPAN},
     task::fill_task_info,
 };
 
@@ -56,7 +56,7 @@ impl Builder {
     /// prove that a PATH_MAX write from there stays inside the scratch buffer.
     #[inline(always)]
     pub fn cursor(&self) -> *mut u8 {
-        let offset = self.strings & (2 * PATH_MAX - 1);
+        let offset = self.strings & (STRINGS_SPAN - 1);
         unsafe { (self.scratch as *mut u8).add(RecordHeader::SIZE + offset) }
     }
 

@@ -133,7 +133,7 @@ pub fn record_syscall(ctx: TracePointContext) -> u32 {
         }
     }
     let o = offsets();
-    let Some(bitmap) = current_recording(&o) else {
+    let Some(bitmap) = current_recording(o) else {
         return 0;
     };
     let nr = nr as u64;
@@ -150,14 +150,14 @@ pub fn record_syscall(ctx: TracePointContext) -> u32 {
 pub fn record_raw_syscall(ctx: RawTracePointContext) -> i32 {
     let o = offsets();
     let id: u64 = ctx.arg(1);
-    let compat = current_is_compat(&o);
+    let compat = current_is_compat(o);
     let all = RAW_RECORDER_MODE.get(0).copied() == Some(RawRecorderMode::All as u32);
     // x32 shares x86_64's numbers past its flag bit; libseccomp names them per ABI. The
     // per-syscall tracepoints skip x32 as they skip compat.
     if !compat && !all && id & X32_SYSCALL_BIT == 0 {
         return 0;
     }
-    let Some(bitmap) = current_recording(&o) else {
+    let Some(bitmap) = current_recording(o) else {
         return 0;
     };
     let nr = if compat { id } else { id & !X32_SYSCALL_BIT };

@@ -7,7 +7,9 @@
 //!
 //! Most syscalls (`SpecKind::Plain`) need only the exit program: it reads the arguments from
 //! the registers saved at entry. The enter program runs only where something must be captured
-//! before the call: the exec family's argv, and the caller's credentials for set*id/capset.
+//! before the call: the caller's credentials for exec, set*id and capset. An exec's arguments
+//! come from the kernel at `sched_process_exec` (`exec.rs`), or, if it failed, from the
+//! caller's memory at the exit.
 
 use aya_ebpf::{
     helpers::{
@@ -67,9 +69,6 @@ pub fn sys_enter(ctx: TracePointContext) -> u32 {
     if spec.kind != SpecKind::Plain as u8 {
         pending.creds_before = current_creds();
     }
-    if spec.kind == SpecKind::Exec as u8 {
-        exec::emit_exec_args(nr, &spec, &pending);
-    }
     let tid = pid_tgid as u32;
     // If the map is full the insert fails and the exit is counted as missing its enter.
     let _ = PENDING.insert(&tid, &pending, 0);
@@ -121,7 +120,11 @@ pub fn sys_exit(ctx: TracePointContext) -> u32 {
     }
     if spec.kind == SpecKind::Capset as u8 {
         push_cap_data(&mut record, pending.args[1]);
-    } else if spec.kind != SpecKind::Exec as u8 {
+    } else if spec.kind == SpecKind::Exec as u8 {
+        if res < 0 {
+            exec::push_failed_exec_args(&mut record, &spec, &pending);
+        }
+    } else {
         for slot in 0..sensor_common::MAX_STRINGS {
             let arg = spec.str_args[slot];
             if arg != NO_ARG {

@@ -59,7 +59,7 @@ pub fn current_creds() -> Creds {
     let o = offsets();
     unsafe {
         let cred = load_ptr(current_task(), o.task_cred);
-        read_creds(cred, &o)
+        read_creds(cred, o)
     }
 }
 
@@ -83,7 +83,7 @@ pub fn fill_task_info(info: &mut TaskInfo) {
             load::<u32>(task, o.task_loginuid)
         };
         let cred = load_ptr(task, o.task_cred);
-        info.creds = read_creds(cred, &o);
+        info.creds = read_creds(cred, o);
 
         let signal = load_ptr(task, o.task_signal);
         // The session leader's struct pid; its global number is numbers[0].nr.

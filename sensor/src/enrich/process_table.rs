@@ -144,8 +144,13 @@ impl ProcessTable {
                         Some((first, rest)) => (first.clone(), rest.to_vec()),
                         None => (Bytes::default(), Vec::new()),
                     };
-                    let image = exec.image.clone().unwrap_or_else(|| exec.filename.clone());
-                    let (exepath, exe_from_memfd) = resolve_fd_image(pid, image);
+                    let (exepath, exe_from_memfd) = match &exec.exe {
+                        Some(exe) => (exe.path.clone(), exe.memfd),
+                        None => {
+                            let image = exec.image.clone().unwrap_or_else(|| exec.filename.clone());
+                            resolve_fd_image(pid, image)
+                        }
+                    };
                     let cwd = read_cwd(pid).or_else(|| previous.and_then(|p| p.cwd.clone()));
                     let process = Arc::new(Process {
                         pid,
@@ -168,9 +173,11 @@ impl ProcessTable {
     }
 }
 
-/// An exec through a file descriptor (`fexecve`, `execveat(fd, "", AT_EMPTY_PATH)`, or
-/// `/proc/self/fd/N`) names the image `/dev/fd/N`: what the fd was is read from the new
-/// image's /proc entry, which shows `/memfd:NAME (deleted)` for a memory file.
+/// Where the kernel side could not walk the image's path (a kernel without the offsets): an
+/// exec through a file descriptor (`fexecve`, `execveat(fd, "", AT_EMPTY_PATH)`, or
+/// `/proc/self/fd/N`) names the image `/dev/fd/N`, and what the fd was is read from the new
+/// image's /proc entry, which shows `/memfd:NAME (deleted)` for a memory file (gone if the
+/// process already exited).
 fn resolve_fd_image(pid: u32, image: Bytes) -> (Bytes, bool) {
     let through_fd = image.starts_with(b"/dev/fd/")
         || (image.starts_with(b"/proc/") && image.windows(4).any(|w| w == b"/fd/"));

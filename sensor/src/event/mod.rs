@@ -28,13 +28,17 @@ pub enum EventKind {
     Exit { status: u32 },
 }
 
-/// What the exec family adds: read at the call's enter, and the image the kernel loaded.
+/// What the exec family adds. For a successful exec all of it is what the kernel used, read
+/// from its memory at `sched_process_exec`; for a failed one, the caller's filename and argv.
 #[derive(Clone, Debug, Default)]
 pub struct ExecDetails {
     pub filename: Bytes,
     pub argv: Vec<Bytes>,
-    /// Set by `sched_process_exec` when the exec succeeded.
+    /// Set by `sched_process_exec` when the exec succeeded: the filename the kernel opened.
     pub image: Option<Bytes>,
+    /// The executable's canonical path from the file the kernel mapped (Falco's
+    /// `proc.exepath`), when the kernel side could walk it.
+    pub exe: Option<crate::probe::exe_path::ExePath>,
 }
 
 #[derive(Clone, Debug)]
@@ -186,6 +190,7 @@ impl Event {
                 if self.truncated & sensor_common::record::truncated_bit(slot as usize) != 0 {
                     match (slot, self.exec.is_some()) {
                         (1, true) => out.push("proc.cmdline".to_string()),
+                        (2, true) => out.push("proc.exepath".to_string()),
                         _ => {
                             if let Some(arg) = def.string_arg(slot) {
                                 out.push(format!("evt.arg.{}", arg.name));

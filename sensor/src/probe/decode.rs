@@ -2,15 +2,17 @@
 
 use std::collections::HashMap;
 
+use sensor_common::record::exe_flags;
 use sensor_common::syscall::SpecKind;
 use sensor_common::{RecordHeader, RecordKind};
 
+use super::exe_path;
 use super::syscalls::{self, Family};
 use crate::event::{Bytes, Event, EventKind, ExecDetails};
 
-/// Exec arguments waiting for their syscall's exit, bounded so lost exits cannot pile up.
+/// Exec images waiting for their syscall's exit, bounded so lost exits cannot pile up.
 const MAX_PENDING_EXECS: usize = 65536;
-/// A pending exec older than this lost its exit record.
+/// A pending exec image older than this lost its exit record.
 const PENDING_EXEC_TTL_NS: u64 = 30_000_000_000;
 
 /// A record split into its header and strings.
@@ -42,8 +44,8 @@ struct PendingExec {
     enter_ns: u64,
 }
 
-/// Decodes records in ring order. Holds the exec family's enter-side records until the
-/// syscall's exit arrives.
+/// Decodes records in ring order. Holds a successful exec's image (`sched_process_exec`) until
+/// the syscall's exit arrives.
 pub struct Decoder {
     /// CLOCK_REALTIME minus CLOCK_MONOTONIC, to put wall time on kernel timestamps.
     wall_offset_ns: i128,
@@ -102,19 +104,10 @@ impl Decoder {
             return None;
         };
         match kind {
-            RecordKind::ExecArgs => {
-                self.remember_exec(h.task.tid, &record);
-                None
-            }
+            // Written by earlier versions of the kernel side only.
+            RecordKind::ExecArgs => None,
             RecordKind::ExecImage => {
-                let old_tid = h.args[0] as u32;
-                let mut pending = self.pending_exec.remove(&old_tid).unwrap_or(PendingExec {
-                    details: ExecDetails::default(),
-                    truncated: 0,
-                    enter_ns: h.ts_ns,
-                });
-                pending.details.image = Some(record.strings[0].into());
-                self.pending_exec.insert(h.task.tid, pending);
+                self.remember_exec(&record);
                 None
             }
             RecordKind::Syscall => {
@@ -127,6 +120,13 @@ impl Decoder {
                     if let Some(pending) = self.pending_exec.remove(&h.task.tid) {
                         event.truncated |= pending.truncated;
                         event.exec = Some(Box::new(pending.details));
+                    } else if h.res < 0 {
+                        // A failed exec: the caller's filename and argv, read at the exit.
+                        event.exec = Some(Box::new(ExecDetails {
+                            filename: record.strings[0].into(),
+                            argv: split_argv(record.strings[1]),
+                            ..ExecDetails::default()
+                        }));
                     }
                 }
                 if def.kind != SpecKind::Plain {
@@ -149,22 +149,29 @@ impl Decoder {
         }
     }
 
-    fn remember_exec(&mut self, tid: u32, record: &Record<'_>) {
+    /// Keeps a successful exec's image until its syscall's exit record, under the thread id
+    /// the exit will carry (the leader's, if a non-leader thread exec'd).
+    fn remember_exec(&mut self, record: &Record<'_>) {
+        let h = &record.header;
         if self.pending_exec.len() >= MAX_PENDING_EXECS {
-            let now = record.header.ts_ns;
+            let now = h.ts_ns;
             self.pending_exec
                 .retain(|_, p| now.saturating_sub(p.enter_ns) < PENDING_EXEC_TTL_NS);
         }
+        let flags = h.args[1];
+        let exe = (flags & exe_flags::NO_IMAGE == 0)
+            .then(|| exe_path::assemble(record.strings[2], flags));
         self.pending_exec.insert(
-            tid,
+            h.task.tid,
             PendingExec {
                 details: ExecDetails {
                     filename: record.strings[0].into(),
                     argv: split_argv(record.strings[1]),
-                    image: None,
+                    image: Some(record.strings[0].into()),
+                    exe,
                 },
-                truncated: record.header.truncated,
-                enter_ns: record.header.enter_ns,
+                truncated: h.truncated,
+                enter_ns: h.ts_ns,
             },
         );
     }

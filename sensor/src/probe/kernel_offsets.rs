@@ -104,8 +104,59 @@ pub fn read() -> Result<KernelOffsets, OffsetsError> {
             .unwrap_or(KernelOffsets::MISSING),
         task_compat,
         compat_mask,
-        ..cgroup_id_path(&s, task)
+        ..exec_image_path(&s, task, cgroup_id_path(&s, task))
     })
+}
+
+/// Offsets of the exec'd image in the kernel's structures (`task->mm`, its argument area and
+/// `exe_file`, and the dentry and mount links a path is walked up by). All MISSING if any
+/// is: the exec event then carries the caller's filename and argv as read at the call's exit.
+fn exec_image_path(s: &Structs, task: u32, mut o: KernelOffsets) -> KernelOffsets {
+    let found = (|| {
+        let mm = s.find("mm_struct").ok()?;
+        let file = s.find("file").ok()?;
+        let path = s.find("path").ok()?;
+        let dentry = s.find("dentry").ok()?;
+        let qstr = s.find("qstr").ok()?;
+        let vfsmount = s.find("vfsmount").ok()?;
+        let mount = s.find("mount").ok()?;
+        let f_path = s.btf.member_offset(file, "f_path")?;
+        let d_name = s.btf.member_offset(dentry, "d_name")?;
+        Some([
+            s.btf.member_offset(task, "mm")?,
+            s.btf.member_offset(mm, "arg_start")?,
+            s.btf.member_offset(mm, "arg_end")?,
+            s.btf.member_offset(mm, "exe_file")?,
+            f_path + s.btf.member_offset(path, "mnt")?,
+            f_path + s.btf.member_offset(path, "dentry")?,
+            s.btf.member_offset(dentry, "d_parent")?,
+            d_name + s.btf.member_offset(qstr, "name")?,
+            s.btf.member_offset(vfsmount, "mnt_root")?,
+            s.btf.member_offset(mount, "mnt")?,
+            s.btf.member_offset(mount, "mnt_parent")?,
+            s.btf.member_offset(mount, "mnt_mountpoint")?,
+            s.btf.member_offset(mount, "mnt_ns")?,
+        ])
+    })();
+    if let Some(
+        [task_mm, arg_start, arg_end, exe_file, path_mnt, path_dentry, parent, name, root, mnt, mnt_parent, mountpoint, mnt_ns],
+    ) = found
+    {
+        o.task_mm = task_mm;
+        o.mm_arg_start = arg_start;
+        o.mm_arg_end = arg_end;
+        o.mm_exe_file = exe_file;
+        o.file_path_mnt = path_mnt;
+        o.file_path_dentry = path_dentry;
+        o.dentry_parent = parent;
+        o.dentry_name = name;
+        o.vfsmount_root = root;
+        o.mount_mnt = mnt;
+        o.mount_parent = mnt_parent;
+        o.mount_mountpoint = mountpoint;
+        o.mount_ns = mnt_ns;
+    }
+    o
 }
 
 /// Offsets of `task->cgroups->dfl_cgrp->kn->id`; all MISSING if any is (the recorder then

@@ -3,6 +3,7 @@
 
 pub mod btf;
 pub mod decode;
+pub mod exe_path;
 pub mod kernel_offsets;
 pub mod privileges;
 pub mod syscalls;

@@ -43,6 +43,8 @@ struct Seen {
 pub struct Sensor {
     seen: Arc<(Mutex<Seen>, Condvar)>,
     _child: Child,
+    /// The sensor's stderr, line by line, until it exits.
+    stderr: Option<std::thread::JoinHandle<Vec<String>>>,
 }
 
 fn field_u64(event: &Value, key: &str) -> Option<u64> {
@@ -123,8 +125,9 @@ impl Sensor {
         // Wait for the attach message so no test acts before the programs are in place.
         let stderr = child.stderr.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
+        let stderr = std::thread::spawn(move || {
             let mut tx = Some(tx);
+            let mut lines = Vec::new();
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
                 eprintln!("[sensor] {line}");
@@ -133,14 +136,34 @@ impl Sensor {
                         let _ = tx.send(());
                     }
                 }
+                lines.push(line);
             }
+            lines
         });
         rx.recv_timeout(Duration::from_secs(60))
             .expect("sensor did not attach within 60 s");
         Sensor {
             seen,
             _child: child,
+            stderr: Some(stderr),
         }
+    }
+
+    /// Stops a sensor the test owns (SIGTERM) and returns the summary line it printed on
+    /// exit (`sensor summary: ... lost N (...)`).
+    pub fn stop_for_summary(mut self) -> String {
+        // SAFETY: signalling the child we started, by pid.
+        unsafe { libc::kill(self._child.id() as i32, libc::SIGTERM) };
+        let _ = self._child.wait();
+        let lines = self
+            .stderr
+            .take()
+            .map(|t| t.join().unwrap_or_default())
+            .unwrap_or_default();
+        lines
+            .into_iter()
+            .find(|l| l.contains("sensor summary:"))
+            .expect("the sensor printed no summary line at exit")
     }
 
     /// The sensor process's pid (for its memory figures).
@@ -308,7 +331,11 @@ impl Sensor {
 
 impl Drop for Sensor {
     fn drop(&mut self) {
-        // Only sensors a test owns are dropped (the shared ones live in statics).
+        // Only sensors a test owns are dropped (the shared ones live in statics). One already
+        // stopped and reaped is not signalled again: its pid may be someone else's by now.
+        if matches!(self._child.try_wait(), Ok(Some(_))) {
+            return;
+        }
         // SAFETY: signalling the child we started, by pid.
         unsafe { libc::kill(self._child.id() as i32, libc::SIGTERM) };
         let _ = self._child.wait();
