@@ -14,7 +14,7 @@ use std::collections::BTreeSet;
 use std::io::Write as _;
 use std::process::{Command, Stdio};
 
-use sensor::profile::recording::Recording;
+use sensor::profile::recording::{MountRule, Recording};
 
 #[derive(Debug, PartialEq, Eq)]
 enum Token {
@@ -165,6 +165,14 @@ fn tokens(text: &str) -> Result<Vec<Token>, String> {
 pub fn aare_literal(path: &str) -> String {
     let mut out = String::new();
     for c in path.chars() {
+        // Written as octal escapes of its UTF-8 bytes, which `escape` reads back byte by byte.
+        if c.is_control() && c as u32 >= 0x80 {
+            let mut utf8 = [0u8; 4];
+            for b in c.encode_utf8(&mut utf8).bytes() {
+                out.push_str(&format!("\\x{b:02x}"));
+            }
+            continue;
+        }
         if GLOB.contains(&c) {
             out.push('\\');
         }
@@ -260,14 +268,27 @@ pub fn check(text: &str, recording: &Recording, profile_name: &str) -> Result<()
     expected.extend(
         o.executables
             .iter()
+            .filter(|p| p.starts_with('/'))
             .map(|p| vec![aare_literal(p), "ix".into()]),
     );
     expected.extend(
         o.chmod_targets
             .iter()
+            .filter(|p| p.starts_with('/'))
             .map(|p| vec![aare_literal(p), "w".into()]),
     );
-    for m in &o.mounts {
+    // What `sensor::profile::apparmor::mount_rule` can express; the rest is left out.
+    let plain = |w: &str| {
+        !w.is_empty()
+            && w.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+    };
+    let expressible = |m: &&MountRule| {
+        m.target.starts_with('/')
+            && (m.fstype.is_empty() || plain(&m.fstype))
+            && (m.source.is_empty() || m.source.starts_with('/') || plain(&m.source))
+    };
+    for m in o.mounts.iter().filter(expressible) {
         let mut r = vec!["mount".to_string()];
         if !m.fstype.is_empty() {
             r.push(format!("fstype={}", aare_literal(&m.fstype)));
@@ -282,6 +303,7 @@ pub fn check(text: &str, recording: &Recording, profile_name: &str) -> Result<()
     expected.extend(
         o.umounts
             .iter()
+            .filter(|p| p.starts_with('/'))
             .map(|p| vec!["umount".into(), aare_literal(&dir(p))]),
     );
     expected.extend(

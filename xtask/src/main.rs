@@ -36,12 +36,11 @@ enum Cmd {
         args: Vec<String>,
     },
     /// Set up, then run every test: unit tests and the integration tests that load the real
-    /// eBPF programs (those need root; with CI=true a run without root fails); with
-    /// `--fuzz-seconds N`, then every fuzz target for N seconds.
+    /// eBPF programs (those need root; with CI=true a run without root fails), then every fuzz
+    /// target for a short time (`--fuzz-seconds`).
     Test {
-        /// Seconds each fuzz target runs after the tests; 0 (the default until the fuzz
-        /// step's cold build has been measured inside CI's limit) skips fuzzing.
-        #[arg(long, default_value_t = 0)]
+        /// Seconds each fuzz target runs after the tests; 0 skips fuzzing.
+        #[arg(long, default_value_t = fuzz::TEST_SECONDS)]
         fuzz_seconds: u64,
         /// Extra arguments for `cargo test`, e.g. a test name filter.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]

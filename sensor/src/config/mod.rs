@@ -119,7 +119,7 @@ impl Config {
                 message,
             });
         };
-        if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
+        if crate::telemetry::log_filter::parse(&self.log.level).is_none() {
             add(
                 "log.level",
                 format!(

@@ -38,25 +38,42 @@ pub fn profile(recording: &Recording, profile_name: &str) -> String {
     out.push_str("  network,\n");
     out.push_str("  signal (send,receive) peer=@{profile_name},\n");
     out.push_str("  /{,**} rwlkm,\n");
-    if !o.executables.is_empty() {
-        out.push_str("\n  # Executed binaries, each inheriting this profile.\n");
-        for exe in &o.executables {
-            let _ = writeln!(out, "  {} ix,", path(exe));
-        }
-    }
-    if !o.chmod_targets.is_empty() {
-        out.push_str("\n  # Files whose mode the workload changed.\n");
-        for target in &o.chmod_targets {
-            let _ = writeln!(out, "  {} w,", path(target));
-        }
-    }
+    section(
+        &mut out,
+        "Executed binaries, each inheriting this profile.",
+        &o.executables,
+        "ix",
+    );
+    section(
+        &mut out,
+        "Files whose mode the workload changed.",
+        &o.chmod_targets,
+        "w",
+    );
     if !o.mounts.is_empty() || !o.umounts.is_empty() {
         out.push_str("\n  # Mounts.\n");
+        let mut skipped = 0;
         for m in &o.mounts {
-            let _ = writeln!(out, "  {}", mount_rule(m));
+            match mount_rule(m) {
+                Some(rule) => {
+                    let _ = writeln!(out, "  {rule}");
+                }
+                None => skipped += 1,
+            }
         }
         for target in &o.umounts {
-            let _ = writeln!(out, "  umount {},", path(&dir(target)));
+            if target.starts_with('/') {
+                let _ = writeln!(out, "  umount {},", path(&dir(target)));
+            } else {
+                skipped += 1;
+            }
+        }
+        if skipped > 0 {
+            let _ = writeln!(
+                out,
+                "  # {skipped} recorded mount(s) AppArmor cannot express (a mount point that is not \
+                 an absolute path, a filesystem type or source that is not a plain word), left out."
+            );
         }
     }
     if !o.capabilities.is_empty() {
@@ -69,22 +86,61 @@ pub fn profile(recording: &Recording, profile_name: &str) -> String {
     out
 }
 
-fn mount_rule(m: &MountRule) -> String {
+/// One rule per path with `mode`. AppArmor matches absolute paths only: anything else (an
+/// exec whose path could not be resolved) would be a syntax error or match nothing, so it is
+/// left out and counted in a comment.
+fn section(out: &mut String, title: &str, paths: &std::collections::BTreeSet<String>, mode: &str) {
+    if paths.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\n  # {title}");
+    let mut skipped = 0;
+    for p in paths {
+        if p.starts_with('/') {
+            let _ = writeln!(out, "  {} {mode},", path(p));
+        } else {
+            skipped += 1;
+        }
+    }
+    if skipped > 0 {
+        let _ = writeln!(
+            out,
+            "  # {skipped} recorded path(s) not absolute, left out."
+        );
+    }
+}
+
+/// The rule for a recorded mount; `None` if AppArmor cannot express it: the mount point must
+/// be an absolute path, the filesystem type a plain word and the source a path or a plain word
+/// (every real filesystem type and pseudo source is; the mount parser's lexer rejects much
+/// else even quoted, which the apparmor_writer fuzz target found).
+pub fn mount_rule(m: &MountRule) -> Option<String> {
+    if !m.target.starts_with('/') || !(m.fstype.is_empty() || is_plain_word(&m.fstype)) {
+        return None;
+    }
     let mut rule = String::from("mount");
     if !m.fstype.is_empty() {
-        let _ = write!(rule, " fstype={}", word(&m.fstype));
+        let _ = write!(rule, " fstype={}", m.fstype);
     }
     if !m.source.is_empty() {
-        // A device or a path; a pseudo source like `tmpfs` is a plain word.
         let source = if m.source.starts_with('/') {
             path(&m.source)
+        } else if is_plain_word(&m.source) {
+            m.source.clone()
         } else {
-            word(&m.source)
+            return None;
         };
         let _ = write!(rule, " {source}");
     }
     let _ = write!(rule, " -> {},", path(&dir(&m.target)));
-    rule
+    Some(rule)
+}
+
+/// Letters, digits, `.`, `_` and `-`: written as is anywhere in a profile.
+fn is_plain_word(w: &str) -> bool {
+    !w.is_empty()
+        && w.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
 }
 
 /// Mount points are matched as directories, with a trailing slash.
@@ -96,8 +152,17 @@ fn dir(p: &str) -> String {
     }
 }
 
-/// A recorded path as a literal AppArmor path: glob characters escaped, quoted when it has
-/// spaces.
+/// A control character as octal escapes of its UTF-8 bytes (U+0087 is `\302\207`): the
+/// parser's escapes are bytes.
+fn octal_bytes(out: &mut String, c: char) {
+    let mut utf8 = [0u8; 4];
+    for b in c.encode_utf8(&mut utf8).bytes() {
+        let _ = write!(out, "\\{b:03o}");
+    }
+}
+
+/// A recorded path as a literal AppArmor path: glob characters and control characters
+/// escaped, quoted unless it is plainly safe.
 fn path(p: &str) -> String {
     let mut escaped = String::with_capacity(p.len());
     for c in p.chars() {
@@ -106,45 +171,19 @@ fn path(p: &str) -> String {
                 escaped.push('\\');
                 escaped.push(c);
             }
-            c if c.is_control() => {
-                let _ = write!(escaped, "\\{:03o}", c as u32 & 0xff);
-            }
+            c if c.is_control() => octal_bytes(&mut escaped, c),
             c => escaped.push(c),
         }
     }
-    if escaped.contains(char::is_whitespace) || escaped.contains(',') {
-        format!("\"{escaped}\"")
-    } else {
+    // Quoted unless plainly safe: the lexer ends a word at a blank or a comma and rejects
+    // characters such as `!` outside quotes (found by the apparmor_writer fuzz target).
+    let plain = p
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._-".contains(c));
+    if plain {
         escaped
-    }
-}
-
-/// A non-path word (fstype, pseudo device): only characters AppArmor takes unquoted, else
-/// quoted with quotes, backslashes and control characters escaped (the observed process
-/// chose these strings: a newline must not start a rule of its own).
-fn word(w: &str) -> String {
-    if !w.is_empty()
-        && w.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._-+:@".contains(c))
-    {
-        w.to_string()
     } else {
-        let mut quoted = String::with_capacity(w.len() + 2);
-        quoted.push('"');
-        for c in w.chars() {
-            match c {
-                '\\' | '"' => {
-                    quoted.push('\\');
-                    quoted.push(c);
-                }
-                c if c.is_control() => {
-                    let _ = write!(quoted, "\\{:03o}", c as u32 & 0xff);
-                }
-                c => quoted.push(c),
-            }
-        }
-        quoted.push('"');
-        quoted
+        format!("\"{escaped}\"")
     }
 }
 
@@ -187,6 +226,30 @@ pub fn spo_abstract(o: &AppArmorObservations) -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paths_apparmor_cannot_match_are_left_out() {
+        // Found by the apparmor_writer fuzz target: an empty path made the rule ` ix,`.
+        let mut r = Recording {
+            name: "demo".into(),
+            ..Default::default()
+        };
+        r.apparmor.executables.insert(String::new());
+        r.apparmor.executables.insert("relative/x".into());
+        r.apparmor.executables.insert("/usr/bin/true".into());
+        let text = profile(&r, "demo");
+        assert!(text.contains("  /usr/bin/true ix,\n"), "{text}");
+        assert!(!text.contains(" ix,\n  relative"), "{text}");
+        assert_eq!(
+            text.lines().filter(|l| l.ends_with(" ix,")).count(),
+            1,
+            "{text}"
+        );
+        assert!(
+            text.contains("# 2 recorded path(s) not absolute, left out."),
+            "{text}"
+        );
+    }
 
     #[test]
     fn rules_for_every_observation() {
@@ -247,9 +310,14 @@ mod tests {
             1,
             "{text}"
         );
+        // A mount whose type is no filesystem's name cannot be expressed: left out, counted.
         assert_eq!(
             text.lines().filter(|l| l.starts_with("  mount ")).count(),
-            1,
+            0,
+            "{text}"
+        );
+        assert!(
+            text.contains("# 1 recorded mount(s) AppArmor cannot express"),
             "{text}"
         );
         assert_eq!(

@@ -147,6 +147,13 @@ impl AppArmorObservations {
                     return;
                 }
                 let Some(exec) = &event.exec else { return };
+                // The file the kernel mapped, canonical in the process's mount namespace, is
+                // what AppArmor matches (a memory file as `/memfd:NAME (deleted)`, as the
+                // kernel names it).
+                if let Some(exe) = &exec.exe {
+                    self.executables.insert(text(&exe.path));
+                    return;
+                }
                 let path = match &exec.image {
                     Some(image) => text(image),
                     None => absolute(&exec.filename, event),

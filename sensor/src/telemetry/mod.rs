@@ -4,6 +4,7 @@
 
 pub mod health;
 pub mod histogram;
+pub mod log_filter;
 pub mod prometheus;
 
 use std::collections::BTreeMap;
