@@ -22,6 +22,8 @@ mod record;
 #[cfg(target_arch = "bpf")]
 mod recorder;
 #[cfg(target_arch = "bpf")]
+mod self_id;
+#[cfg(target_arch = "bpf")]
 mod syscall;
 #[cfg(target_arch = "bpf")]
 mod task;

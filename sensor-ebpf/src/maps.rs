@@ -32,9 +32,13 @@ pub static LOSS: PerCpuArray<u64> = PerCpuArray::with_max_entries(loss::COUNT, 0
 #[map]
 pub static SCRATCH: PerCpuArray<Scratch> = PerCpuArray::with_max_entries(1, 0);
 
-/// The agent's own process: its activity is not reported.
+/// The agent's own process, by the id the kernel's helpers return (its pid in the initial pid
+/// namespace): its activity is not reported. Written by `whoami` (`self_id.rs`), which the
+/// agent runs once through `BPF_PROG_TEST_RUN` before anything is attached: the agent may run
+/// in a pid namespace of its own (a pod without hostPID), where `getpid()` is another number,
+/// and perhaps some other process's id on the host.
 #[unsafe(no_mangle)]
-pub static SELF_TGID: u32 = 0;
+pub static mut SELF_TGID: u32 = 0;
 
 /// Structure offsets of the running kernel, read by the agent from BTF.
 #[unsafe(no_mangle)]
@@ -66,8 +70,8 @@ pub struct Pending {
 
 #[inline(always)]
 pub fn self_tgid() -> u32 {
-    // SAFETY: a global the loader patches; volatile so the compiler does not fold the zero.
-    unsafe { core::ptr::read_volatile(&SELF_TGID) }
+    // SAFETY: a plain u32 global; volatile so the compiler does not fold the zero.
+    unsafe { core::ptr::read_volatile(&raw const SELF_TGID) }
 }
 
 /// The kernel's offsets, by reference: a copy is ~200 bytes of the 512-byte BPF stack.

@@ -6,6 +6,7 @@ pub mod decode;
 pub mod exe_path;
 pub mod kernel_offsets;
 pub mod privileges;
+mod self_id;
 pub mod syscalls;
 pub mod tracefs;
 
@@ -44,6 +45,10 @@ pub enum ProbeError {
         #[source]
         source: aya::maps::MapError,
     },
+    #[error(
+        "the kernel reported the sensor's own pid as 0; its own activity could not be left out"
+    )]
+    SelfId,
     #[error("the ring buffer size {0} must be a power of two of at least 8 MiB (8388608)")]
     RingSize(u32),
 }
@@ -136,14 +141,14 @@ impl Probe {
             ms = started.elapsed().as_secs_f64() * 1e3,
             "kernel offsets read from BTF"
         );
-        let tgid = std::process::id();
         let mut ebpf = EbpfLoader::new()
-            .override_global("SELF_TGID", &tgid, true)
             .override_global("KERNEL_OFFSETS", &offsets, true)
             .map_max_entries("EVENTS", config.ring_bytes)
             .load(EBPF_OBJECT)
             .map_err(load_error)?;
         tracing::debug!(ms = started.elapsed().as_secs_f64() * 1e3, "object loaded");
+        let self_pid = self_id::identify(&mut ebpf)?;
+        tracing::debug!(self_pid, "own activity left out");
 
         let mut attached = Vec::new();
         {

@@ -43,8 +43,12 @@ struct Seen {
 pub struct Sensor {
     seen: Arc<(Mutex<Seen>, Condvar)>,
     _child: Child,
-    /// The sensor's stderr, line by line, until it exits.
-    stderr: Option<std::thread::JoinHandle<Vec<String>>>,
+    /// The sensor's stderr so far, line by line.
+    stderr: Arc<Mutex<Vec<String>>>,
+    stderr_reader: Option<std::thread::JoinHandle<()>>,
+    /// Started through a wrapper (`events_under`), which is stopped with SIGKILL and passes a
+    /// SIGTERM on to the sensor (`unshare --kill-child=SIGTERM` ignores SIGTERM itself).
+    wrapped: bool,
 }
 
 fn field_u64(event: &Value, key: &str) -> Option<u64> {
@@ -76,8 +80,29 @@ impl Sensor {
         Sensor::start(&args, false)
     }
 
+    /// `sensor events --json` started through `wrapper` (e.g. `unshare --pid --fork
+    /// --kill-child=SIGTERM --`), which must run the sensor with the arguments after it and
+    /// send it SIGTERM when it is killed itself.
+    pub fn events_under(wrapper: &[&str], extra: &[&str]) -> Sensor {
+        let mut args = vec!["events", "--json"];
+        args.extend_from_slice(extra);
+        Sensor::spawn(wrapper, &args, false)
+    }
+
     fn start(args: &[&str], keep_all: bool) -> Sensor {
-        let mut child = Command::new(SENSOR)
+        Sensor::spawn(&[], args, keep_all)
+    }
+
+    fn spawn(wrapper: &[&str], args: &[&str], keep_all: bool) -> Sensor {
+        let mut command = match wrapper.split_first() {
+            Some((program, rest)) => {
+                let mut c = Command::new(program);
+                c.args(rest).arg(SENSOR);
+                c
+            }
+            None => Command::new(SENSOR),
+        };
+        let mut child = command
             .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -125,9 +150,10 @@ impl Sensor {
         // Wait for the attach message so no test acts before the programs are in place.
         let stderr = child.stderr.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
-        let stderr = std::thread::spawn(move || {
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let stderr_lines = lines.clone();
+        let stderr_reader = std::thread::spawn(move || {
             let mut tx = Some(tx);
-            let mut lines = Vec::new();
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
                 eprintln!("[sensor] {line}");
@@ -136,34 +162,46 @@ impl Sensor {
                         let _ = tx.send(());
                     }
                 }
-                lines.push(line);
+                stderr_lines.lock().unwrap().push(line);
             }
-            lines
         });
         rx.recv_timeout(Duration::from_secs(60))
             .expect("sensor did not attach within 60 s");
         Sensor {
             seen,
             _child: child,
-            stderr: Some(stderr),
+            stderr: lines,
+            stderr_reader: Some(stderr_reader),
+            wrapped: !wrapper.is_empty(),
         }
     }
 
     /// Stops a sensor the test owns (SIGTERM) and returns the summary line it printed on
     /// exit (`sensor summary: ... lost N (...)`).
-    pub fn stop_for_summary(mut self) -> String {
-        // SAFETY: signalling the child we started, by pid.
-        unsafe { libc::kill(self._child.id() as i32, libc::SIGTERM) };
-        let _ = self._child.wait();
-        let lines = self
-            .stderr
-            .take()
-            .map(|t| t.join().unwrap_or_default())
-            .unwrap_or_default();
-        lines
+    pub fn stop_for_summary(self) -> String {
+        self.stop_for_stderr()
             .into_iter()
             .find(|l| l.contains("sensor summary:"))
             .expect("the sensor printed no summary line at exit")
+    }
+
+    /// Stops a sensor the test owns (SIGTERM) and returns everything it wrote to stderr.
+    pub fn stop_for_stderr(mut self) -> Vec<String> {
+        self.stop();
+        if let Some(reader) = self.stderr_reader.take() {
+            let _ = reader.join();
+        }
+        self.stderr_lines()
+    }
+
+    /// What the sensor has written to stderr so far.
+    pub fn stderr_lines(&self) -> Vec<String> {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// The process `events_under` started (the wrapper, not the sensor inside it).
+    pub fn child_pid(&self) -> u32 {
+        self._child.id()
     }
 
     /// The sensor process's pid (for its memory figures).
@@ -336,8 +374,19 @@ impl Drop for Sensor {
         if matches!(self._child.try_wait(), Ok(Some(_))) {
             return;
         }
+        self.stop();
+    }
+}
+
+impl Sensor {
+    fn stop(&mut self) {
+        let signal = if self.wrapped {
+            libc::SIGKILL
+        } else {
+            libc::SIGTERM
+        };
         // SAFETY: signalling the child we started, by pid.
-        unsafe { libc::kill(self._child.id() as i32, libc::SIGTERM) };
+        unsafe { libc::kill(self._child.id() as i32, signal) };
         let _ = self._child.wait();
     }
 }
