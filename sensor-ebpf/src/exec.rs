@@ -7,30 +7,44 @@ use aya_ebpf::{
     EbpfContext as _,
 };
 use sensor_common::{
-    record::{truncated_bit, TRUNCATED_ARGV_COUNT},
+    record::{abi, truncated_bit, TRUNCATED_ARGV_COUNT},
     RecordKind, SyscallSpec, ARGV_COUNT_MAX, ARGV_MAX, PATH_MAX,
 };
 
 use crate::{
-    maps::{offsets, self_tgid, Pending, PENDING},
+    compat,
+    maps::{offsets, self_tgid, Pending, PENDING, SYSCALLS},
     record::Builder,
-    recorder::{compat_recorded, current_is_compat, current_recording},
+    recorder::{compat_recorded, current_recording},
+    syscall::write_syscall_record,
+    task::current_is_compat,
 };
 
 /// Emits an `ExecArgs` record: string 0 is the filename, string 1 the NUL-separated argv.
 #[inline(always)]
-pub fn emit_exec_args(nr: u32, spec: &SyscallSpec, pending: &Pending) {
-    let Some(mut record) = Builder::new(RecordKind::ExecArgs as u8, nr, pending.enter_ns) else {
+pub fn emit_exec_args(spec: &SyscallSpec, pending: &Pending) {
+    let Some(mut record) = Builder::new(
+        RecordKind::ExecArgs as u8,
+        pending.syscall_nr,
+        pending.enter_ns,
+    ) else {
         return;
     };
-    record.header().args = pending.args;
+    {
+        let h = record.header();
+        h.args = pending.args;
+        h.abi = pending.abi;
+        h.abi_nr = pending.abi_nr;
+    }
     record.push_user_str(0, pending.arg(spec.str_args[0]));
-    push_argv(&mut record, pending.arg(spec.argv_arg));
+    // A 32-bit caller's argv is an array of 4-byte pointers.
+    let pointer_size = if pending.abi == abi::COMPAT { 4 } else { 8 };
+    push_argv(&mut record, pending.arg(spec.argv_arg), pointer_size);
     record.submit();
 }
 
 #[inline(always)]
-fn push_argv(record: &mut Builder, argv: u64) {
+fn push_argv(record: &mut Builder, argv: u64, pointer_size: u64) {
     if argv == 0 {
         return;
     }
@@ -41,7 +55,13 @@ fn push_argv(record: &mut Builder, argv: u64) {
             truncated |= truncated_bit(1);
             break;
         }
-        let Ok(arg) = (unsafe { bpf_probe_read_user((argv + 8 * i as u64) as *const u64) }) else {
+        let at = argv + pointer_size * i as u64;
+        let arg = if pointer_size == 4 {
+            unsafe { bpf_probe_read_user(at as *const u32) }.map(u64::from)
+        } else {
+            unsafe { bpf_probe_read_user(at as *const u64) }
+        };
+        let Ok(arg) = arg else {
             break;
         };
         if arg == 0 {
@@ -93,14 +113,16 @@ pub fn sched_process_exec(ctx: TracePointContext) -> u32 {
     if pid as u32 == self_tgid() {
         return 0;
     }
+    let o = offsets();
+    let compat_image = current_is_compat(&o);
     // A 32-bit image in a recorded cgroup whose 32-bit syscalls are not being recorded: the
     // agent warns that the profile would break it.
-    let o = offsets();
-    if current_is_compat(&o) && !compat_recorded() {
+    if compat_image && !compat_recorded() {
         if let Some(bitmap) = current_recording(&o) {
             bitmap.unrecorded_compat_execs += 1;
         }
     }
+    compat::track_exec(pid as u32, compat_image);
     let Ok(loc) = (unsafe { ctx.read_at::<u32>(8) }) else {
         return 0;
     };
@@ -123,5 +145,28 @@ pub fn sched_process_exec(ctx: TracePointContext) -> u32 {
         record.advance(len);
     }
     record.submit();
+    write_if_abi_changed(pid as u32, compat_image);
     0
+}
+
+/// An exec whose new image runs in the other ABI than the call was made in (a 64-bit shell
+/// starting a 32-bit binary, or back) returns through the other ABI's exit: the 64-bit
+/// `sys_exit_execve` tracepoint never fires for a 32-bit image, and the compat exit program
+/// may not be attached yet. Its record is written here, joined with its enter: it succeeded.
+#[inline(always)]
+fn write_if_abi_changed(tid: u32, compat_image: bool) {
+    let Some(pending) = PENDING.get_ptr_mut(&tid) else {
+        return;
+    };
+    // SAFETY: this thread's own entry; only its own programs touch it, one at a time.
+    let pending = unsafe { &mut *pending };
+    if pending.written != 0 || (pending.abi == abi::COMPAT) == compat_image {
+        return;
+    }
+    let Some(spec) = SYSCALLS.get(pending.syscall_nr) else {
+        return;
+    };
+    pending.written = 1;
+    let copy = *pending;
+    write_syscall_record(&copy, spec, 0);
 }
