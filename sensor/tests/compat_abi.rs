@@ -32,19 +32,34 @@ struct Scene {
     missing: String,
 }
 
-fn assemble(dir: &TempDir, source: &str) -> PathBuf {
-    let asm = dir.path("compat.s");
+/// The tests' sensors must not run at the same time (see the module documentation).
+static ONE_SENSOR_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_sensor_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    ONE_SENSOR_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+}
+
+/// Assembles `source` into the static binary `name`: i386 (`bits` 32) or x86_64 (64).
+fn assemble_as(dir: &TempDir, name: &str, bits: u32, source: &str) -> PathBuf {
+    let asm = dir.path(&format!("{name}.s"));
     std::fs::write(&asm, source).unwrap();
-    let object = dir.path("compat.o");
-    let binary = dir.path("compat");
+    let object = dir.path(&format!("{name}.o"));
+    let binary = dir.path(name);
+    let (as_flag, emulation) = if bits == 32 {
+        ("--32", "elf_i386")
+    } else {
+        ("--64", "elf_x86_64")
+    };
     for cmd in [
         Command::new("as")
-            .arg("--32")
+            .arg(as_flag)
             .arg(&asm)
             .arg("-o")
             .arg(&object),
         Command::new("ld")
-            .args(["-m", "elf_i386"])
+            .args(["-m", emulation])
             .arg(&object)
             .arg("-o")
             .arg(&binary),
@@ -123,7 +138,7 @@ child_arg: .asciz "compat-child"
 argv: .long true_path, child_arg, 0
 "#
     );
-    let binary = assemble(&dir, &source);
+    let binary = assemble_as(&dir, "compat", 32, &source);
     Scene {
         dir,
         binary,
@@ -233,6 +248,7 @@ fn every_family_through_int_0x80_is_seen_and_raises_the_default_rules() {
     if !privileged() {
         return;
     }
+    let _alone = one_sensor_at_a_time();
     let scene = scene();
     assert!(Path::new(&scene.binary).exists());
     {
@@ -276,4 +292,80 @@ fn every_family_through_int_0x80_is_seen_and_raises_the_default_rules() {
     assert_eq!(root["output_fields"]["evt.type"], "setuid", "{root}");
     assert_eq!(root["output_fields"]["caller.euid"], 65534, "{root}");
     drop(scene.dir);
+}
+
+/// The attacker's move: a 64-bit process that issues `int $0x80` itself. While a 32-bit
+/// process runs, the compat programs are attached and its chmod is seen like any other; with
+/// none running it is not (README, *32-bit processes*, *Limits*: `ia32_emulation=false`
+/// closes that).
+#[test]
+fn int_0x80_from_a_64_bit_process_is_seen_while_a_32_bit_process_runs() {
+    if !privileged() {
+        return;
+    }
+    let _alone = one_sensor_at_a_time();
+    let dir = TempDir::new("compat-int80");
+    let marker = dir.path("marker").to_str().unwrap().to_string();
+    let target = dir.path("target").to_str().unwrap().to_string();
+    std::fs::write(&marker, b"x").unwrap();
+    std::fs::write(&target, b"x").unwrap();
+    // i386: chmod(marker, 0600), then pause until killed.
+    let idle = assemble_as(
+        &dir,
+        "idle32",
+        32,
+        &format!(
+            r#"
+.globl _start
+_start:
+    mov $15, %eax
+    mov $marker, %ebx
+    mov $0600, %ecx
+    int $0x80
+again:
+    mov $29, %eax
+    int $0x80
+    jmp again
+.data
+marker: .asciz "{marker}"
+"#
+        ),
+    );
+    // x86_64, static, data below 4 GiB: chmod(target, 04700) through int $0x80, exit(0).
+    let int80 = assemble_as(
+        &dir,
+        "int80",
+        64,
+        &format!(
+            r#"
+.globl _start
+_start:
+    mov $15, %eax
+    mov $target, %ebx
+    mov $04700, %ecx
+    int $0x80
+    mov $60, %eax
+    xor %edi, %edi
+    syscall
+.data
+target: .asciz "{target}"
+"#
+        ),
+    );
+    let sensor = Sensor::events_with(&[]);
+    let mut idle = Command::new(&idle).spawn().expect("start idle32");
+    let idle_pid = idle.id();
+    // Its chmod is seen once the compat programs are attached.
+    let seen = event(&sensor, idle_pid, "chmod", |e| {
+        e["evt.arg.filename"] == marker.as_str()
+    });
+    assert_success(&seen);
+    let (pid, status) = run(&mut Command::new(&int80));
+    assert!(status.success(), "{status}");
+    let chmod = event(&sensor, pid, "chmod", |_| true);
+    assert_success(&chmod);
+    assert_eq!(chmod["evt.arg.filename"], target.as_str(), "{chmod}");
+    assert_eq!(chmod["evt.rawarg.mode"], 0o4700, "{chmod}");
+    let _ = idle.kill();
+    let _ = idle.wait();
 }

@@ -103,16 +103,25 @@ impl CompatPath {
             counters: counters.clone(),
             empty_since: None,
         };
-        let running = running_compat_processes();
-        for &tgid in &running {
-            worker
-                .maps
-                .processes
-                .insert(tgid, 1, 0)
-                .map_err(|source| CompatPathError::Map {
-                    map: "COMPAT_PROCESSES",
-                    source,
+        // Scanned until a scan finds nothing new: a child forked from a 32-bit process between
+        // the listing of /proc and its parent's insert is not tracked by the fork program
+        // (the parent was not in the map yet), but exists for the next scan.
+        let mut running = std::collections::BTreeSet::new();
+        for _ in 0..4 {
+            let found = running_compat_processes();
+            let new: Vec<u32> = found.into_iter().filter(|p| !running.contains(p)).collect();
+            if new.is_empty() {
+                break;
+            }
+            for &tgid in &new {
+                worker.maps.processes.insert(tgid, 1, 0).map_err(|source| {
+                    CompatPathError::Map {
+                        map: "COMPAT_PROCESSES",
+                        source,
+                    }
                 })?;
+                running.insert(tgid);
+            }
         }
         if running.is_empty() {
             worker.set_mode(Mode::Armed)?;

@@ -254,7 +254,12 @@ impl Probe {
         } else {
             None
         };
-        log_compat_coverage(config.compat, ia32_emulation);
+        log_compat_coverage(&CompatStatus {
+            enabled: config.compat,
+            attached: false,
+            continued: 0,
+            ia32_emulation,
+        });
         let recordings = load_recorder(&mut ebpf)?;
         // Their kernel ids, for the per-program run time the metrics report.
         let program_ids = ebpf
@@ -417,24 +422,31 @@ fn load_compat(ebpf: &mut Ebpf) -> Result<compat_path::CompatMaps, ProbeError> {
     })
 }
 
+impl CompatStatus {
+    /// What of the 32-bit ABI is not seen, in words; empty when nothing.
+    pub fn uncovered(&self) -> &'static str {
+        use ia32_emulation::Ia32Emulation;
+        match (self.enabled, self.ia32_emulation) {
+            (_, Ia32Emulation::Disabled) => "",
+            (false, _) => "32-bit syscalls are not traced (compat path off)",
+            (true, Ia32Emulation::Enabled) => {
+                "int $0x80 from a 64-bit process while no 32-bit process runs \
+                 (boot with ia32_emulation=false to forbid it)"
+            }
+            (true, Ia32Emulation::Unknown) => "",
+        }
+    }
+}
+
 /// Says at start what of the 32-bit ABI is seen, and what is not.
-fn log_compat_coverage(enabled: bool, emulation: ia32_emulation::Ia32Emulation) {
-    use ia32_emulation::Ia32Emulation;
-    match (enabled, emulation) {
-        (_, Ia32Emulation::Disabled) => tracing::info!(
-            "32-bit syscalls: ia32 emulation is off in this kernel (ia32_emulation=false): \
-             no process can make one"
-        ),
-        (false, _) => tracing::warn!(
-            "32-bit syscalls: not traced (compat path off): a 32-bit process's chmod, mount, \
-             set*id and exec are not seen"
-        ),
-        (true, Ia32Emulation::Enabled) => tracing::warn!(
-            "32-bit syscalls: traced while a 32-bit process runs; a 64-bit process that \
-             issues `int $0x80` itself while none does is not seen (boot with \
-             ia32_emulation=false to forbid 32-bit syscalls)"
-        ),
-        (true, Ia32Emulation::Unknown) => {}
+fn log_compat_coverage(status: &CompatStatus) {
+    if status.ia32_emulation == ia32_emulation::Ia32Emulation::Disabled {
+        tracing::info!(
+            "32-bit syscalls: ia32 emulation is off in this kernel (ia32_emulation=false): no \
+             process can make one"
+        );
+    } else if !status.uncovered().is_empty() {
+        tracing::warn!("32-bit syscalls not seen: {}", status.uncovered());
     }
 }
 

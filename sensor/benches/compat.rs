@@ -1,0 +1,225 @@
+//! What the 32-bit compat path costs 64-bit processes: a getppid storm (the cheapest syscall,
+//! so any per-call cost shows the most) and a fchmodat storm (a syscall the sensor traces),
+//! each run four ways, interleaved over rounds so that drift in the machine's speed hits all
+//! alike. Run through `cargo xtask bench`.
+//!
+//! 1. untraced: no programs loaded;
+//! 2. sensor loaded without the compat path (`ProbeConfig::compat` off);
+//! 3. sensor loaded with the compat path, no 32-bit process running: the compat programs are
+//!    loaded but detached; this must stay at >= 0.98 of way 2;
+//! 4. the same while an idle 32-bit process runs: the compat programs sit on the
+//!    `raw_syscalls` raw tracepoints, which every syscall of every task pays for.
+//!
+//! In the traced ways a thread drains the ring buffer (without decoding), as the agent would.
+
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use sensor::probe::{Probe, ProbeConfig};
+
+const WAYS: [&str; 4] = [
+    "untraced (no programs)",
+    "sensor loaded, compat path off",
+    "compat path on, no 32-bit process",
+    "compat path on, a 32-bit process running",
+];
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("storm") {
+        storm_child(&args[2], args[3].parse().expect("count"));
+        return;
+    }
+    let arg = |name: &str, default: u64| -> u64 {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let rounds = arg("--rounds", 5).max(1) as usize;
+    let idle32 = Idle32::build();
+    run(
+        &idle32,
+        "getppid",
+        arg("--getppid-calls", 5_000_000),
+        rounds,
+    );
+    run(&idle32, "fchmodat", arg("--chmod-calls", 500_000), rounds);
+}
+
+/// The storm itself, in a child process: prints its own duration in seconds.
+fn storm_child(kind: &str, count: u64) {
+    let path = format!("/tmp/sensor-compat-storm-{}", std::process::id());
+    let file = std::ffi::CString::new(path.clone()).expect("path");
+    std::fs::write(&path, b"x").expect("storm file");
+    let start = Instant::now();
+    for i in 0..count {
+        // SAFETY: a valid NUL-terminated path.
+        unsafe {
+            if kind == "getppid" {
+                libc::syscall(libc::SYS_getppid);
+            } else {
+                let mode = if i % 2 == 0 { 0o644 } else { 0o600 };
+                libc::fchmodat(libc::AT_FDCWD, file.as_ptr(), mode, 0);
+            }
+        }
+    }
+    println!("{}", start.elapsed().as_secs_f64());
+    let _ = std::fs::remove_file(&path);
+}
+
+fn storm(kind: &str, calls: u64) -> f64 {
+    let out = Command::new(std::env::current_exe().expect("own path"))
+        .args(["storm", kind, &calls.to_string()])
+        .stdout(Stdio::piped())
+        .output()
+        .expect("storm");
+    assert!(out.status.success());
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("storm seconds")
+}
+
+/// The probe, its ring buffer drained by a thread until dropped.
+struct Loaded {
+    stop: Arc<AtomicBool>,
+    drain: Option<JoinHandle<()>>,
+}
+
+impl Loaded {
+    fn new(compat: bool, expect_attached: bool) -> Self {
+        let probe = Probe::load(&ProbeConfig {
+            compat,
+            ..ProbeConfig::default()
+        })
+        .expect("load probe (run as root)");
+        assert_eq!(
+            probe.compat_status().attached,
+            expect_attached,
+            "compat programs attached"
+        );
+        let stop = Arc::new(AtomicBool::new(false));
+        let drain = {
+            let stop = stop.clone();
+            let mut probe = probe;
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    probe.read(Duration::from_millis(10), 4096, |_| {});
+                }
+            })
+        };
+        Self {
+            stop,
+            drain: Some(drain),
+        }
+    }
+}
+
+impl Drop for Loaded {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(drain) = self.drain.take() {
+            let _ = drain.join();
+        }
+    }
+}
+
+fn run(idle32: &Idle32, kind: &str, calls: u64, rounds: usize) {
+    println!(
+        "compat benchmark: {kind} storm of {calls} calls, calls/s (median of {rounds} interleaved rounds)"
+    );
+    let mut runs: [Vec<f64>; 4] = Default::default();
+    for _ in 0..rounds {
+        runs[0].push(storm(kind, calls));
+        {
+            let _loaded = Loaded::new(false, false);
+            runs[1].push(storm(kind, calls));
+        }
+        {
+            let _loaded = Loaded::new(true, false);
+            runs[2].push(storm(kind, calls));
+        }
+        {
+            // Running before the load: the probe finds it in /proc and attaches at start.
+            let _process = idle32.start();
+            let _loaded = Loaded::new(true, true);
+            runs[3].push(storm(kind, calls));
+        }
+    }
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(|a, b| a.total_cmp(b));
+        v[v.len() / 2]
+    };
+    let rate = |secs: &[f64]| median(secs.iter().map(|s| calls as f64 / s).collect());
+    let untraced = rate(&runs[0]);
+    let without = rate(&runs[1]);
+    for (way, secs) in WAYS.iter().zip(&runs) {
+        let r = rate(secs);
+        println!(
+            "  {way:<42} {r:>12.0} calls/s  ratio to untraced {:.3}  to compat path off {:.3}",
+            r / untraced,
+            r / without
+        );
+    }
+}
+
+/// A static i386 binary that sleeps in `pause` until killed, assembled with binutils.
+struct Idle32 {
+    dir: std::path::PathBuf,
+    binary: std::path::PathBuf,
+}
+
+impl Idle32 {
+    fn build() -> Self {
+        let dir = std::env::temp_dir().join(format!("sensor-compat-bench-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("bench dir");
+        let source = dir.join("idle32.s");
+        std::fs::write(
+            &source,
+            ".globl _start\n_start:\n    mov $29, %eax   # pause\n    int $0x80\n    jmp _start\n",
+        )
+        .expect("write idle32.s");
+        let object = dir.join("idle32.o");
+        let binary = dir.join("idle32");
+        let assembled = Command::new("as")
+            .arg("--32")
+            .arg(&source)
+            .arg("-o")
+            .arg(&object)
+            .status()
+            .expect("as (binutils, from `cargo xtask setup`)");
+        let linked = Command::new("ld")
+            .args(["-m", "elf_i386"])
+            .arg(&object)
+            .arg("-o")
+            .arg(&binary)
+            .status()
+            .expect("ld");
+        assert!(assembled.success() && linked.success(), "assembling idle32");
+        Self { dir, binary }
+    }
+
+    fn start(&self) -> KillOnDrop {
+        KillOnDrop(Command::new(&self.binary).spawn().expect("start idle32"))
+    }
+}
+
+impl Drop for Idle32 {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
