@@ -11,6 +11,9 @@
 //!    `raw_syscalls` raw tracepoints, which every syscall of every task pays for.
 //!
 //! In the traced ways a thread drains the ring buffer (without decoding), as the agent would.
+//! The ways run in a rotated order each round, and each storm starts after a pause: a probe's
+//! unload leaves the kernel freeing its programs and perf events for a while, which slowed
+//! whichever way came next when the order was fixed.
 
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,7 +21,10 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use sensor::probe::{Probe, ProbeConfig};
+use sensor::probe::{Loss, Probe, ProbeConfig};
+
+/// Quiet time before each storm, for the kernel to finish freeing a dropped probe.
+const SETTLE: Duration = Duration::from_secs(1);
 
 const WAYS: [&str; 4] = [
     "untraced (no programs)",
@@ -85,10 +91,10 @@ fn storm(kind: &str, calls: u64) -> f64 {
         .expect("storm seconds")
 }
 
-/// The probe, its ring buffer drained by a thread until dropped.
+/// The probe, its ring buffer drained by a thread until finished.
 struct Loaded {
     stop: Arc<AtomicBool>,
-    drain: Option<JoinHandle<()>>,
+    drain: Option<JoinHandle<Loss>>,
 }
 
 impl Loaded {
@@ -111,12 +117,24 @@ impl Loaded {
                 while !stop.load(Ordering::Relaxed) {
                     probe.read(Duration::from_millis(10), 4096, |_| {});
                 }
+                probe.loss()
             })
         };
         Self {
             stop,
             drain: Some(drain),
         }
+    }
+}
+
+impl Loaded {
+    /// Stops the drain, unloads the probe and returns what it lost.
+    fn finish(mut self) -> Loss {
+        self.stop.store(true, Ordering::Relaxed);
+        self.drain
+            .take()
+            .and_then(|drain| drain.join().ok())
+            .unwrap_or_default()
     }
 }
 
@@ -129,26 +147,41 @@ impl Drop for Loaded {
     }
 }
 
+/// Runs way `way` once: returns the storm's seconds and what the probe lost.
+fn run_way(idle32: &Idle32, way: usize, kind: &str, calls: u64) -> (f64, Loss) {
+    let settled_storm = |kind: &str| {
+        std::thread::sleep(SETTLE);
+        storm(kind, calls)
+    };
+    match way {
+        0 => (settled_storm(kind), Loss::default()),
+        1 | 2 => {
+            let loaded = Loaded::new(way == 2, false);
+            let secs = settled_storm(kind);
+            (secs, loaded.finish())
+        }
+        _ => {
+            // Running before the load: the probe finds it in /proc and attaches at start.
+            let _process = idle32.start();
+            let loaded = Loaded::new(true, true);
+            let secs = settled_storm(kind);
+            (secs, loaded.finish())
+        }
+    }
+}
+
 fn run(idle32: &Idle32, kind: &str, calls: u64, rounds: usize) {
     println!(
         "compat benchmark: {kind} storm of {calls} calls, calls/s (median of {rounds} interleaved rounds)"
     );
     let mut runs: [Vec<f64>; 4] = Default::default();
-    for _ in 0..rounds {
-        runs[0].push(storm(kind, calls));
-        {
-            let _loaded = Loaded::new(false, false);
-            runs[1].push(storm(kind, calls));
-        }
-        {
-            let _loaded = Loaded::new(true, false);
-            runs[2].push(storm(kind, calls));
-        }
-        {
-            // Running before the load: the probe finds it in /proc and attaches at start.
-            let _process = idle32.start();
-            let _loaded = Loaded::new(true, true);
-            runs[3].push(storm(kind, calls));
+    let mut lost = [0u64; 4];
+    for round in 0..rounds {
+        for i in 0..WAYS.len() {
+            let way = (i + round) % WAYS.len();
+            let (secs, loss) = run_way(idle32, way, kind, calls);
+            runs[way].push(secs);
+            lost[way] += loss.total();
         }
     }
     let median = |mut v: Vec<f64>| {
@@ -158,10 +191,10 @@ fn run(idle32: &Idle32, kind: &str, calls: u64, rounds: usize) {
     let rate = |secs: &[f64]| median(secs.iter().map(|s| calls as f64 / s).collect());
     let untraced = rate(&runs[0]);
     let without = rate(&runs[1]);
-    for (way, secs) in WAYS.iter().zip(&runs) {
+    for ((way, secs), lost) in WAYS.iter().zip(&runs).zip(lost) {
         let r = rate(secs);
         println!(
-            "  {way:<42} {r:>12.0} calls/s  ratio to untraced {:.3}  to compat path off {:.3}",
+            "  {way:<42} {r:>12.0} calls/s  ratio to untraced {:.3}  to compat path off {:.3}  events lost {lost}",
             r / untraced,
             r / without
         );
