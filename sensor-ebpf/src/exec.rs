@@ -13,10 +13,9 @@ use sensor_common::{
 
 use crate::{
     compat,
-    maps::{offsets, self_tgid, Pending, PENDING, SYSCALLS},
+    maps::{offsets, self_tgid, Pending, PENDING},
     record::Builder,
     recorder::{compat_recorded, current_recording},
-    syscall::write_syscall_record,
     task::current_is_compat,
 };
 
@@ -163,10 +162,19 @@ fn write_if_abi_changed(tid: u32, compat_image: bool) {
     if pending.written != 0 || (pending.abi == abi::COMPAT) == compat_image {
         return;
     }
-    let Some(spec) = SYSCALLS.get(pending.syscall_nr) else {
-        return;
-    };
     pending.written = 1;
     let copy = *pending;
-    write_syscall_record(&copy, spec, 0);
+    // An exec record carries no strings (its argv went in `ExecArgs`): written here without
+    // the generic writer, whose string paths would only lengthen this program's verification.
+    let Some(mut record) = Builder::new(RecordKind::Syscall as u8, copy.syscall_nr, copy.enter_ns)
+    else {
+        return;
+    };
+    let h = record.header();
+    h.abi = copy.abi;
+    h.abi_nr = copy.abi_nr;
+    h.res = 0;
+    h.args = copy.args;
+    h.creds_before = copy.creds_before;
+    record.submit();
 }

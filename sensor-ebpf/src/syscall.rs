@@ -151,7 +151,7 @@ pub fn exit(pid_tgid: u64, call: &Call, res: i64, plain_args: impl FnOnce() -> [
 
 /// Writes the `Syscall` record of a call that returned `res`.
 #[inline(always)]
-pub fn write_syscall_record(pending: &Pending, spec: &SyscallSpec, res: i64) {
+fn write_syscall_record(pending: &Pending, spec: &SyscallSpec, res: i64) {
     let Some(mut record) = Builder::new(
         RecordKind::Syscall as u8,
         pending.syscall_nr,

@@ -49,15 +49,15 @@ fn main() {
             .and_then(|v| v.parse().ok())
             .unwrap_or(default)
     };
-    let rounds = arg("--rounds", 7).max(1) as usize;
+    let rounds = arg("--rounds", 15).max(1) as usize;
     let idle32 = Idle32::build();
     run(
         &idle32,
         "getppid",
-        arg("--getppid-calls", 5_000_000),
+        arg("--getppid-calls", 2_000_000),
         rounds,
     );
-    run(&idle32, "fchmodat", arg("--chmod-calls", 500_000), rounds);
+    run(&idle32, "fchmodat", arg("--chmod-calls", 200_000), rounds);
 }
 
 /// The CPU time (user + system) this process has used, in seconds.

@@ -101,8 +101,11 @@ fn summary_on_sigterm_and_own_activity_left_out() {
         .next()
         .and_then(|s| s.trim_end_matches(" ms").parse().ok())
         .unwrap_or_else(|| panic!("no load time in {summary}"));
+    // The 32-bit compat programs' verification adds 50-70 ms to the start on this VM (a
+    // debug build, on two cores shared with builds); 400 ms still catches a regression such
+    // as attaching the recorder's 360 tracepoints at start.
     assert!(
-        load_ms < 300.0,
+        load_ms < 400.0,
         "load and attach took {load_ms} ms: {summary}"
     );
 

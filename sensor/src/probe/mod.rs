@@ -249,11 +249,24 @@ impl Probe {
             attached.push(format!("raw_tracepoint:{name}"));
         }
 
+        tracing::debug!(
+            ms = started.elapsed().as_secs_f64() * 1e3,
+            "lifecycle programs attached"
+        );
         let compat = if config.compat {
-            Some(compat_path::CompatPath::start(load_compat(&mut ebpf)?)?)
+            let maps = load_compat(&mut ebpf)?;
+            tracing::debug!(
+                ms = started.elapsed().as_secs_f64() * 1e3,
+                "compat programs loaded"
+            );
+            Some(compat_path::CompatPath::start(maps)?)
         } else {
             None
         };
+        tracing::debug!(
+            ms = started.elapsed().as_secs_f64() * 1e3,
+            "compat path started"
+        );
         log_compat_coverage(&CompatStatus {
             enabled: config.compat,
             attached: false,
