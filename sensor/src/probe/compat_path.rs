@@ -86,6 +86,10 @@ struct Links {
 
 struct Worker {
     maps: CompatMaps,
+    /// Whether this process may continue any process (CAP_KILL): without it a process it
+    /// stopped might stay stopped, so none is stopped (mode Off while detached) and the first
+    /// calls of a 32-bit process started then go unseen until the attach.
+    hold_at_exec: bool,
     links: Option<Links>,
     counters: Arc<CompatCounters>,
     /// When the last 32-bit process was seen gone, while attached.
@@ -97,8 +101,17 @@ impl CompatPath {
     /// arms the exec program and starts the thread.
     pub fn start(maps: CompatMaps) -> Result<Self, CompatPathError> {
         let counters = Arc::new(CompatCounters::default());
+        let hold_at_exec = has_cap_kill();
+        if !hold_at_exec {
+            tracing::warn!(
+                "no CAP_KILL: a process that execs a 32-bit image cannot be held until the \
+                 compat programs are attached, so its first calls may go unseen (the \
+                 DaemonSet adds KILL)"
+            );
+        }
         let mut worker = Worker {
             maps,
+            hold_at_exec,
             links: None,
             counters: counters.clone(),
             empty_since: None,
@@ -124,7 +137,7 @@ impl CompatPath {
             }
         }
         if running.is_empty() {
-            worker.set_mode(Mode::Armed)?;
+            worker.set_mode(worker.detached_mode())?;
         } else {
             tracing::info!(
                 processes = running.len(),
@@ -238,7 +251,7 @@ impl Worker {
         }
         // Arm first, then look again: a 32-bit exec between the two is either seen here or
         // stopped by the exec program (and continued after the next attach).
-        self.set_mode(Mode::Armed)?;
+        self.set_mode(self.detached_mode())?;
         if self.any_process() || !self.stopped().is_empty() {
             self.set_mode(Mode::Attached)?;
             self.empty_since = None;
@@ -278,6 +291,15 @@ impl Worker {
             drop(links.enter);
         }
         self.counters.attached.store(false, Ordering::Relaxed);
+    }
+
+    /// The mode while the programs are detached.
+    fn detached_mode(&self) -> Mode {
+        if self.hold_at_exec {
+            Mode::Armed
+        } else {
+            Mode::Off
+        }
     }
 
     fn set_mode(&mut self, mode: Mode) -> Result<(), CompatPathError> {
@@ -328,6 +350,18 @@ impl Worker {
             let _ = self.maps.stopped.remove(&tgid);
         }
     }
+}
+
+/// Whether this process has CAP_KILL in its effective set (`CapEff` in /proc/self/status).
+fn has_cap_kill() -> bool {
+    const CAP_KILL: u32 = 5;
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let hex = status.lines().find_map(|l| l.strip_prefix("CapEff:"))?;
+            u64::from_str_radix(hex.trim(), 16).ok()
+        })
+        .is_some_and(|caps| caps & (1 << CAP_KILL) != 0)
 }
 
 /// Processes running a 32-bit image now: those whose executable is a 32-bit ELF of this
