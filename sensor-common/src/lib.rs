@@ -4,6 +4,7 @@
 //! buffer, the agent reads the same bytes back. Change a layout only on both sides at once.
 #![no_std]
 
+pub mod compat;
 pub mod offsets;
 pub mod record;
 pub mod recorder;
@@ -39,6 +40,10 @@ pub mod loss {
     pub const RING_FULL: u32 = 0;
     /// A syscall exit arrived without its enter (the pending map was full or evicted it).
     pub const MISSING_ENTER: u32 = 1;
+    /// A process exec'd a 32-bit image while the compat programs were not attached and
+    /// could not be stopped until they were (`bpf_send_signal` failed): its first 32-bit
+    /// calls may have gone unseen.
+    pub const COMPAT_UNSTOPPED: u32 = 2;
     /// Number of counters.
-    pub const COUNT: u32 = 2;
+    pub const COUNT: u32 = 3;
 }

@@ -37,6 +37,11 @@ pub struct KernelOffsets {
     /// Offsets in `struct pt_regs` of the six syscall argument registers, as the syscall left
     /// them: lets the exit program read the arguments without an enter program.
     pub pt_regs_args: [u32; 6],
+    /// The same for a 32-bit compat syscall (x86: ebx, ecx, edx, esi, edi, ebp).
+    pub pt_regs_compat_args: [u32; 6],
+    /// Offset in `struct pt_regs` of the syscall number as the call was entered (x86
+    /// `orig_ax`, arm64 `syscallno`): the compat exit program's only way to know the call.
+    pub pt_regs_syscall_nr: u32,
     /// Tracepoint record layouts vary between kernels too: read from tracefs `format` files.
     pub tp_exit_group_dead: u32,
     /// Offset in `task_struct` of the word that tells a compat (32-bit) syscall: x86's
@@ -105,6 +110,8 @@ impl KernelOffsets {
         tty_driver_major: Self::MISSING,
         tty_driver_minor_start: Self::MISSING,
         pt_regs_args: [Self::MISSING; 6],
+        pt_regs_compat_args: [Self::MISSING; 6],
+        pt_regs_syscall_nr: Self::MISSING,
         tp_exit_group_dead: Self::MISSING,
         task_compat: Self::MISSING,
         compat_mask: 0,

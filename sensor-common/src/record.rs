@@ -53,6 +53,14 @@ pub mod exe_flags {
     pub const NO_IMAGE: u64 = 2;
 }
 
+/// Values of [`RecordHeader::abi`].
+pub mod abi {
+    /// The kernel's own ABI (x86_64, arm64).
+    pub const NATIVE: u8 = 0;
+    /// The 32-bit compat ABI (i386 on x86_64, arm on arm64).
+    pub const COMPAT: u8 = 1;
+}
+
 /// Bit `i` of [`RecordHeader::truncated`]: string `i` was cut at its bound.
 pub const fn truncated_bit(i: usize) -> u16 {
     1 << i
@@ -109,14 +117,18 @@ pub struct TaskInfo {
 pub struct RecordHeader {
     /// A [`RecordKind`].
     pub kind: u8,
-    pub _pad: u8,
+    /// The ABI the syscall was made through ([`abi`]): 32-bit compat calls carry their
+    /// 64-bit twin's number in `syscall_nr` and their own in `abi_nr`.
+    pub abi: u8,
     /// Bits from [`truncated_bit`] and [`TRUNCATED_ARGV_COUNT`].
     pub truncated: u16,
-    /// The architecture's syscall number (for `Syscall` and `ExecArgs` records).
+    /// The architecture's (64-bit) syscall number (for `Syscall` and `ExecArgs` records),
+    /// whichever ABI the call was made through.
     pub syscall_nr: u32,
     /// Length in bytes of each packed string that follows the header.
     pub str_len: [u16; crate::MAX_STRINGS],
-    pub _pad2: u16,
+    /// The syscall's number in the ABI it was made through (`abi`).
+    pub abi_nr: u16,
     /// CLOCK_MONOTONIC time of the syscall's enter (or of the event), in ns.
     pub enter_ns: u64,
     /// CLOCK_MONOTONIC time the record was written, in ns.

@@ -35,7 +35,10 @@ pub struct SyscallSpec {
     pub argv_arg: u8,
     /// Indexes of arguments read as NUL-terminated user strings ([`NO_ARG`] for none).
     pub str_args: [u8; crate::MAX_STRINGS],
-    pub _pad: [u8; 3],
+    pub _pad: u8,
+    /// In the `COMPAT_SYSCALLS` map: the 64-bit number of the syscall this compat one is
+    /// recorded as (so every record names a 64-bit definition). Unused in `SYSCALLS`.
+    pub native_nr: u16,
 }
 
 impl SyscallSpec {
@@ -43,7 +46,8 @@ impl SyscallSpec {
         kind: SpecKind::Off as u8,
         argv_arg: NO_ARG,
         str_args: [NO_ARG; crate::MAX_STRINGS],
-        _pad: [0; 3],
+        _pad: 0,
+        native_nr: 0,
     };
 }
 

@@ -14,7 +14,7 @@ use sensor_common::{record::exe_flags, record::truncated_bit, KernelOffsets, PAT
 use crate::record::Builder;
 
 /// Directory levels plus mount crossings walked at most; deeper paths are marked truncated.
-const MAX_STEPS: u32 = 64;
+const MAX_STEPS: u32 = 32;
 /// The kernel's NAME_MAX plus the NUL: the longest name one step writes.
 const NAME_BYTES: usize = 256;
 

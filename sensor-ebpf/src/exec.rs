@@ -14,15 +14,16 @@ use aya_ebpf::{
     EbpfContext as _,
 };
 use sensor_common::{
-    record::{exe_flags, truncated_bit, TRUNCATED_ARGV_COUNT},
+    record::{abi, exe_flags, truncated_bit, TRUNCATED_ARGV_COUNT},
     KernelOffsets, RecordKind, SyscallSpec, ARGV_COUNT_MAX, ARGV_MAX, PATH_MAX,
 };
 
 use crate::{
-    exe_path,
+    compat, exe_path,
     maps::{offsets, self_tgid, Pending, PENDING},
     record::Builder,
-    recorder::{compat_recorded, current_is_compat, current_recording},
+    recorder::{compat_recorded, current_recording},
+    task::current_is_compat,
 };
 
 /// A failed exec's filename (string 0) and argv (string 1, NUL-separated), read from the
@@ -31,11 +32,13 @@ use crate::{
 #[inline(always)]
 pub fn push_failed_exec_args(record: &mut Builder, spec: &SyscallSpec, pending: &Pending) {
     record.push_user_str(0, pending.arg(spec.str_args[0]));
-    push_argv(record, pending.arg(spec.argv_arg));
+    // A 32-bit caller's argv is an array of 4-byte pointers.
+    let pointer_size = if pending.abi == abi::COMPAT { 4 } else { 8 };
+    push_argv(record, pending.arg(spec.argv_arg), pointer_size);
 }
 
 #[inline(always)]
-fn push_argv(record: &mut Builder, argv: u64) {
+fn push_argv(record: &mut Builder, argv: u64, pointer_size: u64) {
     if argv == 0 {
         return;
     }
@@ -46,7 +49,13 @@ fn push_argv(record: &mut Builder, argv: u64) {
             truncated |= truncated_bit(1);
             break;
         }
-        let Ok(arg) = (unsafe { bpf_probe_read_user((argv + 8 * i as u64) as *const u64) }) else {
+        let at = argv + pointer_size * i as u64;
+        let arg = if pointer_size == 4 {
+            unsafe { bpf_probe_read_user(at as *const u32) }.map(u64::from)
+        } else {
+            unsafe { bpf_probe_read_user(at as *const u64) }
+        };
+        let Ok(arg) = arg else {
             break;
         };
         if arg == 0 {
@@ -77,35 +86,21 @@ fn push_argv(record: &mut Builder, argv: u64) {
     h.str_len[1] = written as u16;
 }
 
-/// `sched_process_exec`: the exec succeeded and the new image has not run yet. `filename` is
-/// a `__data_loc` string (offset and length packed in a u32 at offset 8); `pid` and `old_pid`
-/// differ when a non-leader thread exec'd and took over the leader's pid, so its pending exit
-/// moves to the new id.
+/// `sched_process_exec`, first program: the `ExecImage` record, what the exec ran, from the
+/// kernel's memory before the new image runs. A program of its own, attached before
+/// [`sched_process_exec`] so its record comes first: the path walk's loops verified together
+/// with the compat bookkeeping went past the verifier's budget. `filename` is a `__data_loc`
+/// string (offset and length packed in a u32 at offset 8).
 #[tracepoint]
-pub fn sched_process_exec(ctx: TracePointContext) -> u32 {
+pub fn exec_image(ctx: TracePointContext) -> u32 {
     let Ok(pid) = (unsafe { ctx.read_at::<i32>(12) }) else {
         return 0;
     };
     let Ok(old_pid) = (unsafe { ctx.read_at::<i32>(16) }) else {
         return 0;
     };
-    if pid != old_pid {
-        let old = old_pid as u32;
-        if let Some(pending) = unsafe { PENDING.get(&old) }.copied() {
-            let _ = PENDING.insert(&(pid as u32), &pending, 0);
-            let _ = PENDING.remove(&old);
-        }
-    }
     if pid as u32 == self_tgid() {
         return 0;
-    }
-    // A 32-bit image in a recorded cgroup whose 32-bit syscalls are not being recorded: the
-    // agent warns that the profile would break it.
-    let o = offsets();
-    if current_is_compat(o) && !compat_recorded() {
-        if let Some(bitmap) = current_recording(o) {
-            bitmap.unrecorded_compat_execs += 1;
-        }
     }
     let Ok(loc) = (unsafe { ctx.read_at::<u32>(8) }) else {
         return 0;
@@ -128,9 +123,45 @@ pub fn sched_process_exec(ctx: TracePointContext) -> u32 {
         record.header().str_len[0] = len as u16;
         record.advance(len);
     }
-    let flags = push_image(&mut record, o);
+    let flags = push_image(&mut record, offsets());
     record.header().args[1] = flags;
     record.submit();
+    0
+}
+
+/// `sched_process_exec`, second program: the exec succeeded. `pid` and `old_pid` differ when a
+/// non-leader thread exec'd and took over the leader's pid, so its pending exit moves to the
+/// new id; a 32-bit image is tracked for the compat programs, and an exec that changed ABI
+/// has its syscall record written here.
+#[tracepoint]
+pub fn sched_process_exec(ctx: TracePointContext) -> u32 {
+    let Ok(pid) = (unsafe { ctx.read_at::<i32>(12) }) else {
+        return 0;
+    };
+    let Ok(old_pid) = (unsafe { ctx.read_at::<i32>(16) }) else {
+        return 0;
+    };
+    if pid != old_pid {
+        let old = old_pid as u32;
+        if let Some(pending) = unsafe { PENDING.get(&old) }.copied() {
+            let _ = PENDING.insert(&(pid as u32), &pending, 0);
+            let _ = PENDING.remove(&old);
+        }
+    }
+    if pid as u32 == self_tgid() {
+        return 0;
+    }
+    let o = offsets();
+    let compat_image = current_is_compat(o);
+    // A 32-bit image in a recorded cgroup whose 32-bit syscalls are not being recorded: the
+    // agent warns that the profile would break it.
+    if compat_image && !compat_recorded() {
+        if let Some(bitmap) = current_recording(o) {
+            bitmap.unrecorded_compat_execs += 1;
+        }
+    }
+    compat::track_exec(pid as u32, compat_image);
+    write_if_abi_changed(pid as u32, compat_image);
     0
 }
 
@@ -181,4 +212,36 @@ fn push_image(record: &mut Builder, o: &KernelOffsets) -> u64 {
     let nsproxy = read(task, o.task_nsproxy);
     let mnt_ns = read(nsproxy, o.nsproxy_mnt_ns);
     exe_path::push_path(record, 2, dentry, vfsmount, mnt_ns, o)
+}
+
+/// An exec whose new image runs in the other ABI than the call was made in (a 64-bit shell
+/// starting a 32-bit binary, or back) returns through the other ABI's exit: the 64-bit
+/// `sys_exit_execve` tracepoint never fires for a 32-bit image, and the compat exit program
+/// may not be attached yet. Its record is written here, joined with its enter: it succeeded.
+#[inline(always)]
+fn write_if_abi_changed(tid: u32, compat_image: bool) {
+    let Some(pending) = PENDING.get_ptr_mut(&tid) else {
+        return;
+    };
+    // SAFETY: this thread's own entry; only its own programs touch it, one at a time.
+    let pending = unsafe { &mut *pending };
+    if pending.written != 0 || (pending.abi == abi::COMPAT) == compat_image {
+        return;
+    }
+    pending.written = 1;
+    let copy = *pending;
+    // A successful exec's record carries no strings (its image went in `ExecImage`): written
+    // here without the generic writer, whose string paths would only lengthen this program's
+    // verification.
+    let Some(mut record) = Builder::new(RecordKind::Syscall as u8, copy.syscall_nr, copy.enter_ns)
+    else {
+        return;
+    };
+    let h = record.header();
+    h.abi = copy.abi;
+    h.abi_nr = copy.abi_nr;
+    h.res = 0;
+    h.args = copy.args;
+    h.creds_before = copy.creds_before;
+    record.submit();
 }

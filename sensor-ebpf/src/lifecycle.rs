@@ -9,6 +9,7 @@ use aya_ebpf::{
 use sensor_common::{KernelOffsets, RecordKind};
 
 use crate::{
+    compat,
     maps::{offsets, self_tgid, PENDING},
     record::Builder,
 };
@@ -37,6 +38,7 @@ pub fn sched_process_fork(ctx: RawTracePointContext) -> i32 {
     if pid != tgid {
         return 0;
     }
+    compat::track_fork((pid_tgid >> 32) as u32, pid as u32);
     let Some(mut record) = Builder::new(RecordKind::Fork as u8, 0, 0) else {
         return 0;
     };
@@ -65,6 +67,7 @@ pub fn sched_process_exit(ctx: TracePointContext) -> u32 {
     if !group_dead {
         return 0;
     }
+    compat::track_exit(tgid);
     let Some(mut record) = Builder::new(RecordKind::Exit as u8, 0, 0) else {
         return 0;
     };

@@ -4,11 +4,15 @@
 //! attached to each `syscalls:sys_enter_<name>` tracepoint saves the arguments, one attached to
 //! each `sys_exit_<name>` joins them with the result and writes one record. Which syscalls, and
 //! which of their arguments are strings, comes from the `SYSCALLS` map the agent fills, so this
-//! code knows no syscall numbers. Three `sched` tracepoints report process lifecycle, and
+//! code knows no syscall numbers. 32-bit compat calls, which those tracepoints skip, go
+//! through `compat.rs` on the `raw_syscalls` raw tracepoints while a 32-bit process exists.
+//! Three `sched` tracepoints report process lifecycle, and
 //! the recorder (`recorder.rs`) keeps a per-cgroup bitmap of syscalls for security profiles.
 #![cfg_attr(target_arch = "bpf", no_std)]
 #![cfg_attr(target_arch = "bpf", no_main)]
 
+#[cfg(target_arch = "bpf")]
+mod compat;
 #[cfg(target_arch = "bpf")]
 mod exe_path;
 #[cfg(target_arch = "bpf")]

@@ -5,6 +5,7 @@ use aya_ebpf::{
     maps::{Array, HashMap, PerCpuArray, RingBuf},
 };
 use sensor_common::{
+    compat::{control, MAX_COMPAT_PROCESSES, MAX_STOPPED, WAKE_RING_BYTES},
     loss, Creds, KernelOffsets, RecordHeader, SyscallSpec, DEFAULT_RING_BYTES, PATH_MAX,
     SYSCALL_TABLE_LEN,
 };
@@ -16,6 +17,27 @@ pub static EVENTS: RingBuf = RingBuf::with_byte_size(DEFAULT_RING_BYTES, 0);
 /// Indexed by syscall number: how to trace it (zeroed = not traced).
 #[map]
 pub static SYSCALLS: Array<SyscallSpec> = Array::with_max_entries(SYSCALL_TABLE_LEN, 0);
+
+/// Indexed by 32-bit compat syscall number: how to trace it, and its 64-bit twin's number.
+#[map]
+pub static COMPAT_SYSCALLS: Array<SyscallSpec> = Array::with_max_entries(SYSCALL_TABLE_LEN, 0);
+
+/// Processes (tgid) running a 32-bit image: the compat programs stay attached while any does.
+#[map]
+pub static COMPAT_PROCESSES: HashMap<u32, u32> = HashMap::with_max_entries(MAX_COMPAT_PROCESSES, 0);
+
+/// Processes (tgid) stopped at the exec of a 32-bit image until the compat programs are
+/// attached: a `sensor_common::compat::stopped` state.
+#[map]
+pub static COMPAT_STOPPED: HashMap<u32, u32> = HashMap::with_max_entries(MAX_STOPPED, 0);
+
+/// `sensor_common::compat::control`: the agent's switch (`Mode`).
+#[map]
+pub static COMPAT_CONTROL: Array<u32> = Array::with_max_entries(control::COUNT, 0);
+
+/// Wakes the agent's compat thread when a process was stopped for it.
+#[map]
+pub static COMPAT_WAKE: RingBuf = RingBuf::with_byte_size(WAKE_RING_BYTES, 0);
 
 /// A syscall between its enter and exit, keyed by thread id. A plain preallocated hash (an LRU
 /// costs twice as much per update); a thread that exits mid-call is removed by
@@ -61,8 +83,15 @@ pub struct Scratch {
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct Pending {
+    /// The 64-bit number (a compat call's twin).
     pub syscall_nr: u32,
-    pub _pad: u32,
+    /// `sensor_common::record::abi` of the enter.
+    pub abi: u8,
+    /// Set when `sched_process_exec` wrote this exec's record already: it changed ABI, so
+    /// its exit runs through the other ABI's program, which only clears the entry.
+    pub written: u8,
+    /// The number in its own ABI.
+    pub abi_nr: u16,
     pub enter_ns: u64,
     pub args: [u64; 6],
     pub creds_before: Creds,

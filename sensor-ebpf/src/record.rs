@@ -28,11 +28,11 @@ impl Builder {
         let scratch = SCRATCH.get_ptr_mut(0)?;
         let h = unsafe { &mut *(scratch as *mut RecordHeader) };
         h.kind = kind;
-        h._pad = 0;
+        h.abi = 0;
         h.truncated = 0;
         h.syscall_nr = syscall_nr;
         h.str_len = [0; sensor_common::MAX_STRINGS];
-        h._pad2 = 0;
+        h.abi_nr = 0;
         h.enter_ns = enter_ns;
         h.res = 0;
         h.args = [0; 6];

@@ -26,7 +26,7 @@ use sensor_common::{
     KernelOffsets, SyscallBitmap,
 };
 
-use crate::maps::offsets;
+use crate::{maps::offsets, task::current_is_compat};
 
 /// Recorded cgroups (by id) and the syscalls seen in each, per CPU.
 #[map]
@@ -95,17 +95,6 @@ pub fn current_recording(o: &KernelOffsets) -> Option<&'static mut SyscallBitmap
     let bitmap = RECORDINGS.get_ptr_mut(cgroup)?;
     // SAFETY: this CPU's copy; no other program touches it while this one runs.
     Some(unsafe { &mut *bitmap })
-}
-
-/// Whether the current task is in a 32-bit compat syscall, or (after exec) runs a 32-bit image.
-#[inline(always)]
-pub fn current_is_compat(o: &KernelOffsets) -> bool {
-    if o.task_compat == KernelOffsets::MISSING {
-        return false;
-    }
-    let task = unsafe { bpf_get_current_task_btf() } as *const u8;
-    let word = unsafe { core::ptr::read_volatile(task.add(o.task_compat as usize) as *const u32) };
-    word & o.compat_mask != 0
 }
 
 #[inline(always)]

@@ -9,42 +9,55 @@
 //! the registers saved at entry. The enter program runs only where something must be captured
 //! before the call: the caller's credentials for exec, set*id and capset. An exec's arguments
 //! come from the kernel at `sched_process_exec` (`exec.rs`), or, if it failed, from the
-//! caller's memory at the exit.
+//! caller's memory at the exit. The work itself (`enter`, `exit`) is shared with the 32-bit
+//! compat programs (`compat.rs`).
 
 use aya_ebpf::{
-    helpers::{
-        bpf_get_current_pid_tgid, bpf_ktime_get_ns, bpf_probe_read_user,
-        generated::{bpf_get_current_task_btf, bpf_task_pt_regs},
-    },
+    helpers::{bpf_get_current_pid_tgid, bpf_ktime_get_ns, bpf_probe_read_user},
     macros::tracepoint,
     programs::TracePointContext,
 };
 use sensor_common::{
     loss,
+    record::abi,
     syscall::{SpecKind, NO_ARG},
-    Creds, KernelOffsets, RecordKind, SyscallSpec, SYSCALL_TABLE_LEN,
+    Creds, RecordKind, SyscallSpec, SYSCALL_TABLE_LEN,
 };
 
 use crate::{
     exec,
     maps::{count_loss, offsets, self_tgid, Pending, PENDING, SYSCALLS},
     record::Builder,
-    task::current_creds,
+    task::{current_creds, saved_args},
 };
 
 const NR_OFFSET: usize = 8;
 const ARGS_OFFSET: usize = 16;
 const RET_OFFSET: usize = 16;
 
+/// A traced call: its 64-bit number and spec, and the ABI and number it was made through.
+#[derive(Clone, Copy)]
+pub struct Call {
+    pub nr: u32,
+    pub abi: u8,
+    pub abi_nr: u32,
+    pub spec: SyscallSpec,
+}
+
 #[inline(always)]
-fn spec_for(ctx: &TracePointContext) -> Option<(u32, SyscallSpec)> {
+fn native_call(ctx: &TracePointContext) -> Option<Call> {
     let nr: i32 = unsafe { ctx.read_at(NR_OFFSET) }.ok()?;
     let nr = nr as u32;
     if nr >= SYSCALL_TABLE_LEN {
         return None;
     }
     let spec = *SYSCALLS.get(nr)?;
-    (spec.kind != SpecKind::Off as u8).then_some((nr, spec))
+    (spec.kind != SpecKind::Off as u8).then_some(Call {
+        nr,
+        abi: abi::NATIVE,
+        abi_nr: nr,
+        spec,
+    })
 }
 
 #[tracepoint]
@@ -53,25 +66,12 @@ pub fn sys_enter(ctx: TracePointContext) -> u32 {
     if (pid_tgid >> 32) as u32 == self_tgid() {
         return 0;
     }
-    let Some((nr, spec)) = spec_for(&ctx) else {
+    let Some(call) = native_call(&ctx) else {
         return 0;
     };
-    let mut pending = Pending {
-        syscall_nr: nr,
-        _pad: 0,
-        enter_ns: unsafe { bpf_ktime_get_ns() },
-        args: [0; 6],
-        creds_before: Creds::default(),
-    };
     // One read for all six slots: a helper call each would double the enter's cost.
-    pending.args = unsafe { ctx.read_at::<[u64; 6]>(ARGS_OFFSET) }.unwrap_or([0; 6]);
-    // Exec too: a setuid image changes the ids, and rules ask who the caller was before.
-    if spec.kind != SpecKind::Plain as u8 {
-        pending.creds_before = current_creds();
-    }
-    let tid = pid_tgid as u32;
-    // If the map is full the insert fails and the exit is counted as missing its enter.
-    let _ = PENDING.insert(&tid, &pending, 0);
+    let args = unsafe { ctx.read_at::<[u64; 6]>(ARGS_OFFSET) }.unwrap_or([0; 6]);
+    enter(pid_tgid, &call, args);
     0
 }
 
@@ -81,39 +81,87 @@ pub fn sys_exit(ctx: TracePointContext) -> u32 {
     if (pid_tgid >> 32) as u32 == self_tgid() {
         return 0;
     }
-    let Some((nr, spec)) = spec_for(&ctx) else {
+    let Some(call) = native_call(&ctx) else {
         return 0;
     };
+    let res: i64 = unsafe { ctx.read_at(RET_OFFSET) }.unwrap_or(0);
+    exit(pid_tgid, &call, res, || saved_args(&offsets().pt_regs_args));
+    0
+}
+
+/// A traced call entered: keeps what must be read before the call, keyed by thread.
+#[inline(always)]
+pub fn enter(pid_tgid: u64, call: &Call, args: [u64; 6]) {
+    let spec = &call.spec;
+    let mut pending = Pending {
+        syscall_nr: call.nr,
+        abi: call.abi,
+        written: 0,
+        abi_nr: call.abi_nr as u16,
+        enter_ns: unsafe { bpf_ktime_get_ns() },
+        args,
+        creds_before: Creds::default(),
+    };
+    // Exec too: a setuid image changes the ids, and rules ask who the caller was before.
+    if spec.kind != SpecKind::Plain as u8 {
+        pending.creds_before = current_creds();
+    }
+    let tid = pid_tgid as u32;
+    // If the map is full the insert fails and the exit is counted as missing its enter.
+    let _ = PENDING.insert(&tid, &pending, 0);
+}
+
+/// A traced call returned `res`: writes its record. `plain_args` reads the arguments of a
+/// call that had no enter program.
+#[inline(always)]
+pub fn exit(pid_tgid: u64, call: &Call, res: i64, plain_args: impl FnOnce() -> [u64; 6]) {
+    let spec = &call.spec;
     let pending = if spec.kind == SpecKind::Plain as u8 {
         Pending {
-            syscall_nr: nr,
-            _pad: 0,
+            syscall_nr: call.nr,
+            abi: call.abi,
+            written: 0,
+            abi_nr: call.abi_nr as u16,
             enter_ns: 0,
-            args: saved_args(),
+            args: plain_args(),
             creds_before: Creds::default(),
         }
     } else {
         let tid = pid_tgid as u32;
         let Some(pending) = (unsafe { PENDING.get(&tid) }).copied() else {
             count_loss(loss::MISSING_ENTER);
-            return 0;
+            return;
         };
         let _ = PENDING.remove(&tid);
-        if pending.syscall_nr != nr {
+        if pending.written != 0 {
+            // An exec that changed ABI: `sched_process_exec` wrote it.
+            return;
+        }
+        if pending.syscall_nr != call.nr || pending.abi != call.abi {
             // Not this call's enter: one thread makes one call at a time, so its own enter
             // was lost (the map was full).
             count_loss(loss::MISSING_ENTER);
-            return 0;
+            return;
         }
         pending
     };
-    let res: i64 = unsafe { ctx.read_at(RET_OFFSET) }.unwrap_or(0);
+    write_syscall_record(&pending, spec, res);
+}
 
-    let Some(mut record) = Builder::new(RecordKind::Syscall as u8, nr, pending.enter_ns) else {
-        return 0;
+/// Writes the `Syscall` record of a call that returned `res`.
+#[inline(always)]
+fn write_syscall_record(pending: &Pending, spec: &SyscallSpec, res: i64) {
+    let Some(mut record) = Builder::new(
+        RecordKind::Syscall as u8,
+        pending.syscall_nr,
+        pending.enter_ns,
+    ) else {
+        return;
     };
     {
         let h = record.header();
+        h.abi = pending.abi;
+        h.abi_nr = pending.abi_nr;
         h.res = res;
         h.args = pending.args;
         h.creds_before = pending.creds_before;
@@ -122,7 +170,7 @@ pub fn sys_exit(ctx: TracePointContext) -> u32 {
         push_cap_data(&mut record, pending.args[1]);
     } else if spec.kind == SpecKind::Exec as u8 {
         if res < 0 {
-            exec::push_failed_exec_args(&mut record, &spec, &pending);
+            exec::push_failed_exec_args(&mut record, spec, pending);
         }
     } else {
         for slot in 0..sensor_common::MAX_STRINGS {
@@ -133,27 +181,6 @@ pub fn sys_exit(ctx: TracePointContext) -> u32 {
         }
     }
     record.submit();
-    0
-}
-
-/// The syscall's arguments from the registers saved at its entry, which the kernel restores
-/// on return and so leaves intact for the plain syscalls traced here.
-#[inline(always)]
-fn saved_args() -> [u64; 6] {
-    let o = offsets();
-    let task = unsafe { bpf_get_current_task_btf() };
-    let regs = unsafe { bpf_task_pt_regs(task) } as *const u8;
-    let mut args = [0u64; 6];
-    if regs.is_null() {
-        return args;
-    }
-    for (i, arg) in args.iter_mut().enumerate() {
-        let off = o.pt_regs_args[i];
-        if off != KernelOffsets::MISSING {
-            *arg = unsafe { core::ptr::read_volatile(regs.add(off as usize) as *const u64) };
-        }
-    }
-    args
 }
 
 /// capset's `data` argument points at two `__user_cap_data_struct` (effective, permitted,

@@ -7,7 +7,8 @@
 
 use aya_ebpf::helpers::{
     bpf_get_current_cgroup_id, bpf_get_current_comm, bpf_get_current_pid_tgid,
-    bpf_probe_read_kernel, generated::bpf_get_current_task_btf,
+    bpf_probe_read_kernel,
+    generated::{bpf_get_current_task_btf, bpf_task_pt_regs},
 };
 use sensor_common::{Creds, KernelOffsets, TaskInfo, COMM_LEN};
 
@@ -51,6 +52,53 @@ unsafe fn read_creds(cred: *const u8, o: &KernelOffsets) -> Creds {
         fsuid: at(6),
         fsgid: at(7),
     }
+}
+
+/// Whether the current task is in a 32-bit compat syscall, or (after exec) runs a 32-bit
+/// image. x86's TS_COMPAT is set on entry through `int $0x80`/sysenter/32-bit syscall (also
+/// from a 64-bit process) and by the exec of a 32-bit image, and cleared on the way back to
+/// user space; arm64's TIF_32BIT marks a 32-bit task.
+#[inline(always)]
+pub fn current_is_compat(o: &KernelOffsets) -> bool {
+    if o.task_compat == KernelOffsets::MISSING {
+        return false;
+    }
+    let word: u32 = unsafe { load(current_task(), o.task_compat) };
+    word & o.compat_mask != 0
+}
+
+/// The current syscall's arguments from the registers saved at its entry (`regs` holds
+/// their offsets in `struct pt_regs`), which the kernel restores on return and so leaves
+/// intact for the syscalls traced here.
+#[inline(always)]
+pub fn saved_args(regs: &[u32; 6]) -> [u64; 6] {
+    let task = unsafe { bpf_get_current_task_btf() };
+    let saved = unsafe { bpf_task_pt_regs(task) } as *const u8;
+    let mut args = [0u64; 6];
+    if saved.is_null() {
+        return args;
+    }
+    for (i, arg) in args.iter_mut().enumerate() {
+        let off = regs[i];
+        if off != KernelOffsets::MISSING {
+            *arg = unsafe { core::ptr::read_volatile(saved.add(off as usize) as *const u64) };
+        }
+    }
+    args
+}
+
+/// A register saved at syscall entry (offset in `struct pt_regs`); 0 if unknown.
+#[inline(always)]
+pub fn saved_reg(offset: u32) -> u64 {
+    if offset == KernelOffsets::MISSING {
+        return 0;
+    }
+    let task = unsafe { bpf_get_current_task_btf() };
+    let saved = unsafe { bpf_task_pt_regs(task) } as *const u8;
+    if saved.is_null() {
+        return 0;
+    }
+    unsafe { core::ptr::read_volatile(saved.add(offset as usize) as *const u64) }
 }
 
 /// The current task's credentials.

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use crate::enrich::Enricher;
 use crate::event::Event;
 use crate::probe::decode::Decoder;
-use crate::probe::{Loss, Probe};
+use crate::probe::{CompatStatus, Loss, Probe};
 use crate::telemetry::Telemetry;
 
 /// How long a read waits for the kernel before checking for a stop; also bounds the latency
@@ -27,6 +27,8 @@ pub struct Stats {
     pub by_type: BTreeMap<&'static str, u64>,
     pub loss: Loss,
     pub malformed: u64,
+    /// The 32-bit compat path, for Status.
+    pub compat: Option<CompatStatus>,
 }
 
 impl Stats {
@@ -38,12 +40,13 @@ impl Stats {
             .map(|(t, n)| format!("{t}={n}"))
             .collect();
         format!(
-            "sensor summary: {} events ({}); lost {} (ring buffer full {}, exit without enter {}); malformed {}; {} tracepoints attached in {:.1} ms",
+            "sensor summary: {} events ({}); lost {} (ring buffer full {}, exit without enter {}, 32-bit exec not stopped {}); malformed {}; {} tracepoints attached in {:.1} ms",
             self.events,
             if types.is_empty() { "none".to_string() } else { types.join(" ") },
             self.loss.total(),
             self.loss.ring_full,
             self.loss.missing_enter,
+            self.loss.compat_unstopped,
             self.malformed,
             attached,
             probe_load.as_secs_f64() * 1e3,
@@ -158,6 +161,7 @@ impl Pipeline {
                 if last_publish.elapsed() >= PUBLISH_INTERVAL {
                     last_publish = Instant::now();
                     self.stats.loss = self.probe.loss();
+                    self.stats.compat = Some(self.probe.compat_status());
                     t.publish_pipeline(&self.stats);
                 }
             }
@@ -170,6 +174,7 @@ impl Pipeline {
                         lost_total = total,
                         ring_full = self.stats.loss.ring_full,
                         exit_without_enter = self.stats.loss.missing_enter,
+                        compat_exec_not_stopped = self.stats.loss.compat_unstopped,
                         "events lost: the consumer is slower than the kernel; a larger ring buffer or a faster sink helps"
                     );
                     reported_loss = total;

@@ -101,8 +101,12 @@ fn summary_on_sigterm_and_own_activity_left_out() {
         .next()
         .and_then(|s| s.trim_end_matches(" ms").parse().ok())
         .unwrap_or_else(|| panic!("no load time in {summary}"));
+    // Not a speed target (that is the benchmark's): a bound that catches a regression such as
+    // attaching the recorder's 360 tracepoints at start. Verifying the programs takes most of
+    // the load: 320-380 ms here with the compat programs and the exec path walk, up to 600 ms
+    // on two cores shared with a test run's builds.
     assert!(
-        load_ms < 300.0,
+        load_ms < 1000.0,
         "load and attach took {load_ms} ms: {summary}"
     );
 

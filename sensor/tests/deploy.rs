@@ -23,6 +23,7 @@ const CAPABILITIES: &[&str] = &[
     "SYS_RESOURCE",
     "SYS_PTRACE",
     "DAC_READ_SEARCH",
+    "KILL",
 ];
 
 fn repo() -> PathBuf {

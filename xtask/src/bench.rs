@@ -3,6 +3,8 @@
 //! - `rules` (sensor/benches/rules.rs): rule evaluation on events recorded a moment before.
 //! - `record` (sensor/benches/record.rs): what the syscall recorder costs recorded and
 //!   unrecorded processes.
+//! - `compat` (sensor/benches/compat.rs): what the 32-bit compat path costs 64-bit
+//!   processes, with no 32-bit process running and with one.
 //! - `alerts` (sensor/benches/alerts.rs): alert delivery over gRPC to 1 and 10 subscribers,
 //!   throughput and syscall-to-subscriber latency at a steady 10,000 alerts/s.
 //! - `resource` (here): CPU and memory of the release `sensor run`, idle and under a paced
@@ -36,6 +38,7 @@ pub fn run(chmod_calls: u64, execs: u64, rounds: u64) -> Result<()> {
     ])?;
     crate::cargo(&["bench", "-p", "sensor", "--bench", "rules"])?;
     crate::cargo(&["bench", "-p", "sensor", "--bench", "record"])?;
+    crate::cargo(&["bench", "-p", "sensor", "--bench", "compat"])?;
     alerts(rounds)?;
     resource(10, 100_000)
 }

@@ -246,6 +246,11 @@ pub fn status(connect: ConnectArgs) -> anyhow::Result<()> {
                 api::Role::Unspecified => "unknown",
             },
             "subscribers": subscribers,
+            "compat_abi": status.compat_abi.map(|c| serde_json::json!({
+                "traced": c.traced, "attached": c.attached,
+                "processes_held_at_exec": c.processes_held_at_exec,
+                "ia32_emulation": c.ia32_emulation, "uncovered": c.uncovered,
+            })),
         });
         println!("{json:#}");
         Ok(())

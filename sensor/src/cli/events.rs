@@ -8,7 +8,10 @@ use sensor::probe::{Probe, ProbeConfig};
 pub fn run(json: bool, ring_bytes: u32, kubernetes: &super::KubernetesArgs) -> anyhow::Result<()> {
     let stop = super::stop_flag()?;
     let pods = kubernetes.pod_cache()?;
-    let probe = Probe::load(&ProbeConfig { ring_bytes })?;
+    let probe = Probe::load(&ProbeConfig {
+        ring_bytes,
+        ..ProbeConfig::default()
+    })?;
     let mut pipeline = Pipeline::with_pods(probe, pods);
     let mut sink = EventWriter {
         out: std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock()),

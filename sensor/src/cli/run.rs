@@ -334,6 +334,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     let pods = kubernetes.pod_cache()?;
     let probe = Probe::load(&ProbeConfig {
         ring_bytes: config.probe.ring_buffer_bytes,
+        ..ProbeConfig::default()
     })?;
     let _ = recordings.set(probe.recordings());
     let _ = telemetry.parts.set(Parts {

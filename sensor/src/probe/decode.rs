@@ -2,10 +2,11 @@
 
 use std::collections::HashMap;
 
-use sensor_common::record::exe_flags;
+use sensor_common::record::{abi, exe_flags};
 use sensor_common::syscall::SpecKind;
 use sensor_common::{RecordHeader, RecordKind};
 
+use super::compat_syscalls;
 use super::exe_path;
 use super::syscalls::{self, Family};
 use crate::event::{Bytes, Event, EventKind, ExecDetails};
@@ -98,7 +99,15 @@ impl Decoder {
             self.malformed += 1;
             return None;
         };
-        let h = record.header;
+        let mut h = record.header;
+        if h.abi == abi::COMPAT {
+            // Arguments of a 32-bit call in its 64-bit twin's meaning.
+            compat_syscalls::normalize_args(u32::from(h.abi_nr), &mut h.args);
+        }
+        let record = Record {
+            header: h,
+            ..record
+        };
         let Some(kind) = RecordKind::from_u8(h.kind) else {
             self.malformed += 1;
             return None;

@@ -92,6 +92,8 @@ pub fn read() -> Result<KernelOffsets, OffsetsError> {
         cred_ids: ids[0],
         task_exit_code: s.offset(task, "task_struct", "exit_code")?,
         pt_regs_args: pt_regs_args(&s)?,
+        pt_regs_compat_args: pt_regs_compat_args(&s),
+        pt_regs_syscall_nr: pt_regs_syscall_nr(&s),
         task_signal: s.offset(task, "task_struct", "signal")?,
         // pids[PIDTYPE_SID]: PIDTYPE_PID, PIDTYPE_TGID, PIDTYPE_PGID, PIDTYPE_SID.
         signal_sid_pid: s.offset(signal, "signal_struct", "pids")? + 3 * 8,
@@ -205,6 +207,45 @@ fn compat_word(s: &Structs, task: u32) -> (u32, u32) {
         Some(offset) => (offset, mask),
         None => (KernelOffsets::MISSING, 0),
     }
+}
+
+/// The registers holding a 32-bit compat syscall's six arguments. All MISSING where this
+/// kernel has no compat ABI or another layout: the compat programs then read zeros.
+fn pt_regs_compat_args(s: &Structs) -> [u32; 6] {
+    let found = (|| {
+        let regs = s.find("pt_regs").ok()?;
+        if cfg!(target_arch = "x86_64") {
+            // i386: ebx, ecx, edx, esi, edi, ebp.
+            let mut out = [0; 6];
+            for (i, name) in ["bx", "cx", "dx", "si", "di", "bp"].iter().enumerate() {
+                out[i] = s.btf.member_offset(regs, name)?;
+            }
+            Some(out)
+        } else if cfg!(target_arch = "aarch64") {
+            // arm (EABI): r0-r5, kept in regs[0..5] as for arm64, r0's original in orig_x0.
+            let x = s.btf.member_offset(regs, "regs")?;
+            let orig_x0 = s.btf.member_offset(regs, "orig_x0")?;
+            Some([orig_x0, x + 8, x + 16, x + 24, x + 32, x + 40])
+        } else {
+            None
+        }
+    })();
+    found.unwrap_or([KernelOffsets::MISSING; 6])
+}
+
+/// The register keeping the number a syscall was entered with (`syscall_get_nr`).
+fn pt_regs_syscall_nr(s: &Structs) -> u32 {
+    let field = if cfg!(target_arch = "x86_64") {
+        "orig_ax"
+    } else if cfg!(target_arch = "aarch64") {
+        "syscallno"
+    } else {
+        return KernelOffsets::MISSING;
+    };
+    s.find("pt_regs")
+        .ok()
+        .and_then(|regs| s.btf.member_offset(regs, field))
+        .unwrap_or(KernelOffsets::MISSING)
 }
 
 /// The registers holding the six syscall arguments, saved at syscall entry. On arm64 the

@@ -2,10 +2,14 @@
 //! decodes records into events, and counts what was lost.
 
 pub mod btf;
+pub mod compat_path;
+pub mod compat_syscalls;
 pub mod decode;
 pub mod exe_path;
+pub mod ia32_emulation;
 pub mod kernel_offsets;
 pub mod privileges;
+pub mod raw_tracepoint;
 mod self_id;
 pub mod syscalls;
 pub mod tracefs;
@@ -13,7 +17,7 @@ pub mod tracefs;
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
-use aya::maps::{Array, MapData, PerCpuArray, RingBuf};
+use aya::maps::{Array, HashMap, MapData, PerCpuArray, RingBuf};
 use aya::programs::{RawTracePoint, TracePoint};
 use aya::{Ebpf, EbpfLoader};
 use sensor_common::syscall::SpecKind;
@@ -51,6 +55,8 @@ pub enum ProbeError {
     SelfId,
     #[error("the ring buffer size {0} must be a power of two of at least 8 MiB (8388608)")]
     RingSize(u32),
+    #[error("the 32-bit compat path: {0}")]
+    Compat(#[from] compat_path::CompatPathError),
 }
 
 /// How the probe is set up.
@@ -58,12 +64,16 @@ pub enum ProbeError {
 pub struct ProbeConfig {
     /// Bytes in the event ring buffer: a power of two, at least 8 MiB.
     pub ring_bytes: u32,
+    /// Trace 32-bit compat syscalls (`compat_path.rs`). Off, a 32-bit process's calls are
+    /// not seen at all; the switch exists to measure what the path costs.
+    pub compat: bool,
 }
 
 impl Default for ProbeConfig {
     fn default() -> Self {
         Self {
             ring_bytes: DEFAULT_RING_BYTES,
+            compat: true,
         }
     }
 }
@@ -75,16 +85,37 @@ pub struct Loss {
     pub ring_full: u64,
     /// A syscall's exit came without its saved enter.
     pub missing_enter: u64,
+    /// A process exec'd a 32-bit image while the compat programs were detached and could
+    /// not be stopped until they were attached: its first calls may be missing.
+    pub compat_unstopped: u64,
 }
 
 impl Loss {
     pub fn total(&self) -> u64 {
-        self.ring_full + self.missing_enter
+        self.ring_full + self.missing_enter + self.compat_unstopped
     }
+}
+
+/// The 32-bit compat path's state, for the log and `sensor status`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CompatStatus {
+    /// Whether 32-bit processes' syscalls are traced (`ProbeConfig::compat`).
+    pub enabled: bool,
+    /// Whether the compat programs are attached now (a 32-bit process runs).
+    pub attached: bool,
+    /// Processes stopped at their 32-bit exec until the programs were attached.
+    pub continued: u64,
+    /// Whether 64-bit processes can make 32-bit syscalls (`int $0x80`): those are seen only
+    /// while the programs are attached.
+    pub ia32_emulation: ia32_emulation::Ia32Emulation,
 }
 
 /// The loaded and attached programs. Dropping it detaches them.
 pub struct Probe {
+    /// First, so that it is dropped first: it continues the processes it stopped while the
+    /// exec program still runs.
+    compat: Option<compat_path::CompatPath>,
+    ia32_emulation: ia32_emulation::Ia32Emulation,
     ebpf: Option<Ebpf>,
     ring: RingBuf<MapData>,
     loss: PerCpuArray<MapData, u64>,
@@ -135,6 +166,8 @@ impl Probe {
         privileges::check()?;
         privileges::raise_memlock_limit();
         tracefs::ensure_mounted()?;
+        // Before anything is attached, so the check's child is not an event.
+        let ia32_emulation = ia32_emulation::probe();
         let started = Instant::now();
         let offsets = kernel_offsets::read()?;
         tracing::debug!(
@@ -180,6 +213,9 @@ impl Probe {
                     })?;
             }
         }
+        if config.compat {
+            fill_compat_syscalls(&mut ebpf)?;
+        }
 
         for (prog_name, direction) in [("sys_enter", "enter"), ("sys_exit", "exit")] {
             let prog: &mut TracePoint = program(&mut ebpf, prog_name)?;
@@ -204,12 +240,18 @@ impl Probe {
             ms = started.elapsed().as_secs_f64() * 1e3,
             "syscall programs attached"
         );
-        for name in ["sched_process_exec", "sched_process_exit"] {
+        // Two programs on sched_process_exec, run in the order attached: the image record
+        // first, then the bookkeeping that may write the exec's own record after it.
+        for (name, tracepoint) in [
+            ("exec_image", "sched_process_exec"),
+            ("sched_process_exec", "sched_process_exec"),
+            ("sched_process_exit", "sched_process_exit"),
+        ] {
             let prog: &mut TracePoint = program(&mut ebpf, name)?;
             prog.load().map_err(program_error(name, "loaded"))?;
-            prog.attach("sched", name)
+            prog.attach("sched", tracepoint)
                 .map_err(program_error(name, "attached"))?;
-            attached.push(format!("sched:{name}"));
+            attached.push(format!("sched:{tracepoint}"));
         }
         {
             let name = "sched_process_fork";
@@ -219,6 +261,30 @@ impl Probe {
             attached.push(format!("raw_tracepoint:{name}"));
         }
 
+        tracing::debug!(
+            ms = started.elapsed().as_secs_f64() * 1e3,
+            "lifecycle programs attached"
+        );
+        let compat = if config.compat {
+            let maps = load_compat(&mut ebpf)?;
+            tracing::debug!(
+                ms = started.elapsed().as_secs_f64() * 1e3,
+                "compat programs loaded"
+            );
+            Some(compat_path::CompatPath::start(maps)?)
+        } else {
+            None
+        };
+        tracing::debug!(
+            ms = started.elapsed().as_secs_f64() * 1e3,
+            "compat path started"
+        );
+        log_compat_coverage(&CompatStatus {
+            enabled: config.compat,
+            attached: false,
+            continued: 0,
+            ia32_emulation,
+        });
         let recordings = load_recorder(&mut ebpf)?;
         // Their kernel ids, for the per-program run time the metrics report.
         let program_ids = ebpf
@@ -235,6 +301,8 @@ impl Probe {
             "eBPF programs attached"
         );
         let mut probe = Self {
+            compat,
+            ia32_emulation,
             ebpf: Some(ebpf),
             ring,
             loss,
@@ -253,8 +321,24 @@ impl Probe {
         self.recordings.clone()
     }
 
+    /// The 32-bit compat path's state.
+    pub fn compat_status(&self) -> CompatStatus {
+        let counters = self.compat.as_ref().map(|c| c.counters());
+        CompatStatus {
+            enabled: self.compat.is_some(),
+            attached: counters
+                .is_some_and(|c| c.attached.load(std::sync::atomic::Ordering::Relaxed)),
+            continued: counters.map_or(0, |c| {
+                c.continued.load(std::sync::atomic::Ordering::Relaxed)
+            }),
+            ia32_emulation: self.ia32_emulation,
+        }
+    }
+
     /// Detaches every program; records already in the ring buffer stay readable.
     pub fn detach(&mut self) {
+        // The compat path first: it stops stopping processes and continues those it holds.
+        self.compat = None;
         // The exit program goes first: a call whose exit is still traced after its enter
         // stopped being traced would count as an exit without enter.
         if let Some(ebpf) = self.ebpf.as_mut() {
@@ -304,11 +388,93 @@ impl Probe {
             // Calls already in flight while the programs were being attached have no enter;
             // they are not losses of the running sensor.
             missing_enter: sum(loss::MISSING_ENTER).saturating_sub(self.missing_at_attach),
+            compat_unstopped: sum(loss::COMPAT_UNSTOPPED),
         }
     }
 }
 
-/// Loads the syscall recorder without attaching it (see `profile::recorder`).
+/// Fills `COMPAT_SYSCALLS` from this architecture's compat table, for the syscalls whose
+/// 64-bit twin is traced here.
+fn fill_compat_syscalls(ebpf: &mut Ebpf) -> Result<(), ProbeError> {
+    let map_error = |source| ProbeError::Map {
+        name: "COMPAT_SYSCALLS",
+        source,
+    };
+    let map = ebpf
+        .map_mut("COMPAT_SYSCALLS")
+        .ok_or(aya::maps::MapError::InvalidName {
+            name: "COMPAT_SYSCALLS".into(),
+        })
+        .map_err(map_error)?;
+    let mut table: Array<_, SyscallSpec> = Array::try_from(map).map_err(map_error)?;
+    for compat in compat_syscalls::table() {
+        let traced = compat.def().is_some_and(|def| {
+            tracefs::exists("syscalls", &format!("sys_enter_{}", def.tracepoint))
+        });
+        let Some(spec) = compat.spec().filter(|_| traced) else {
+            continue;
+        };
+        table.set(compat.nr, spec, 0).map_err(map_error)?;
+    }
+    Ok(())
+}
+
+/// Loads the compat programs (attached by the compat path while a 32-bit process runs).
+fn load_compat(ebpf: &mut Ebpf) -> Result<compat_path::CompatMaps, ProbeError> {
+    let mut fds = Vec::new();
+    for name in ["compat_sys_enter", "compat_sys_exit"] {
+        let prog: &mut RawTracePoint = program(ebpf, name)?;
+        prog.load().map_err(program_error(name, "loaded"))?;
+        let fd = prog
+            .fd()
+            .and_then(|fd| fd.try_clone().map_err(aya::programs::ProgramError::IOError))
+            .map_err(program_error(name, "shared"))?;
+        fds.push(fd);
+    }
+    let exit = fds
+        .pop()
+        .ok_or_else(|| missing_program("compat_sys_exit"))?;
+    let enter = fds
+        .pop()
+        .ok_or_else(|| missing_program("compat_sys_enter"))?;
+    Ok(compat_path::CompatMaps {
+        enter,
+        exit,
+        processes: take_map(ebpf, "COMPAT_PROCESSES", HashMap::try_from)?,
+        stopped: take_map(ebpf, "COMPAT_STOPPED", HashMap::try_from)?,
+        control: take_map(ebpf, "COMPAT_CONTROL", Array::try_from)?,
+        wake: take_map(ebpf, "COMPAT_WAKE", RingBuf::try_from)?,
+    })
+}
+
+impl CompatStatus {
+    /// What of the 32-bit ABI is not seen, in words; empty when nothing.
+    pub fn uncovered(&self) -> &'static str {
+        use ia32_emulation::Ia32Emulation;
+        match (self.enabled, self.ia32_emulation) {
+            (_, Ia32Emulation::Disabled) => "",
+            (false, _) => "32-bit syscalls are not traced (compat path off)",
+            (true, Ia32Emulation::Enabled) => {
+                "int $0x80 from a 64-bit process while no 32-bit process runs \
+                 (boot with ia32_emulation=false to forbid it)"
+            }
+            (true, Ia32Emulation::Unknown) => "",
+        }
+    }
+}
+
+/// Says at start what of the 32-bit ABI is seen, and what is not.
+fn log_compat_coverage(status: &CompatStatus) {
+    if status.ia32_emulation == ia32_emulation::Ia32Emulation::Disabled {
+        tracing::info!(
+            "32-bit syscalls: ia32 emulation is off in this kernel (ia32_emulation=false): no \
+             process can make one"
+        );
+    } else if !status.uncovered().is_empty() {
+        tracing::warn!("32-bit syscalls not seen: {}", status.uncovered());
+    }
+}
+
 /// Loads the recorder's programs (attached only while recording). The per-syscall one needs
 /// BPF cookies (Linux 5.15); without them the raw tracepoint program records everything.
 fn load_recorder(ebpf: &mut Ebpf) -> Result<crate::profile::Recordings, ProbeError> {

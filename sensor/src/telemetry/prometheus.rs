@@ -116,6 +116,11 @@ pub fn render(t: &Telemetry) -> String {
         &[("reason", "exit_without_enter")],
         stats.loss.missing_enter,
     );
+    out.sample(
+        "sensor_events_lost_total",
+        &[("reason", "compat_exec_not_stopped")],
+        stats.loss.compat_unstopped,
+    );
     out.single(
         "sensor_events_malformed_total",
         "counter",

@@ -340,6 +340,13 @@ impl SensorService {
             alerts_rate_limited: self.telemetry.alerts_rate_limited.load(Ordering::Relaxed),
             caller: String::new(),
             caller_role: api::Role::Unspecified as i32,
+            compat_abi: stats.compat.map(|c| api::CompatAbiStatus {
+                traced: c.enabled,
+                attached: c.attached,
+                processes_held_at_exec: c.continued,
+                ia32_emulation: c.ia32_emulation.as_str().to_string(),
+                uncovered: c.uncovered().to_string(),
+            }),
         }
     }
 }
