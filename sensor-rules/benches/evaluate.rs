@@ -8,7 +8,7 @@ use sensor_rules::{MapEvent, MatchMode, RuleSource, Ruleset, RulesetBuilder};
 
 const CONFORMANCE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/conformance/falco-rules"
+    "/../conformance/falco-rules"
 );
 
 fn ruleset() -> Ruleset {

@@ -12,7 +12,7 @@ use sensor_rules::{check_sources, CheckReport, CompileOptions, RuleSource, RuleS
 fn conformance_dir() -> PathBuf {
     PathBuf::from(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/conformance/falco-rules"
+        "/../conformance/falco-rules"
     ))
 }
 

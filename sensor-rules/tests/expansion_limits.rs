@@ -444,7 +444,7 @@ fn oversized_files_are_refused_before_parsing() {
 fn conformance_file(name: &str) -> RuleSource {
     let dir = PathBuf::from(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/conformance/falco-rules"
+        "/../conformance/falco-rules"
     ));
     RuleSource::from_file(&dir.join(name)).expect("conformance file is readable")
 }

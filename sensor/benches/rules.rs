@@ -16,7 +16,7 @@ use sensor_rules::MatchMode;
 
 fn rule_files() -> RuleFiles {
     let root = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
-    let conformance = root.join("../shared/conformance/falco-rules");
+    let conformance = root.join("conformance/falco-rules");
     RuleFiles::new(vec![
         conformance.join("falco_rules.yaml"),
         conformance.join("falco-incubating_rules.yaml"),

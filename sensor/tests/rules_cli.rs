@@ -14,7 +14,7 @@ use serde_json::Value;
 
 const CONFORMANCE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/conformance/falco-rules"
+    "/../conformance/falco-rules"
 );
 
 #[test]
