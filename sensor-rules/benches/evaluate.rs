@@ -6,10 +6,7 @@ use std::hint::black_box;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use sensor_rules::{MapEvent, MatchMode, RuleSource, Ruleset, RulesetBuilder};
 
-const CONFORMANCE: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../conformance/falco-rules"
-);
+const CONFORMANCE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../conformance/falco-rules");
 
 fn ruleset() -> Ruleset {
     let mut builder = RulesetBuilder::new();

@@ -9,8 +9,7 @@ use sensor_rules::condition::{parse_condition, SourceId};
 use sensor_rules::{MapEvent, MatchMode, RuleSource, RulesetBuilder};
 
 const STABLE: &str = include_str!("../../conformance/falco-rules/falco_rules.yaml");
-const SANDBOX: &str =
-    include_str!("../../conformance/falco-rules/falco-sandbox_rules.yaml");
+const SANDBOX: &str = include_str!("../../conformance/falco-rules/falco-sandbox_rules.yaml");
 
 /// Cases per property: `default`, or `SENSOR_RULES_FUZZ_CASES` for a deeper run.
 fn cases(default: u32) -> u32 {

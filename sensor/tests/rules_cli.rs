@@ -12,10 +12,7 @@ use std::time::{Duration, Instant};
 use common::{privileged, run, TempDir, SENSOR};
 use serde_json::Value;
 
-const CONFORMANCE: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../conformance/falco-rules"
-);
+const CONFORMANCE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../conformance/falco-rules");
 
 #[test]
 fn check_accepts_falcos_rule_files_and_reports_skips() {
