@@ -46,6 +46,24 @@ pub struct SyscallRule {
     pub excludes: Option<serde_json::Value>,
 }
 
+/// A rule's action with its errno, the unit that merge and diff compare. Kept typed rather
+/// than formatted into one string: an action name is the profile author's text and may hold
+/// any character, so a formatted key would not always split back into what it was.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Action {
+    name: String,
+    errno_ret: Option<u32>,
+}
+
+impl std::fmt::Display for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.errno_ret {
+            Some(errno) => write!(f, "{}({errno})", self.name),
+            None => f.write_str(&self.name),
+        }
+    }
+}
+
 /// What happens to a syscall the workload never made.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Mode {
@@ -147,7 +165,7 @@ impl SeccompProfile {
     }
 
     /// Each syscall's action (with its errno), for comparing and merging.
-    fn actions(&self, what: &str) -> Result<BTreeMap<String, String>, ProfileError> {
+    fn actions(&self, what: &str) -> Result<BTreeMap<String, Action>, ProfileError> {
         let mut out = BTreeMap::new();
         for rule in &self.syscalls {
             if !rule.args.is_empty() || rule.includes.is_some() || rule.excludes.is_some() {
@@ -159,9 +177,9 @@ impl SeccompProfile {
                     ),
                 });
             }
-            let action = match rule.errno_ret {
-                Some(errno) => format!("{}({errno})", rule.action),
-                None => rule.action.clone(),
+            let action = Action {
+                name: rule.action.clone(),
+                errno_ret: rule.errno_ret,
             };
             for name in &rule.names {
                 if let Some(previous) = out.insert(name.clone(), action.clone()) {
@@ -169,8 +187,8 @@ impl SeccompProfile {
                         return Err(ProfileError::Conflict {
                             what: what.to_string(),
                             name: name.clone(),
-                            first: previous,
-                            second: action,
+                            first: previous.to_string(),
+                            second: action.to_string(),
                         });
                     }
                 }
@@ -188,7 +206,7 @@ impl SeccompProfile {
                 message: "no profiles given".into(),
             });
         };
-        let mut actions: BTreeMap<String, (String, String)> = BTreeMap::new();
+        let mut actions: BTreeMap<String, (Action, String)> = BTreeMap::new();
         let mut architectures: Vec<String> = Vec::new();
         for (what, profile) in profiles {
             if profile.default_action != first.default_action {
@@ -210,8 +228,8 @@ impl SeccompProfile {
                         return Err(ProfileError::Conflict {
                             what: format!("{from} and {what}"),
                             name,
-                            first: previous.clone(),
-                            second: action,
+                            first: previous.to_string(),
+                            second: action.to_string(),
                         })
                     }
                     Some(_) => {}
@@ -221,25 +239,19 @@ impl SeccompProfile {
                 }
             }
         }
-        let mut by_action: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut by_action: BTreeMap<Action, Vec<String>> = BTreeMap::new();
         for (name, (action, _)) in actions {
             by_action.entry(action).or_default().push(name);
         }
         let syscalls = by_action
             .into_iter()
-            .map(|(action, names)| {
-                let (action, errno_ret) = match action.split_once('(') {
-                    Some((a, rest)) => (a.to_string(), rest.trim_end_matches(')').parse().ok()),
-                    None => (action, None),
-                };
-                SyscallRule {
-                    names,
-                    action,
-                    errno_ret,
-                    args: Vec::new(),
-                    includes: None,
-                    excludes: None,
-                }
+            .map(|(action, names)| SyscallRule {
+                names,
+                action: action.name,
+                errno_ret: action.errno_ret,
+                args: Vec::new(),
+                includes: None,
+                excludes: None,
             })
             .collect();
         Ok(Self {
@@ -343,6 +355,24 @@ mod tests {
         let e = SeccompProfile::merge(&[("a.json".into(), a), ("b.json".into(), b)]).unwrap_err();
         assert!(e.to_string().contains("`read`"), "{e}");
         assert!(e.to_string().contains("a.json and b.json"), "{e}");
+    }
+
+    /// Found by the `seccomp_writer` fuzz target: an action whose name holds `(` used to be
+    /// split there when the merge turned its formatted key back into a rule.
+    #[test]
+    fn merge_keeps_actions_whose_names_hold_parentheses() {
+        let mut p = SeccompProfile::generate(&names(&["read", "write"]), Mode::Enforce);
+        p.syscalls[0].action = "(SCMP_ACT_ALLOW".into();
+        p.syscalls.push(SyscallRule {
+            names: vec!["close".into()],
+            action: "X(1)".into(),
+            errno_ret: Some(2),
+            args: Vec::new(),
+            includes: None,
+            excludes: None,
+        });
+        let m = SeccompProfile::merge(&[("a".into(), p.clone()), ("b".into(), p.clone())]).unwrap();
+        assert!(p.diff(&m).unwrap().is_empty(), "{:?}", p.diff(&m));
     }
 
     #[test]
