@@ -4,6 +4,7 @@
 //! buffer, the agent reads the same bytes back. Change a layout only on both sides at once.
 #![no_std]
 
+pub mod arg_hash;
 pub mod compat;
 pub mod offsets;
 pub mod record;

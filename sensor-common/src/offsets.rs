@@ -76,6 +76,36 @@ pub struct KernelOffsets {
     pub mount_parent: u32,
     pub mount_mountpoint: u32,
     pub mount_ns: u32,
+    /// The newest mount of a namespace, for reading a new mount from the kernel after
+    /// mount(2): `mnt_ns_newest` is where in `mnt_namespace` the link to it is found, in the
+    /// form `mnt_ns_order` names ([`MountOrder`]), and `mount_link` where that link sits in
+    /// `struct mount`.
+    pub mnt_ns_newest: u32,
+    pub mnt_ns_order: u32,
+    pub mount_link: u32,
+    /// `mount.mnt_devname` (the source as the kernel kept it), `vfsmount.mnt_sb`,
+    /// `super_block.s_type` and `file_system_type.name`.
+    pub mount_devname: u32,
+    pub vfsmount_sb: u32,
+    pub sb_type: u32,
+    pub fs_type_name: u32,
+    /// `super_block.s_subtype` (FUSE's `sshfs` in `fuse.sshfs`).
+    pub sb_subtype: u32,
+}
+
+/// How a kernel keeps a namespace's mounts, in [`KernelOffsets::mnt_ns_order`].
+pub mod mount_order {
+    /// Not known: new mounts are not read from the kernel.
+    pub const NONE: u32 = 0;
+    /// `mnt_namespace.list`, a `list_head` new mounts are appended to (before Linux 6.8):
+    /// `mnt_ns_newest` is the offset of the head, whose `prev` is the newest mount's
+    /// `mnt_list`.
+    pub const LIST: u32 = 1;
+    /// An rb-tree ordered by the mounts' unique ids with the last node cached
+    /// (`mnt_last_node`, as in 6.18; the kernels that had the tree without that cache are
+    /// `NONE`): `mnt_ns_newest` is the offset of `mnt_last_node`, pointing at the newest
+    /// mount's `mnt_node`.
+    pub const TREE: u32 = 2;
 }
 
 impl KernelOffsets {
@@ -132,6 +162,14 @@ impl KernelOffsets {
         mount_parent: Self::MISSING,
         mount_mountpoint: Self::MISSING,
         mount_ns: Self::MISSING,
+        mnt_ns_newest: Self::MISSING,
+        mnt_ns_order: mount_order::NONE,
+        mount_link: Self::MISSING,
+        mount_devname: Self::MISSING,
+        vfsmount_sb: Self::MISSING,
+        sb_type: Self::MISSING,
+        fs_type_name: Self::MISSING,
+        sb_subtype: Self::MISSING,
     };
 }
 

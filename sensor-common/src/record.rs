@@ -61,6 +61,11 @@ pub mod abi {
     pub const COMPAT: u8 = 1;
 }
 
+/// Bit `i` of [`RecordHeader::changed`] and [`RecordHeader::from_kernel`]: string slot `i`.
+pub const fn string_bit(i: usize) -> u8 {
+    1 << i
+}
+
 /// Bit `i` of [`RecordHeader::truncated`]: string `i` was cut at its bound.
 pub const fn truncated_bit(i: usize) -> u16 {
     1 << i
@@ -129,6 +134,18 @@ pub struct RecordHeader {
     pub str_len: [u16; crate::MAX_STRINGS],
     /// The syscall's number in the ABI it was made through (`abi`).
     pub abi_nr: u16,
+    /// [`string_bit`]s of strings the kernel side knows may not be what the kernel acted on:
+    /// a new mount that cannot be told apart from another one made at the same moment.
+    pub changed: u8,
+    /// [`string_bit`]s of strings read from the kernel's own structures after the call, not
+    /// from the caller's memory.
+    pub from_kernel: u8,
+    /// [`string_bit`]s of strings the exit could not read (a NULL or unmapped pointer).
+    pub unreadable: u8,
+    pub _pad: u8,
+    /// For the `Checked` and `Mount` kinds: each string's [`crate::arg_hash`] at the call's
+    /// enter; the agent compares it with the string in the record.
+    pub enter_hash: [u32; crate::MAX_STRINGS],
     /// CLOCK_MONOTONIC time of the syscall's enter (or of the event), in ns.
     pub enter_ns: u64,
     /// CLOCK_MONOTONIC time the record was written, in ns.

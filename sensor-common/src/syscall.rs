@@ -23,6 +23,30 @@ pub enum SpecKind {
     Creds = 3,
     /// capset: credentials before, and the capability sets read from the `data` argument.
     Capset = 4,
+    /// String arguments the kernel reads from the caller's memory (chmod-family paths, mount
+    /// strings): hashed at enter and read again at exit, so that a thread rewriting them
+    /// between the two marks the event ([`crate::record::RecordHeader::changed`]).
+    Checked = 5,
+    /// mount(2): as `Checked`, and after a successful mount of a new filesystem its source
+    /// and type are read from the new `struct mount` itself, what the kernel acted on.
+    Mount = 6,
+}
+
+impl SpecKind {
+    /// Whether the kind has an enter program.
+    pub const fn has_enter(self) -> bool {
+        !matches!(self, Self::Off | Self::Plain)
+    }
+
+    /// Whether the enter captures the caller's credentials.
+    pub const fn captures_creds(self) -> bool {
+        matches!(self, Self::Exec | Self::Creds | Self::Capset)
+    }
+
+    /// Whether its string arguments are read at enter as well as at exit.
+    pub const fn checks_strings(self) -> bool {
+        matches!(self, Self::Checked | Self::Mount)
+    }
 }
 
 /// One entry of the `SYSCALLS` map.

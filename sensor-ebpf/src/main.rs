@@ -12,6 +12,8 @@
 #![cfg_attr(target_arch = "bpf", no_main)]
 
 #[cfg(target_arch = "bpf")]
+mod arg_check;
+#[cfg(target_arch = "bpf")]
 mod compat;
 #[cfg(target_arch = "bpf")]
 mod exe_path;
@@ -21,6 +23,8 @@ mod exec;
 mod lifecycle;
 #[cfg(target_arch = "bpf")]
 mod maps;
+#[cfg(target_arch = "bpf")]
+mod new_mount;
 #[cfg(target_arch = "bpf")]
 mod record;
 #[cfg(target_arch = "bpf")]

@@ -95,6 +95,11 @@ pub struct Pending {
     pub enter_ns: u64,
     pub args: [u64; 6],
     pub creds_before: Creds,
+    /// `arg_check`: the hash of each string argument at enter (`SpecKind::checks_strings`).
+    pub str_hash: [u32; sensor_common::MAX_STRINGS],
+    pub _pad: u32,
+    /// `new_mount`: the namespace's newest mount at a mount(2)'s enter.
+    pub newest_mount: u64,
 }
 
 #[inline(always)]

@@ -37,6 +37,11 @@ impl Builder {
         h.res = 0;
         h.args = [0; 6];
         h.creds_before = Default::default();
+        h.changed = 0;
+        h.from_kernel = 0;
+        h.unreadable = 0;
+        h._pad = 0;
+        h.enter_hash = [0; sensor_common::MAX_STRINGS];
         h.task._pad = 0;
         h.task.sid = 0;
         h.task.tty = 0;
@@ -73,17 +78,18 @@ impl Builder {
     }
 
     /// Appends the NUL-terminated user string at `src` as string `slot`, at most PATH_MAX - 1
-    /// bytes; longer strings are cut and marked truncated.
+    /// bytes; longer strings are cut and marked truncated. Returns its length, `None` if it
+    /// could not be read.
     #[inline(always)]
-    pub fn push_user_str(&mut self, slot: usize, src: u64) {
+    pub fn push_user_str(&mut self, slot: usize, src: u64) -> Option<usize> {
         if src == 0 || slot >= sensor_common::MAX_STRINGS {
-            return;
+            return None;
         }
         let ret = unsafe {
             bpf_probe_read_user_str(self.cursor() as *mut _, PATH_MAX as u32, src as *const _)
         };
         if ret <= 0 {
-            return;
+            return None;
         }
         // `ret` counts the NUL; a full buffer means the string may have gone on.
         let len = (ret as usize - 1) & (PATH_MAX - 1);
@@ -92,6 +98,7 @@ impl Builder {
         }
         self.header().str_len[slot] = len as u16;
         self.advance(len);
+        Some(len)
     }
 
     /// Copies the record into the ring buffer. Wakes the reader only once enough data is

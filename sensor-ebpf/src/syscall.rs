@@ -9,7 +9,10 @@
 //! the registers saved at entry. The enter program runs only where something must be captured
 //! before the call: the caller's credentials for exec, set*id and capset. An exec's arguments
 //! come from the kernel at `sched_process_exec` (`exec.rs`), or, if it failed, from the
-//! caller's memory at the exit. The work itself (`enter`, `exit`) is shared with the 32-bit
+//! caller's memory at the exit. `Checked` and `Mount` calls have an enter program too, which
+//! hashes their strings so the exit can tell whether a thread rewrote them during the call
+//! (`arg_check.rs`); a new mount's source and type come from the kernel (`new_mount.rs`).
+//! The work itself (`enter`, `exit`) is shared with the 32-bit
 //! compat programs (`compat.rs`).
 
 use aya_ebpf::{
@@ -18,15 +21,16 @@ use aya_ebpf::{
     programs::TracePointContext,
 };
 use sensor_common::{
-    loss,
-    record::abi,
+    arg_hash, loss,
+    record::{abi, string_bit},
     syscall::{SpecKind, NO_ARG},
-    Creds, RecordKind, SyscallSpec, SYSCALL_TABLE_LEN,
+    Creds, RecordKind, SyscallSpec, MAX_STRINGS, SYSCALL_TABLE_LEN,
 };
 
 use crate::{
-    exec,
+    arg_check, exec,
     maps::{count_loss, offsets, self_tgid, Pending, PENDING, SYSCALLS},
+    new_mount::{self, NewMount},
     record::Builder,
     task::{current_creds, saved_args},
 };
@@ -101,9 +105,17 @@ pub fn enter(pid_tgid: u64, call: &Call, args: [u64; 6]) {
         enter_ns: unsafe { bpf_ktime_get_ns() },
         args,
         creds_before: Creds::default(),
+        str_hash: [arg_hash::UNREADABLE; MAX_STRINGS],
+        _pad: 0,
+        newest_mount: 0,
     };
-    // Exec too: a setuid image changes the ids, and rules ask who the caller was before.
-    if spec.kind != SpecKind::Plain as u8 {
+    if spec.kind == SpecKind::Checked as u8 || spec.kind == SpecKind::Mount as u8 {
+        arg_check::hash_at_enter(&mut pending, &spec.str_args);
+        if spec.kind == SpecKind::Mount as u8 {
+            pending.newest_mount = new_mount::newest_now();
+        }
+    } else {
+        // Exec too: a setuid image changes the ids, and rules ask who the caller was before.
         pending.creds_before = current_creds();
     }
     let tid = pid_tgid as u32;
@@ -125,6 +137,9 @@ pub fn exit(pid_tgid: u64, call: &Call, res: i64, plain_args: impl FnOnce() -> [
             enter_ns: 0,
             args: plain_args(),
             creds_before: Creds::default(),
+            str_hash: [arg_hash::UNREADABLE; MAX_STRINGS],
+            _pad: 0,
+            newest_mount: 0,
         }
     } else {
         let tid = pid_tgid as u32;
@@ -172,15 +187,64 @@ fn write_syscall_record(pending: &Pending, spec: &SyscallSpec, res: i64) {
         if res < 0 {
             exec::push_failed_exec_args(&mut record, spec, pending);
         }
-    } else {
-        for slot in 0..sensor_common::MAX_STRINGS {
+    } else if spec.kind == SpecKind::Plain as u8 {
+        for slot in 0..MAX_STRINGS {
             let arg = spec.str_args[slot];
             if arg != NO_ARG {
                 record.push_user_str(slot, pending.arg(arg));
             }
         }
+    } else {
+        push_checked_strings(&mut record, pending, spec, res);
     }
     record.submit();
+}
+
+/// The strings of a `Checked` or `Mount` call, with their hashes at enter for the agent to
+/// compare: each read again from the caller's memory, or, for a new mount's source and type,
+/// from the kernel's mount.
+#[inline(always)]
+fn push_checked_strings(record: &mut Builder, pending: &Pending, spec: &SyscallSpec, res: i64) {
+    let mount = if spec.kind == SpecKind::Mount as u8
+        && res == 0
+        && new_mount::makes_new_mount(pending.args[3])
+    {
+        new_mount::find(pending.newest_mount)
+    } else {
+        NewMount::Unknown
+    };
+    let mut from_kernel = 0u8;
+    let mut unreadable = 0u8;
+    for slot in 0..MAX_STRINGS {
+        let arg = spec.str_args[slot];
+        if arg == NO_ARG {
+            continue;
+        }
+        // mount(2)'s source is string 0 and its type string 2 (`probe::syscalls`).
+        let from_mount = match mount {
+            NewMount::Found(m) if slot == 0 => {
+                new_mount::push_source(record, slot, m);
+                true
+            }
+            NewMount::Found(m) if slot == 2 => {
+                new_mount::push_fstype(record, slot, m);
+                true
+            }
+            _ => false,
+        };
+        if from_mount {
+            from_kernel |= string_bit(slot);
+        } else if record.push_user_str(slot, pending.arg(arg)).is_none() {
+            unreadable |= string_bit(slot);
+        }
+    }
+    let h = record.header();
+    h.enter_hash = pending.str_hash;
+    h.from_kernel = from_kernel;
+    h.unreadable = unreadable;
+    if let NewMount::Ambiguous = mount {
+        h.changed = string_bit(0) | string_bit(2);
+    }
 }
 
 /// capset's `data` argument points at two `__user_cap_data_struct` (effective, permitted,

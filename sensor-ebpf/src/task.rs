@@ -101,6 +101,15 @@ pub fn saved_reg(offset: u32) -> u64 {
     unsafe { core::ptr::read_volatile(saved.add(offset as usize) as *const u64) }
 }
 
+/// The current task's mount namespace (`nsproxy->mnt_ns`), 0 if unknown.
+#[inline(always)]
+pub fn current_mnt_ns(o: &KernelOffsets) -> u64 {
+    unsafe {
+        let nsproxy = load_ptr(current_task(), o.task_nsproxy);
+        load_ptr(nsproxy, o.nsproxy_mnt_ns) as u64
+    }
+}
+
 /// The current task's credentials.
 #[inline(always)]
 pub fn current_creds() -> Creds {

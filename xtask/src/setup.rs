@@ -23,7 +23,8 @@ pub const GRPCIO_VERSION: &str = "1.85.1";
 /// python3 is Debian's. libseccomp-dev: the agent links libseccomp for syscall names and to
 /// compile seccomp profiles (`sensor profile verify`); apparmor's `apparmor_parser` checks
 /// the generated AppArmor profiles in the tests. binutils (`as --32`, `ld -m elf_i386`)
-/// builds the 32-bit binary the compat recording test runs.
+/// builds the 32-bit binary the compat recording test runs; gcc and libc6-dev build the
+/// racing-thread program of `sensor/tests/arg_truth.rs`.
 const DEBIAN_PACKAGES: &[&str] = &[
     "util-linux",
     "mount",
@@ -35,6 +36,8 @@ const DEBIAN_PACKAGES: &[&str] = &[
     "libseccomp-dev",
     "apparmor",
     "binutils",
+    "gcc",
+    "libc6-dev",
 ];
 
 pub fn run() -> Result<()> {

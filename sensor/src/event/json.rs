@@ -262,6 +262,19 @@ pub fn write_json(event: &Event, out: &mut Vec<u8>) {
     w.num(&["proc.mnt_ns"], t.mnt_ns);
     w.num(&["proc.pid_ns"], t.pid_ns);
 
+    let tampered = event.tampered_fields();
+    if !tampered.is_empty() {
+        w.num(&["evt.tampered"], true);
+        w.list(&["evt.tampered_args"], &tampered);
+    }
+    let unverified = event.unverified_fields();
+    if !unverified.is_empty() {
+        w.list(&["evt.unverified_args"], &unverified);
+    }
+    let from_kernel = event.kernel_fields();
+    if !from_kernel.is_empty() {
+        w.list(&["evt.kernel_args"], &from_kernel);
+    }
     let truncated = event.truncated_fields();
     if !truncated.is_empty() {
         w.list(&["evt.truncated"], &truncated);

@@ -59,6 +59,16 @@ pub struct Event {
     pub strings: [Bytes; sensor_common::MAX_STRINGS],
     /// Which strings (by slot, plus argv) were cut at their bound.
     pub truncated: u16,
+    /// Which strings (`sensor_common::record::string_bit`) may not be what the kernel acted
+    /// on: the caller's memory changed during the call, or a new mount could not be told
+    /// apart from another's.
+    pub changed: u8,
+    /// Which strings could not be checked for a change: the caller's memory could not be read
+    /// at the call's enter (a page it had not touched yet), only at its exit.
+    pub unverified: u8,
+    /// Which strings were read from the kernel's own structures (a new mount's source and
+    /// type) rather than from the caller's memory.
+    pub from_kernel: u8,
     pub exec: Option<Box<ExecDetails>>,
     /// The process as the enrich stage knows it, after this event.
     pub process: Option<Arc<Process>>,
@@ -180,6 +190,33 @@ impl Event {
             .position(|&b| b == 0)
             .unwrap_or(self.task.comm.len());
         &self.task.comm[..end]
+    }
+
+    /// Names of the arguments (`evt.arg.<name>`) the caller's memory changed during the call.
+    pub fn tampered_fields(&self) -> Vec<String> {
+        self.string_args(self.changed)
+    }
+
+    /// Names of the arguments that could not be checked for a change (see `unverified`).
+    pub fn unverified_fields(&self) -> Vec<String> {
+        self.string_args(self.unverified)
+    }
+
+    /// Names of the arguments read from the kernel's structures (`evt.arg.<name>`).
+    pub fn kernel_fields(&self) -> Vec<String> {
+        self.string_args(self.from_kernel)
+    }
+
+    /// `evt.arg.<name>` of the string arguments whose `string_bit`s are set in `bits`.
+    fn string_args(&self, bits: u8) -> Vec<String> {
+        let Some(def) = self.syscall() else {
+            return Vec::new();
+        };
+        (0..sensor_common::MAX_STRINGS as u8)
+            .filter(|&slot| bits & sensor_common::record::string_bit(slot as usize) != 0)
+            .filter_map(|slot| def.string_arg(slot))
+            .map(|arg| format!("evt.arg.{}", arg.name))
+            .collect()
     }
 
     /// Names of fields whose value was cut at its bound.

@@ -2,13 +2,13 @@
 
 use std::collections::HashMap;
 
-use sensor_common::record::{abi, exe_flags};
-use sensor_common::syscall::SpecKind;
+use sensor_common::arg_hash;
+use sensor_common::record::{abi, exe_flags, string_bit};
 use sensor_common::{RecordHeader, RecordKind};
 
 use super::compat_syscalls;
 use super::exe_path;
-use super::syscalls::{self, Family};
+use super::syscalls::{self, Family, SyscallDef};
 use crate::event::{Bytes, Event, EventKind, ExecDetails};
 
 /// Exec images waiting for their syscall's exit, bounded so lost exits cannot pile up.
@@ -138,8 +138,13 @@ impl Decoder {
                         }));
                     }
                 }
-                if def.kind != SpecKind::Plain {
+                if def.kind.captures_creds() {
                     event.creds_before = Some(h.creds_before);
+                }
+                if def.kind.checks_strings() {
+                    let (changed, unverified) = compare_strings(def, &record);
+                    event.changed |= changed;
+                    event.unverified = unverified;
                 }
                 Some(event)
             }
@@ -198,6 +203,9 @@ impl Decoder {
             raw_args: h.args,
             strings: record.strings.map(Bytes::from),
             truncated: h.truncated,
+            changed: h.changed,
+            unverified: 0,
+            from_kernel: h.from_kernel,
             exec: None,
             process: None,
             fd_path: None,
@@ -208,6 +216,43 @@ impl Decoder {
             login_name: None,
         }
     }
+}
+
+/// Which strings of a `Checked`/`Mount` call differ from what the caller's memory held at
+/// the call's enter (`sensor_common::arg_hash`), and which could not be compared because the
+/// enter could not read them. A page the caller never touched is not in memory yet, and the
+/// kernel side cannot fault it in (the kernel's own copy does, during the call): that is an
+/// ordinary program's string literal as often as an attacker's trick, so it is not a change,
+/// only unverified. A string the kernel side read from the kernel's structures is compared too,
+/// unless the caller gave none: a NULL mount source is "none" to the kernel, and nothing the
+/// caller could have swapped.
+fn compare_strings(def: &SyscallDef, record: &Record<'_>) -> (u8, u8) {
+    let h = &record.header;
+    let mut changed = 0;
+    let mut unverified = 0;
+    for slot in 0..sensor_common::MAX_STRINGS {
+        if def.string_arg(slot as u8).is_none() {
+            continue;
+        }
+        let bit = string_bit(slot);
+        let at_enter = h.enter_hash[slot];
+        if at_enter == arg_hash::UNREADABLE {
+            // Read at exit only (unreadable at both ends is a NULL or unmapped pointer).
+            if h.from_kernel & bit == 0 && h.unreadable & bit == 0 {
+                unverified |= bit;
+            }
+            continue;
+        }
+        let at_exit = if h.unreadable & bit != 0 {
+            arg_hash::UNREADABLE
+        } else {
+            arg_hash::of(record.strings[slot])
+        };
+        if at_exit != at_enter {
+            changed |= bit;
+        }
+    }
+    (changed, unverified)
 }
 
 #[cfg(test)]

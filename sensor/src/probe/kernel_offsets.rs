@@ -106,8 +106,59 @@ pub fn read() -> Result<KernelOffsets, OffsetsError> {
             .unwrap_or(KernelOffsets::MISSING),
         task_compat,
         compat_mask,
-        ..exec_image_path(&s, task, cgroup_id_path(&s, task))
+        ..new_mount(&s, exec_image_path(&s, task, cgroup_id_path(&s, task)))
     })
+}
+
+/// Where a namespace's newest mount is found and what a mount's source and type are (see
+/// `sensor-ebpf/src/new_mount.rs`). A kernel whose layout is neither form reads mount strings
+/// from the caller's memory only, checked for a change during the call.
+fn new_mount(s: &Structs, mut o: KernelOffsets) -> KernelOffsets {
+    use sensor_common::offsets::mount_order;
+    let found = (|| {
+        let ns = s.find("mnt_namespace").ok()?;
+        let mount = s.find("mount").ok()?;
+        let vfsmount = s.find("vfsmount").ok()?;
+        let sb = s.find("super_block").ok()?;
+        let fs_type = s.find("file_system_type").ok()?;
+        let (order, newest, link) = if let Some(last) = s.btf.member_offset(ns, "mnt_last_node") {
+            (
+                mount_order::TREE,
+                last,
+                s.btf.member_offset(mount, "mnt_node")?,
+            )
+        } else if s.btf.member_offset(ns, "mounts").is_some() {
+            // The rb-tree without its last node cached: no cheap way to the newest mount.
+            return None;
+        } else {
+            (
+                mount_order::LIST,
+                s.btf.member_offset(ns, "list")?,
+                s.btf.member_offset(mount, "mnt_list")?,
+            )
+        };
+        Some((
+            order,
+            newest,
+            link,
+            s.btf.member_offset(mount, "mnt_devname")?,
+            s.btf.member_offset(vfsmount, "mnt_sb")?,
+            s.btf.member_offset(sb, "s_type")?,
+            s.btf.member_offset(fs_type, "name")?,
+            s.btf.member_offset(sb, "s_subtype"),
+        ))
+    })();
+    if let Some((order, newest, link, devname, mnt_sb, s_type, name, subtype)) = found {
+        o.mnt_ns_order = order;
+        o.mnt_ns_newest = newest;
+        o.mount_link = link;
+        o.mount_devname = devname;
+        o.vfsmount_sb = mnt_sb;
+        o.sb_type = s_type;
+        o.fs_type_name = name;
+        o.sb_subtype = subtype.unwrap_or(KernelOffsets::MISSING);
+    }
+    o
 }
 
 /// Offsets of the exec'd image in the kernel's structures (`task->mm`, its argument area and

@@ -20,7 +20,6 @@ use std::time::{Duration, Instant};
 use aya::maps::{Array, HashMap, MapData, PerCpuArray, RingBuf};
 use aya::programs::{RawTracePoint, TracePoint};
 use aya::{Ebpf, EbpfLoader};
-use sensor_common::syscall::SpecKind;
 use sensor_common::{loss, SyscallSpec, DEFAULT_RING_BYTES};
 
 /// The programs, built by build.rs from the `sensor-ebpf` crate.
@@ -226,7 +225,7 @@ impl Probe {
                     continue;
                 }
                 // Plain syscalls need no enter program: the exit reads their registers.
-                if direction == "enter" && def.kind == SpecKind::Plain {
+                if direction == "enter" && !def.kind.has_enter() {
                     continue;
                 }
                 prog.attach("syscalls", &name).map_err(program_error(

@@ -164,7 +164,7 @@ pub static SYSCALLS: &[SyscallDef] = &[
         Some(90),
         None,
         Chmod,
-        Plain,
+        Checked,
         None,
         [arg("filename", 0, Str(0)), arg("mode", 1, Mode),]
     ),
@@ -184,7 +184,7 @@ pub static SYSCALLS: &[SyscallDef] = &[
         Some(268),
         Some(53),
         Chmod,
-        Plain,
+        Checked,
         None,
         [
             arg("dirfd", 0, Dirfd),
@@ -198,7 +198,7 @@ pub static SYSCALLS: &[SyscallDef] = &[
         Some(452),
         Some(452),
         Chmod,
-        Plain,
+        Checked,
         None,
         [
             arg("dirfd", 0, Dirfd),
@@ -213,7 +213,7 @@ pub static SYSCALLS: &[SyscallDef] = &[
         Some(165),
         Some(40),
         Mount,
-        Plain,
+        Mount,
         None,
         [
             arg("dev", 0, Str(0)),
@@ -228,7 +228,7 @@ pub static SYSCALLS: &[SyscallDef] = &[
         Some(166),
         Some(39),
         Mount,
-        Plain,
+        Checked,
         None,
         [
             arg("name", 0, Str(0)),
@@ -241,7 +241,7 @@ pub static SYSCALLS: &[SyscallDef] = &[
         Some(430),
         Some(430),
         Mount,
-        Plain,
+        Checked,
         None,
         [
             arg("fsname", 0, Str(0)),
@@ -254,7 +254,7 @@ pub static SYSCALLS: &[SyscallDef] = &[
         Some(431),
         Some(431),
         Mount,
-        Plain,
+        Checked,
         None,
         [
             arg("fd", 0, Fd),
@@ -284,7 +284,7 @@ pub static SYSCALLS: &[SyscallDef] = &[
         Some(429),
         Some(429),
         Mount,
-        Plain,
+        Checked,
         None,
         [
             arg("from_dirfd", 0, Dirfd),
@@ -300,7 +300,7 @@ pub static SYSCALLS: &[SyscallDef] = &[
         Some(428),
         Some(428),
         Mount,
-        Plain,
+        Checked,
         None,
         [
             arg("dirfd", 0, Dirfd),
@@ -314,7 +314,7 @@ pub static SYSCALLS: &[SyscallDef] = &[
         Some(467),
         Some(467),
         Mount,
-        Plain,
+        Checked,
         None,
         [
             arg("dirfd", 0, Dirfd),
@@ -328,7 +328,7 @@ pub static SYSCALLS: &[SyscallDef] = &[
         Some(442),
         Some(442),
         Mount,
-        Plain,
+        Checked,
         None,
         [
             arg("dirfd", 0, Dirfd),

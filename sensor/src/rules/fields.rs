@@ -20,6 +20,7 @@ struct AddedFields {
     fd_name: FieldId,
     container_full_id: FieldId,
     container_runtime: FieldId,
+    tampered: FieldId,
 }
 
 static REGISTRY: OnceLock<(Arc<FieldRegistry>, AddedFields)> = OnceLock::new();
@@ -55,6 +56,13 @@ fn registry_and_ids() -> &'static (Arc<FieldRegistry>, AddedFields) {
                 ArgSpec::NoArg,
                 Shape::Scalar,
                 "The container runtime named by the cgroup (containerd, cri-o, docker, podman).",
+            ),
+            tampered: registry.add_field(
+                "evt.tampered",
+                FieldType::Bool,
+                ArgSpec::NoArg,
+                Shape::Scalar,
+                "True if a string argument the kernel read from the caller's memory (a chmod path, a mount string) changed while the call ran, so the event may not show what the kernel acted on: a thread racing the call.",
             ),
         };
         (Arc::new(registry), ids)
@@ -340,6 +348,10 @@ impl sensor_rules::Event for RuleEvent<'_> {
             _ if id == added.container_full_id => FieldValue::str(&e.container.as_deref()?.full_id),
             _ if id == added.container_runtime => {
                 FieldValue::str(e.container.as_deref()?.runtime.name())
+            }
+            _ if id == added.tampered => {
+                e.syscall()?;
+                FieldValue::Bool(e.changed != 0)
             }
             // Fields this sensor does not fill (proc.loginshellid, ...) are missing, as in Falco
             // without that metadata.
