@@ -14,6 +14,8 @@
 #[cfg(target_arch = "bpf")]
 mod compat;
 #[cfg(target_arch = "bpf")]
+mod diag;
+#[cfg(target_arch = "bpf")]
 mod exe_path;
 #[cfg(target_arch = "bpf")]
 mod exec;
