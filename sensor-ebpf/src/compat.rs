@@ -136,9 +136,11 @@ fn stop_until_attached(tgid: u32) {
         let _ = COMPAT_STOPPED.remove(&tgid);
         return;
     }
-    if unsafe { bpf_send_signal(SIGSTOP) } != 0 {
+    let ret = unsafe { bpf_send_signal(SIGSTOP) };
+    if ret != 0 {
         let _ = COMPAT_STOPPED.remove(&tgid);
         count_loss(loss::COMPAT_UNSTOPPED);
+        crate::diag::compat_unstopped(tgid, ret);
         return;
     }
     let _ = COMPAT_STOPPED.insert(&tgid, &stopped::SENT, 0);

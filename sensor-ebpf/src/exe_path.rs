@@ -93,6 +93,7 @@ pub fn push_path(
         flags |= exe_flags::DETACHED;
     } else if !reached_root && flags & exe_flags::DETACHED == 0 {
         record.header().truncated |= truncated_bit(slot);
+        crate::diag::exe_path_truncated(written as u32, written + NAME_BYTES > PATH_MAX);
     }
     record.header().str_len[slot] = written as u16;
     flags

@@ -16,6 +16,8 @@ mod arg_check;
 #[cfg(target_arch = "bpf")]
 mod compat;
 #[cfg(target_arch = "bpf")]
+mod diag;
+#[cfg(target_arch = "bpf")]
 mod exe_path;
 #[cfg(target_arch = "bpf")]
 mod exec;

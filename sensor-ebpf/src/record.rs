@@ -89,6 +89,8 @@ impl Builder {
             bpf_probe_read_user_str(self.cursor() as *mut _, PATH_MAX as u32, src as *const _)
         };
         if ret <= 0 {
+            let h = self.header();
+            crate::diag::user_str_failed(h.syscall_nr, h.abi, slot as u8, src, ret);
             return None;
         }
         // `ret` counts the NUL; a full buffer means the string may have gone on.
@@ -126,6 +128,8 @@ impl Builder {
         let data = unsafe { core::slice::from_raw_parts(self.scratch as *const u8, size) };
         if EVENTS.output::<[u8]>(data, flags).is_err() {
             count_loss(loss::RING_FULL);
+            let h = self.header();
+            crate::diag::ring_full(h.kind, h.syscall_nr);
         }
     }
 }

@@ -145,6 +145,7 @@ pub fn exit(pid_tgid: u64, call: &Call, res: i64, plain_args: impl FnOnce() -> [
         let tid = pid_tgid as u32;
         let Some(pending) = (unsafe { PENDING.get(&tid) }).copied() else {
             count_loss(loss::MISSING_ENTER);
+            crate::diag::missing_enter(call.nr, call.abi, u32::MAX);
             return;
         };
         let _ = PENDING.remove(&tid);
@@ -156,6 +157,7 @@ pub fn exit(pid_tgid: u64, call: &Call, res: i64, plain_args: impl FnOnce() -> [
             // Not this call's enter: one thread makes one call at a time, so its own enter
             // was lost (the map was full).
             count_loss(loss::MISSING_ENTER);
+            crate::diag::missing_enter(call.nr, call.abi, pending.syscall_nr);
             return;
         }
         pending

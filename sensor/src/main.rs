@@ -38,6 +38,12 @@ enum Command {
         /// Size of the kernel ring buffer in bytes (a power of two, at least 8 MiB).
         #[arg(long, default_value_t = sensor_common::DEFAULT_RING_BYTES)]
         ring_bytes: u32,
+        /// Have the eBPF programs log why an event is lost or incomplete (a full ring buffer,
+        /// a string they could not read from the caller, an exit without its enter, a 32-bit
+        /// exec not stopped, a truncated executable path), under the log target
+        /// `sensor::kernel`; at most 100 lines a second.
+        #[arg(long)]
+        kernel_diagnostics: bool,
         #[command(flatten)]
         kubernetes: cli::KubernetesArgs,
     },
@@ -157,8 +163,18 @@ fn main() -> ExitCode {
         Command::Events {
             json,
             ring_bytes,
+            kernel_diagnostics,
             kubernetes,
-        } => cli::events::run(json, ring_bytes, &kubernetes).map(|()| true),
+        } => cli::events::run(
+            json,
+            &sensor::probe::ProbeConfig {
+                ring_bytes,
+                kernel_diagnostics,
+                ..Default::default()
+            },
+            &kubernetes,
+        )
+        .map(|()| true),
         Command::Run(_) => match run_config {
             Some(config) => cli::run::run(config).map(|()| true),
             None => Ok(false),

@@ -5,13 +5,14 @@ use std::io::Write;
 use sensor::pipeline::{Pipeline, Sink};
 use sensor::probe::{Probe, ProbeConfig};
 
-pub fn run(json: bool, ring_bytes: u32, kubernetes: &super::KubernetesArgs) -> anyhow::Result<()> {
+pub fn run(
+    json: bool,
+    probe: &ProbeConfig,
+    kubernetes: &super::KubernetesArgs,
+) -> anyhow::Result<()> {
     let stop = super::stop_flag()?;
     let pods = kubernetes.pod_cache()?;
-    let probe = Probe::load(&ProbeConfig {
-        ring_bytes,
-        ..ProbeConfig::default()
-    })?;
+    let probe = Probe::load(probe)?;
     let mut pipeline = Pipeline::with_pods(probe, pods);
     let mut sink = EventWriter {
         out: std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock()),

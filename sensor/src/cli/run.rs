@@ -52,6 +52,10 @@ pub struct RunArgs {
     /// latency; 10ms costs less CPU when idle).
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub poll_interval: Option<Duration>,
+    /// Have the eBPF programs log why an event is lost or incomplete, under the log target
+    /// `sensor::kernel` (see `probe.kernel_diagnostics`).
+    #[arg(long)]
+    pub kernel_diagnostics: bool,
     /// Append alerts (Falco JSON lines) to this file; reopened on SIGHUP for log rotation.
     #[arg(long, value_name = "PATH")]
     pub output_file: Option<PathBuf>,
@@ -138,6 +142,9 @@ impl RunArgs {
         }
         if let Some(interval) = self.poll_interval {
             c.probe.poll_interval = interval;
+        }
+        if self.kernel_diagnostics {
+            c.probe.kernel_diagnostics = true;
         }
         if let Some(path) = &self.output_file {
             c.outputs.file.enabled = true;
@@ -334,6 +341,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     let pods = kubernetes.pod_cache()?;
     let probe = Probe::load(&ProbeConfig {
         ring_bytes: config.probe.ring_buffer_bytes,
+        kernel_diagnostics: config.probe.kernel_diagnostics,
         ..ProbeConfig::default()
     })?;
     let _ = recordings.set(probe.recordings());

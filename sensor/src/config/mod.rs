@@ -350,6 +350,24 @@ mod tests {
         assert_eq!(c.outputs.dedup.window, std::time::Duration::from_secs(2));
         assert_eq!(c.grpc.subscriber_queue.0, 5);
         assert!(c.outputs.stdout.enabled);
+        assert!(
+            !c.probe.kernel_diagnostics,
+            "kernel diagnostics are off by default"
+        );
+        let c = parse("probe:\n  kernel_diagnostics: true\n").expect("parses");
+        assert!(c.probe.kernel_diagnostics);
+        let e = parse("probe:\n  kernel_diagnostics: loud\n").unwrap_err();
+        assert_eq!(e.0[0].line, Some(2), "{e}");
+    }
+
+    /// deploy/sensor.yaml is the defaults, key for key.
+    #[test]
+    fn the_documented_file_is_the_defaults() {
+        let text = include_str!("../../../deploy/sensor.yaml");
+        assert_eq!(
+            parse(text).expect("deploy/sensor.yaml parses"),
+            Config::default()
+        );
     }
 
     #[test]

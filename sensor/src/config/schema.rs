@@ -53,6 +53,8 @@ pub struct ProbeSection {
     /// wakes the reader only in batches): bounds alert latency; each poll is a wakeup.
     #[serde(with = "duration")]
     pub poll_interval: std::time::Duration,
+    /// The eBPF programs log why an event is lost or incomplete (`probe::diagnostics`).
+    pub kernel_diagnostics: bool,
 }
 
 impl Default for ProbeSection {
@@ -60,6 +62,7 @@ impl Default for ProbeSection {
         Self {
             ring_buffer_bytes: sensor_common::DEFAULT_RING_BYTES,
             poll_interval: std::time::Duration::from_millis(1),
+            kernel_diagnostics: false,
         }
     }
 }

@@ -5,6 +5,7 @@ pub mod btf;
 pub mod compat_path;
 pub mod compat_syscalls;
 pub mod decode;
+pub mod diagnostics;
 pub mod exe_path;
 pub mod ia32_emulation;
 pub mod kernel_offsets;
@@ -56,6 +57,8 @@ pub enum ProbeError {
     RingSize(u32),
     #[error("the 32-bit compat path: {0}")]
     Compat(#[from] compat_path::CompatPathError),
+    #[error("kernel diagnostics: {0}")]
+    Diagnostics(String),
 }
 
 /// How the probe is set up.
@@ -66,6 +69,9 @@ pub struct ProbeConfig {
     /// Trace 32-bit compat syscalls (`compat_path.rs`). Off, a 32-bit process's calls are
     /// not seen at all; the switch exists to measure what the path costs.
     pub compat: bool,
+    /// Load the programs with their diagnostics on (`diagnostics.rs`): why a record is lost
+    /// or incomplete, logged under `sensor::kernel`. Off, they cost nothing.
+    pub kernel_diagnostics: bool,
 }
 
 impl Default for ProbeConfig {
@@ -73,6 +79,7 @@ impl Default for ProbeConfig {
         Self {
             ring_bytes: DEFAULT_RING_BYTES,
             compat: true,
+            kernel_diagnostics: false,
         }
     }
 }
@@ -116,6 +123,8 @@ pub struct Probe {
     compat: Option<compat_path::CompatPath>,
     ia32_emulation: ia32_emulation::Ia32Emulation,
     ebpf: Option<Ebpf>,
+    /// The reader of the kernel's diagnostics, when they are on.
+    diagnostics: Option<diagnostics::KernelDiagnostics>,
     ring: RingBuf<MapData>,
     loss: PerCpuArray<MapData, u64>,
     /// Time from the start of loading to the last attach.
@@ -173,12 +182,35 @@ impl Probe {
             ms = started.elapsed().as_secs_f64() * 1e3,
             "kernel offsets read from BTF"
         );
+        // Both read-only globals: the verifier knows their values and, with diagnostics
+        // off, drops every logging branch.
+        let log_level = match config.kernel_diagnostics {
+            true => diagnostics::kernel_level(),
+            false => 0,
+        };
+        if config.kernel_diagnostics && log_level == 0 {
+            tracing::warn!(
+                "kernel diagnostics asked for, but the log filter hides `{}`: left off",
+                diagnostics::TARGET
+            );
+        }
+        let kernel_diagnostics = u8::from(log_level != 0);
         let mut ebpf = EbpfLoader::new()
             .override_global("KERNEL_OFFSETS", &offsets, true)
+            .override_global("KERNEL_DIAGNOSTICS", &kernel_diagnostics, true)
+            .override_global(aya_log::LEVEL, &log_level, false)
             .map_max_entries("EVENTS", config.ring_bytes)
             .load(EBPF_OBJECT)
             .map_err(load_error)?;
         tracing::debug!(ms = started.elapsed().as_secs_f64() * 1e3, "object loaded");
+        // Before anything is attached, so that no diagnostic waits unread.
+        let diagnostics = match kernel_diagnostics {
+            1 => Some(
+                diagnostics::KernelDiagnostics::start(&mut ebpf)
+                    .map_err(ProbeError::Diagnostics)?,
+            ),
+            _ => None,
+        };
         let self_pid = self_id::identify(&mut ebpf)?;
         tracing::debug!(self_pid, "own activity left out");
 
@@ -290,6 +322,15 @@ impl Probe {
             .programs()
             .filter_map(|(_, p)| p.info().ok().map(|i| i.id()))
             .collect();
+        for (name, program) in ebpf.programs() {
+            if let Ok(info) = program.info() {
+                tracing::debug!(
+                    program = name,
+                    verified_instructions = info.verified_instruction_count(),
+                    "program verified"
+                );
+            }
+        }
         let ring = take_map(&mut ebpf, "EVENTS", RingBuf::try_from)?;
         let loss = take_map(&mut ebpf, "LOSS", PerCpuArray::try_from)?;
         let load_time = started.elapsed();
@@ -303,6 +344,7 @@ impl Probe {
             compat,
             ia32_emulation,
             ebpf: Some(ebpf),
+            diagnostics,
             ring,
             loss,
             load_time,
@@ -351,6 +393,10 @@ impl Probe {
             }
         }
         self.ebpf = None;
+        // What the programs logged before they were detached.
+        if let Some(mut diagnostics) = self.diagnostics.take() {
+            diagnostics.stop();
+        }
     }
 
     /// Waits up to `timeout` for records, then hands each waiting record to `f`, at most
