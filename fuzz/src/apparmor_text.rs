@@ -38,8 +38,8 @@ fn is_blank(c: char) -> bool {
     matches!(c, ' ' | '\t' | '\r' | '\n')
 }
 
-/// An escape after its backslash: `\ooo` is a byte; an escaped glob character stays escaped;
-/// anything else stands for itself.
+/// An escape after its backslash: `\ooo` is a byte (a glob character stays escaped); an
+/// escaped glob character stays escaped; anything else stands for itself.
 fn escape(chars: &mut std::iter::Peekable<std::str::Chars<'_>>, raw: &mut String) -> String {
     let Some(c) = chars.next() else {
         return "\\".into();
@@ -54,9 +54,15 @@ fn escape(chars: &mut std::iter::Peekable<std::str::Chars<'_>>, raw: &mut String
         }
         let byte = u32::from_str_radix(&digits, 8).unwrap_or(0) & 0xff;
         // A byte, not a character: bytes 0x80.. do not come back as the character they were
-        // cut from. Marked so the comparison shows it.
+        // cut from. Marked so the comparison shows it. A glob character (or the backslash)
+        // given in octal stays escaped: the parser hands it to the glob conversion as `\c`
+        // (`processunquoted`), so `\134` is a literal backslash.
         return if byte < 0x80 {
-            char::from_u32(byte).map_or_else(String::new, String::from)
+            match char::from_u32(byte) {
+                Some(c) if GLOB.contains(&c) => format!("\\{c}"),
+                Some(c) => c.to_string(),
+                None => String::new(),
+            }
         } else {
             format!("\\x{byte:02x}")
         };
@@ -114,8 +120,18 @@ fn tokens(text: &str) -> Result<Vec<Token>, String> {
                                         break;
                                     }
                                     Some('\\') => {
+                                        let start = raw.len();
                                         raw.push('\\');
                                         aare.push_str(&escape(&mut chars, &mut raw));
+                                        // The lexer finds a quoted string's end before any
+                                        // escape is read, by its longest match, where `\"` is
+                                        // an escaped quote even after another backslash: an
+                                        // escaped backslash cannot end the string.
+                                        if &raw[start..] == "\\\\" && chars.peek() == Some(&'"') {
+                                            return Err(format!(
+                                                "`\\\\` before the closing quote of `{raw}\"`: apparmor_parser's lexer reads `\\\"` as an escaped quote there"
+                                            ));
+                                        }
                                     }
                                     Some(c) => {
                                         raw.push(c);
@@ -407,6 +423,23 @@ mod tests {
         check(&text, &r, "demo").unwrap_or_else(|e| panic!("{e}\n{text}"));
         if parser_available() {
             parser_check(&text, "demo").unwrap_or_else(|e| panic!("{e}\n{text}"));
+        }
+    }
+
+    /// What the apparmor_writer target found: a quoted path ending in `\\` is not one
+    /// string to apparmor_parser, and the model says so too.
+    #[test]
+    fn a_backslash_before_the_closing_quote_is_caught() {
+        let mut r = recording();
+        r.apparmor.executables.insert("/u\\".into());
+        let text = sensor::profile::apparmor::profile(&r, "demo");
+        check(&text, &r, "demo").unwrap_or_else(|e| panic!("{e}\n{text}"));
+        let bad = text.replace("\"/u\\134\"", "\"/u\\\\\"");
+        assert_ne!(bad, text);
+        assert!(check(&bad, &r, "demo").is_err(), "{bad}");
+        if parser_available() {
+            parser_check(&text, "demo").unwrap_or_else(|e| panic!("{e}\n{text}"));
+            assert!(parser_check(&bad, "demo").is_err(), "{bad}");
         }
     }
 

@@ -232,7 +232,7 @@ impl CheckBuilder<'_> {
         if !name.contains('.') {
             return;
         }
-        let is_field = match self.registry.resolve(name, None) {
+        let is_field = match self.registry.resolve_without_hints(name, None) {
             Resolution::Supplied { .. } | Resolution::NotSupplied { .. } => true,
             Resolution::Unknown { .. } | Resolution::BadArgument { .. } => false,
         };

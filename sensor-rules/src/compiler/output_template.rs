@@ -50,7 +50,7 @@ fn longest_operand(
 ) -> Option<(Operand, usize)> {
     let known = |operand: &Operand| match operand {
         Operand::Field(field) => !matches!(
-            registry.resolve(&field.name, field.arg.as_deref()),
+            registry.resolve_without_hints(&field.name, field.arg.as_deref()),
             Resolution::Unknown { .. }
         ),
         Operand::Transformer(_) => true,

@@ -167,7 +167,12 @@ fn path(p: &str) -> String {
     let mut escaped = String::with_capacity(p.len());
     for c in p.chars() {
         match c {
-            '*' | '?' | '[' | ']' | '{' | '}' | '^' | '\\' | '"' => {
+            // A backslash as its octal escape, which the parser reads as an escaped backslash
+            // (a literal one), not as `\\`: the lexer takes a quoted string's longest match,
+            // where `\"` is an escaped quote, so a path ending in a backslash written `\\`
+            // ran on into the next rule (found by the apparmor_writer fuzz target).
+            '\\' => escaped.push_str("\\134"),
+            '*' | '?' | '[' | ']' | '{' | '}' | '^' | '"' => {
                 escaped.push('\\');
                 escaped.push(c);
             }
@@ -276,6 +281,26 @@ mod tests {
         );
         assert!(text.contains("  umount /mnt/x/,\n"), "{text}");
         assert!(text.contains("  capability sys_admin,\n"), "{text}");
+    }
+
+    /// Found by the apparmor_writer fuzz target: `"/u\\"` (a path ending in a backslash)
+    /// is not one string to apparmor_parser, whose lexer reads the `\\"` as an escaped quote
+    /// and runs on to the next rule's opening quote.
+    #[test]
+    fn a_backslash_is_written_so_it_cannot_escape_the_closing_quote() {
+        let mut r = Recording {
+            name: "demo".into(),
+            ..Recording::default()
+        };
+        r.apparmor.executables.insert("/u\\".into());
+        r.apparmor.executables.insert("/v\\w\\\"".into());
+        r.apparmor.umounts.insert("/mnt/a\\".into());
+        let text = profile(&r, "demo");
+        assert!(text.contains("  \"/u\\134\" ix,\n"), "{text}");
+        assert!(text.contains("  \"/v\\134w\\134\\\"\" ix,\n"), "{text}");
+        assert!(text.contains("  umount \"/mnt/a\\134/\",\n"), "{text}");
+        // No backslash is followed by a quote unless it escapes that quote.
+        assert!(!text.contains("\\\\\""), "{text}");
     }
 
     /// Regression: a recording name, an executable path or a mount's strings with a newline
