@@ -2,7 +2,8 @@
 //! keeps rewriting them while the call runs (`data/arg_race.c`, which prints after each call
 //! what the kernel really did):
 //!
-//! - a new mount's source and type are read from the kernel's `struct mount`: the event shows
+//! - an exec's filename and image are read from the kernel (`bprm`, `mm->exe_file`), and a new
+//!   mount's source and type from the kernel's `struct mount`: the event shows what ran and
 //!   what was mounted, every time;
 //! - a chmod path and a mount target can only be read from the caller's memory, at enter and
 //!   at exit: when the two reads differ the event is marked `evt.tampered` and the default rule
@@ -192,6 +193,38 @@ fn a_new_mount_is_reported_as_the_kernel_mounted_it() {
         events.len(), targets.lies, targets.flagged_lies, targets.unflagged_lies(), targets.flagged_truths
     );
     targets.assert_flags_the_race();
+}
+
+#[test]
+fn an_exec_path_rewritten_during_the_call_is_reported_as_the_kernel_opened_it() {
+    if !privileged() {
+        return;
+    }
+    let sensor = Sensor::shared();
+    let dir = TempDir::new("exec-race");
+    let binary = build_racer(&dir);
+    let images = dir.path("images");
+    std::fs::create_dir_all(&images).unwrap();
+    // Which one ran shows in the exit status: true's 0 or false's 1.
+    std::fs::copy("/bin/true", images.join("a")).unwrap();
+    std::fs::copy("/bin/false", images.join("b")).unwrap();
+    let (_, truth) = race(&binary, "exec", &images, 100);
+    let mut ran = std::collections::BTreeMap::<String, usize>::new();
+    for line in &truth {
+        let (pid, image) = line.split_once(' ').expect("`<pid> <image>`");
+        let pid: u32 = pid.parse().unwrap();
+        *ran.entry(image.to_string()).or_default() += 1;
+        if image == "failed" {
+            continue;
+        }
+        let e = sensor.wait_for(&format!("the racing exec of pid {pid}"), |e| {
+            e["proc.pid"] == pid && e["evt.type"] == "execve" && e["evt.res"] == "SUCCESS"
+        });
+        let expected = images.join(image);
+        assert_eq!(e["evt.arg.filename"], expected.to_str().unwrap(), "{e}");
+        assert_eq!(e["proc.exepath"], expected.to_str().unwrap(), "{e}");
+    }
+    eprintln!("exec race: images run {ran:?}, each reported as the kernel opened it");
 }
 
 #[test]

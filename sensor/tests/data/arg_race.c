@@ -9,6 +9,9 @@
  *                          "<type> <source> <target>" as the kernel mounted it, then
  *                          unmounts it; "failed" when a half-rewritten buffer made the
  *                          call fail
+ *   arg_race exec DIR N    N children, each exec'ing DIR/a (a copy of true) or DIR/b (of
+ *                          false) through a path its second thread flips; prints
+ *                          "<pid> a" or "<pid> b" from how the child exited
  *
  * Built by sensor/tests/arg_truth.rs with the system's cc. */
 #define _GNU_SOURCE
@@ -23,12 +26,13 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/vfs.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define PROC_MAGIC 0x9fa0
 static char path[256], path_a[256], path_b[256];
 static char fstype[16], source[16];
-static atomic_int stop;
+static atomic_int stop, flips;
 
 /* A short pause, so each value stays in place about as long as the other. The barrier
  * keeps the compiler from dropping the first of two stores to a buffer as dead. */
@@ -51,6 +55,7 @@ static void *flip(void *unused) {
         memcpy(fstype, "proc", 5);
         memcpy(source, "src-one", 8);
         hold();
+        atomic_fetch_add_explicit(&flips, 1, memory_order_relaxed);
     }
     return NULL;
 }
@@ -123,11 +128,36 @@ static int race_mount(const char *dir, int n) {
     return 0;
 }
 
+static int race_exec(const char *dir, int n) {
+    snprintf(path_a, sizeof path_a, "%s/a", dir);
+    snprintf(path_b, sizeof path_b, "%s/b", dir);
+    for (int i = 0; i < n; i++) {
+        pid_t child = fork();
+        if (child < 0) return perror("fork"), 1;
+        if (child == 0) {
+            strcpy(path, path_a);
+            pthread_t t;
+            pthread_create(&t, NULL, flip, NULL);
+            while (atomic_load(&flips) < 3) {
+            }
+            char *argv[] = {"racer", NULL};
+            syscall(SYS_execve, path, argv, NULL);
+            _exit(127);
+        }
+        int status;
+        if (waitpid(child, &status, 0) != child || !WIFEXITED(status)) return perror("wait"), 1;
+        int code = WEXITSTATUS(status);
+        printf("%d %s\n", child, code == 0 ? "a" : code == 1 ? "b" : "failed");
+    }
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc != 4) return fprintf(stderr, "usage: arg_race chmod|mount DIR N\n"), 2;
     setvbuf(stdout, NULL, _IOLBF, 0);
     int n = atoi(argv[3]);
     if (strcmp(argv[1], "chmod") == 0) return race_chmod(argv[2], n);
     if (strcmp(argv[1], "mount") == 0) return race_mount(argv[2], n);
+    if (strcmp(argv[1], "exec") == 0) return race_exec(argv[2], n);
     return 2;
 }
