@@ -18,8 +18,9 @@ const MAX_STEPS: u32 = 32;
 /// The kernel's NAME_MAX plus the NUL: the longest name one step writes.
 const NAME_BYTES: usize = 256;
 
+/// The kernel pointer at `base + offset`; 0 for a NULL base or a fault.
 #[inline(always)]
-fn read_ptr(base: u64, offset: u32) -> u64 {
+pub fn read_ptr(base: u64, offset: u32) -> u64 {
     if base == 0 {
         return 0;
     }

@@ -9,10 +9,10 @@
 //! (another thread mounting at the same time, a recursive bind, propagation) is ambiguous, and
 //! the record says so instead of guessing.
 
-use aya_ebpf::helpers::{bpf_probe_read_kernel, generated::bpf_probe_read_kernel_str};
+use aya_ebpf::helpers::generated::bpf_probe_read_kernel_str;
 use sensor_common::{offsets::mount_order, KernelOffsets, PATH_MAX};
 
-use crate::{maps::offsets, record::Builder, task::current_mnt_ns};
+use crate::{exe_path::read_ptr, maps::offsets, record::Builder, task::current_mnt_ns};
 
 /// mount(2) flags that change an existing mount or bind one instead of making a new
 /// filesystem's mount: MS_REMOUNT, MS_BIND, MS_MOVE and the propagation changes.
@@ -23,15 +23,7 @@ const MGC_VAL: u64 = 0xc0ed_0000;
 
 /// `struct rb_node`: `__rb_parent_color`, `rb_right`, `rb_left`, a layout that has not changed
 /// since the rb-tree was written.
-const RB_LEFT: u64 = 16;
-
-#[inline(always)]
-fn read_ptr(base: u64, offset: u64) -> u64 {
-    if base == 0 {
-        return 0;
-    }
-    unsafe { bpf_probe_read_kernel((base + offset) as *const u64) }.unwrap_or(0)
-}
+const RB_LEFT: u32 = 16;
 
 /// Whether mount(2) with `flags` makes the mount of a new filesystem.
 #[inline(always)]
@@ -53,8 +45,8 @@ fn newest_link(ns: u64, o: &KernelOffsets) -> u64 {
     }
     match o.mnt_ns_order {
         // list_head { next, prev }: the head's prev is the last mount appended.
-        mount_order::LIST => read_ptr(ns, o.mnt_ns_newest as u64 + 8),
-        mount_order::TREE => read_ptr(ns, o.mnt_ns_newest as u64),
+        mount_order::LIST => read_ptr(ns, o.mnt_ns_newest + 8),
+        mount_order::TREE => read_ptr(ns, o.mnt_ns_newest),
         _ => 0,
     }
 }
@@ -121,7 +113,7 @@ pub fn find(newest_at_enter: u64) -> NewMount {
         return NewMount::Ambiguous;
     }
     let mount = link.wrapping_sub(o.mount_link as u64);
-    if o.mount_ns != KernelOffsets::MISSING && read_ptr(mount, o.mount_ns as u64) != ns {
+    if o.mount_ns != KernelOffsets::MISSING && read_ptr(mount, o.mount_ns) != ns {
         return NewMount::Ambiguous;
     }
     NewMount::Found(mount)
@@ -151,7 +143,7 @@ pub fn push_source(record: &mut Builder, slot: usize, mount: u64) -> usize {
     if o.mount_devname == KernelOffsets::MISSING {
         return 0;
     }
-    let name = read_ptr(mount, o.mount_devname as u64);
+    let name = read_ptr(mount, o.mount_devname);
     append_kernel_str(record, slot, name, PATH_MAX as u32)
 }
 
@@ -166,12 +158,12 @@ pub fn push_fstype(record: &mut Builder, slot: usize, mount: u64) -> usize {
     {
         return 0;
     }
-    let sb = read_ptr(mount + o.mount_mnt as u64, o.vfsmount_sb as u64);
-    let fs_type = read_ptr(sb, o.sb_type as u64);
-    let name = read_ptr(fs_type, o.fs_type_name as u64);
+    let sb = read_ptr(mount + o.mount_mnt as u64, o.vfsmount_sb);
+    let fs_type = read_ptr(sb, o.sb_type);
+    let name = read_ptr(fs_type, o.fs_type_name);
     let mut len = append_kernel_str(record, slot, name, 256);
     if len != 0 && o.sb_subtype != KernelOffsets::MISSING {
-        let subtype = read_ptr(sb, o.sb_subtype as u64);
+        let subtype = read_ptr(sb, o.sb_subtype);
         if subtype != 0 {
             unsafe { *record.cursor() = b'.' };
             record.advance(1);
