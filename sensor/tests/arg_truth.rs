@@ -123,7 +123,7 @@ fn a_chmod_path_rewritten_during_the_call_is_flagged() {
     let files = dir.path("files");
     std::fs::create_dir_all(&files).unwrap();
     let (pid, truth) = race(&binary, "chmod", &files, 3000);
-    let events: Vec<Value> = events_after_exit(&sensor, pid, "fchmodat")
+    let events: Vec<Value> = events_after_exit(sensor, pid, "fchmodat")
         .into_iter()
         .filter(|e| e["evt.rawarg.mode"] == 0o4755)
         .collect();
@@ -155,7 +155,7 @@ fn a_new_mount_is_reported_as_the_kernel_mounted_it() {
     let dir = TempDir::new("mount-race");
     let binary = build_racer(&dir);
     let (pid, truth) = race(&binary, "mount", &dir.0, 500);
-    let events: Vec<Value> = events_after_exit(&sensor, pid, "mount")
+    let events: Vec<Value> = events_after_exit(sensor, pid, "mount")
         .into_iter()
         // Leave out the namespace's own `mount --make-rprivate /`.
         .filter(|e| e["evt.arg.dir"] != "/")
