@@ -138,30 +138,30 @@ fn append_kernel_str(record: &mut Builder, slot: usize, src: u64, max: u32) -> u
 
 /// The mount's source as string `slot`.
 #[inline(always)]
-pub fn push_source(record: &mut Builder, slot: usize, mount: u64) -> usize {
+pub fn push_source(record: &mut Builder, slot: usize, mount: u64) {
     let o = offsets();
     if o.mount_devname == KernelOffsets::MISSING {
-        return 0;
+        return;
     }
     let name = read_ptr(mount, o.mount_devname);
-    append_kernel_str(record, slot, name, PATH_MAX as u32)
+    append_kernel_str(record, slot, name, PATH_MAX as u32);
 }
 
 /// The mount's filesystem type as string `slot`: `s_type->name`, and `.s_subtype` where the
 /// filesystem has one (FUSE), as the caller names it.
 #[inline(always)]
-pub fn push_fstype(record: &mut Builder, slot: usize, mount: u64) -> usize {
+pub fn push_fstype(record: &mut Builder, slot: usize, mount: u64) {
     let o = offsets();
     if o.vfsmount_sb == KernelOffsets::MISSING
         || o.sb_type == KernelOffsets::MISSING
         || o.fs_type_name == KernelOffsets::MISSING
     {
-        return 0;
+        return;
     }
     let sb = read_ptr(mount + o.mount_mnt as u64, o.vfsmount_sb);
     let fs_type = read_ptr(sb, o.sb_type);
     let name = read_ptr(fs_type, o.fs_type_name);
-    let mut len = append_kernel_str(record, slot, name, 256);
+    let len = append_kernel_str(record, slot, name, 256);
     if len != 0 && o.sb_subtype != KernelOffsets::MISSING {
         let subtype = read_ptr(sb, o.sb_subtype);
         if subtype != 0 {
@@ -169,8 +169,7 @@ pub fn push_fstype(record: &mut Builder, slot: usize, mount: u64) -> usize {
             record.advance(1);
             let h = record.header();
             h.str_len[slot] = h.str_len[slot].wrapping_add(1);
-            len += 1 + append_kernel_str(record, slot, subtype, 256);
+            append_kernel_str(record, slot, subtype, 256);
         }
     }
-    len
 }

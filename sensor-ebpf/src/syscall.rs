@@ -189,14 +189,9 @@ fn write_syscall_record(pending: &Pending, spec: &SyscallSpec, res: i64) {
         if res < 0 {
             exec::push_failed_exec_args(&mut record, spec, pending);
         }
-    } else if spec.kind == SpecKind::Plain as u8 {
-        for slot in 0..MAX_STRINGS {
-            let arg = spec.str_args[slot];
-            if arg != NO_ARG {
-                record.push_user_str(slot, pending.arg(arg));
-            }
-        }
     } else {
+        // Every traced syscall with string arguments is `Checked` or `Mount`; a `Plain` one
+        // passes through with none to push.
         push_checked_strings(&mut record, pending, spec, res);
     }
     record.submit();
