@@ -2,8 +2,6 @@
 //! Kubernetes nodes use: containerd, CRI-O, Docker and podman, systemd and cgroupfs drivers,
 //! cgroup v1 and v2. Processes outside any container are `host`, as in Falco.
 
-use std::collections::HashMap;
-
 /// The container runtime a cgroup path names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Runtime {
@@ -160,11 +158,24 @@ fn cgroup_path_by_id(mount: &str, id: u64) -> Option<String> {
     None
 }
 
+/// Cgroups whose container identity is kept; past it the least recently used goes (and is
+/// worked out again from /proc at its next event), so a tenant creating cgroups in a loop
+/// pushes out only cgroups nobody used since rather than everyone's.
+pub const MAX_CGROUPS: usize = 65536;
+
 /// Container identity cached by cgroup id, so it is worked out once per cgroup.
-#[derive(Default)]
 pub struct ContainerCache {
-    by_cgroup: HashMap<u64, Option<std::sync::Arc<Container>>>,
+    by_cgroup: super::lru::LruMap<u64, Option<std::sync::Arc<Container>>>,
     mount: Option<Option<String>>,
+}
+
+impl Default for ContainerCache {
+    fn default() -> Self {
+        Self {
+            by_cgroup: super::lru::LruMap::new(MAX_CGROUPS),
+            mount: None,
+        }
+    }
 }
 
 /// The root of the unified hierarchy: host processes where it is in use, and every process
@@ -200,9 +211,6 @@ impl ContainerCache {
             .or_else(|| cgroup_path_by_id(mount.as_deref()?, cgroup_id));
         let path = path?;
         let container = from_cgroup_path(&path).map(std::sync::Arc::new);
-        if self.by_cgroup.len() > 65536 {
-            self.by_cgroup.clear();
-        }
         self.by_cgroup.insert(cgroup_id, container.clone());
         container
     }

@@ -2,6 +2,7 @@
 
 pub mod container;
 pub mod fd;
+pub mod lru;
 pub mod pods;
 pub mod process;
 pub mod process_table;

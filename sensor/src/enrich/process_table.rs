@@ -7,18 +7,29 @@ use std::sync::Arc;
 
 use crate::event::{Bytes, Event, EventKind};
 
+use super::lru::LruMap;
 use super::process::{bounded_lineage, Process, MAX_ANCESTRY};
 
-/// Upper bound on entries, so a missed exit event cannot grow the table without end.
-const MAX_PROCESSES: usize = 1 << 20;
+/// The most processes the table holds. Past it the least recently used entry goes (a
+/// process that made no syscall for longest; its next event reads /proc once again), so
+/// neither missed exit events nor a flood of live processes grow the table without end, and
+/// a flood evicts only what nobody used since. Sized from `cargo xtask bench` (`memory`):
+/// about 256 bytes an entry with its strings, so a full table stays well inside the
+/// DaemonSet's memory limit, while a node rarely runs more than a few ten thousand processes.
+pub const MAX_PROCESSES: usize = 1 << 18;
 
 /// Pids remembered as gone, so events of a process that exited unseen do not each read /proc.
 const MAX_GONE: usize = 4096;
 
-#[derive(Default)]
 pub struct ProcessTable {
-    processes: HashMap<u32, Arc<Process>>,
-    gone: std::collections::HashSet<u32>,
+    processes: LruMap<u32, Arc<Process>>,
+    gone: LruMap<u32, ()>,
+}
+
+impl Default for ProcessTable {
+    fn default() -> Self {
+        Self::with_capacity(MAX_PROCESSES)
+    }
 }
 
 impl ProcessTable {
@@ -44,6 +55,14 @@ impl ProcessTable {
         table
     }
 
+    /// An empty table of at most `capacity` processes.
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self {
+            processes: LruMap::new(capacity),
+            gone: LruMap::new(MAX_GONE),
+        }
+    }
+
     /// Moves `pid` from `found` into the table after its ancestors, so its parent link points
     /// at the parent's entry.
     fn link(
@@ -52,7 +71,7 @@ impl ProcessTable {
         found: &mut HashMap<u32, Process>,
         depth: usize,
     ) -> Option<Arc<Process>> {
-        if let Some(done) = self.processes.get(&pid) {
+        if let Some(done) = self.processes.peek(&pid) {
             return Some(done.clone());
         }
         let mut process = found.remove(&pid)?;
@@ -60,7 +79,7 @@ impl ProcessTable {
             process.parent = self.link(process.ppid, found, depth + 1);
         }
         let process = Arc::new(process);
-        self.processes.insert(pid, process.clone());
+        self.insert(process.clone());
         Some(process)
     }
 
@@ -72,11 +91,23 @@ impl ProcessTable {
         self.processes.is_empty()
     }
 
+    /// The process of `pid`, if known; a look that does not count as a use.
     pub fn get(&self, pid: u32) -> Option<&Arc<Process>> {
-        self.processes.get(&pid)
+        self.processes.peek(&pid)
     }
 
-    /// The process of `pid`; one read of /proc if it started before the table knew of it.
+    /// The most processes held.
+    pub fn capacity(&self) -> usize {
+        self.processes.capacity()
+    }
+
+    /// Processes dropped because the table was full.
+    pub fn evicted(&self) -> u64 {
+        self.processes.evicted()
+    }
+
+    /// The process of `pid`; one read of /proc if it started before the table knew of it
+    /// (or was evicted since).
     fn get_or_load(&mut self, pid: u32) -> Option<Arc<Process>> {
         if let Some(p) = self.processes.get(&pid) {
             return Some(p.clone());
@@ -85,26 +116,30 @@ impl ProcessTable {
             return None;
         }
         let Some(mut process) = read_proc(pid) else {
-            if self.gone.len() >= MAX_GONE {
-                self.gone.clear();
-            }
-            self.gone.insert(pid);
+            self.gone.insert(pid, ());
             return None;
         };
-        process.parent = bounded_lineage(self.processes.get(&process.ppid).cloned());
+        process.parent = bounded_lineage(self.processes.peek(&process.ppid).cloned());
         let process = Arc::new(process);
         self.insert(process.clone());
         Some(process)
     }
 
     fn insert(&mut self, process: Arc<Process>) {
-        if self.processes.len() >= MAX_PROCESSES {
-            tracing::warn!(limit = MAX_PROCESSES, "process table full; clearing it");
-            self.processes.clear();
-        }
         // A pid the kernel hands out again is a new process.
         self.gone.remove(&process.pid);
-        self.processes.insert(process.pid, process);
+        if self.processes.insert(process.pid, process).is_some() {
+            let evicted = self.processes.evicted();
+            // Once at the first eviction, then at every power of two: a flood is logged,
+            // not logged per event.
+            if evicted.is_power_of_two() {
+                tracing::warn!(
+                    limit = self.processes.capacity(),
+                    evicted,
+                    "process table full: dropping the least recently used processes"
+                );
+            }
+        }
     }
 
     /// Applies the event to the table and attaches the process it concerns.
@@ -134,11 +169,12 @@ impl ProcessTable {
             }
             EventKind::Syscall(_) => {
                 if let (Some(exec), true) = (&event.exec, event.res == 0) {
-                    let previous = self.processes.get(&pid);
+                    let previous = self.processes.peek(&pid).cloned();
                     let parent = bounded_lineage(
                         previous
+                            .as_ref()
                             .and_then(|p| p.parent.clone())
-                            .or_else(|| self.processes.get(&event.task.ppid).cloned()),
+                            .or_else(|| self.processes.peek(&event.task.ppid).cloned()),
                     );
                     let (exe, args) = match exec.argv.split_first() {
                         Some((first, rest)) => (first.clone(), rest.to_vec()),
@@ -251,6 +287,38 @@ fn read_proc(pid: u32) -> Option<Process> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::probe::decode::{encode, header, Decoder};
+    use sensor_common::RecordKind;
+
+    /// Pids above the kernel's largest `pid_max`: no /proc entry can answer for them.
+    const P: u32 = 5_000_000;
+
+    fn fork(table: &mut ProcessTable, decoder: &mut Decoder, parent: u32, child: u32) {
+        let mut h = header(RecordKind::Fork, parent, 1);
+        h.args[0] = child as u64;
+        let mut event = decoder.decode(&encode(h, &[])).expect("a fork event");
+        table.enrich(&mut event);
+    }
+
+    #[test]
+    fn a_full_table_drops_the_least_recently_used_process() {
+        let mut table = ProcessTable::with_capacity(4);
+        let mut decoder = Decoder::new();
+        let [a, b, c, d, a1] = [P + 1, P + 2, P + 3, P + 4, P + 5];
+        for child in [a, b, c, d] {
+            fork(&mut table, &mut decoder, P, child);
+        }
+        assert_eq!(table.len(), 4);
+        // `a` acts (forks): it is now more recent than `b`, which goes for `a1`.
+        fork(&mut table, &mut decoder, a, a1);
+        assert_eq!(table.len(), 4);
+        assert_eq!(table.evicted(), 1);
+        assert!(table.get(b).is_none(), "the least recently used is dropped");
+        for pid in [a, c, d, a1] {
+            assert!(table.get(pid).is_some(), "{pid} kept");
+        }
+        assert_eq!(table.get(a1).and_then(|p| p.ancestor(1)).map(|p| p.pid), Some(a));
+    }
 
     #[test]
     fn seeds_this_process_from_proc_with_its_lineage() {

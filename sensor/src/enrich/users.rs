@@ -64,11 +64,23 @@ pub fn parse_ids(text: &str) -> HashMap<u32, Arc<str>> {
     out
 }
 
+/// Mount namespaces whose names are kept; past it the least recently used goes, so a tenant
+/// creating namespaces in a loop pushes out only namespaces nobody used since.
+pub const MAX_MOUNT_NAMESPACES: usize = 4096;
+
 /// Names by mount namespace.
-#[derive(Default)]
 pub struct UserNames {
-    by_mnt_ns: HashMap<u32, (Instant, Arc<Names>)>,
+    by_mnt_ns: super::lru::LruMap<u32, (Instant, Arc<Names>)>,
     host_mnt_ns: Option<u32>,
+}
+
+impl Default for UserNames {
+    fn default() -> Self {
+        Self {
+            by_mnt_ns: super::lru::LruMap::new(MAX_MOUNT_NAMESPACES),
+            host_mnt_ns: None,
+        }
+    }
 }
 
 impl UserNames {
@@ -90,9 +102,6 @@ impl UserNames {
             return Arc::new(Names::default());
         }
         let names = Arc::new(Names::load(&root));
-        if self.by_mnt_ns.len() > 4096 {
-            self.by_mnt_ns.clear();
-        }
         self.by_mnt_ns
             .insert(mnt_ns, (Instant::now(), names.clone()));
         names

@@ -1,7 +1,5 @@
 //! Turning ring buffer records into [`Event`]s, joining the exec family's records.
 
-use std::collections::HashMap;
-
 use sensor_common::arg_hash;
 use sensor_common::record::{abi, exe_flags, string_bit};
 use sensor_common::{RecordHeader, RecordKind};
@@ -9,12 +7,17 @@ use sensor_common::{RecordHeader, RecordKind};
 use super::compat_syscalls;
 use super::exe_path;
 use super::syscalls::{self, Family, SyscallDef};
+use crate::enrich::lru::LruMap;
 use crate::event::{Bytes, Event, EventKind, ExecDetails};
 
-/// Exec images waiting for their syscall's exit, bounded so lost exits cannot pile up.
-const MAX_PENDING_EXECS: usize = 65536;
-/// A pending exec image older than this lost its exit record.
-const PENDING_EXEC_TTL_NS: u64 = 30_000_000_000;
+/// Exec images waiting for their syscall's exit. The exit record follows its image within
+/// the same call, so only a few (one a CPU) wait at a time; the rest lost their exit (a full
+/// ring, an exec whose syscall was not traced: a 32-bit task's while the compat programs are
+/// detached). Each holds up to `ARGV_MAX` plus two `PATH_MAX` bytes, so this many stay
+/// under 16 MiB however many such execs a process makes; past it the oldest goes.
+pub const MAX_PENDING_EXECS: usize = 1024;
+/// A pending exec image older than this lost its exit record and is dropped.
+const PENDING_EXEC_TTL_NS: u64 = 5_000_000_000;
 
 /// A record split into its header and strings.
 pub struct Record<'a> {
@@ -39,6 +42,37 @@ pub fn parse(bytes: &[u8]) -> Option<Record<'_>> {
     Some(Record { header, strings })
 }
 
+/// The bytes of a record as the kernel side writes them: `header` with each string's
+/// length set, then the strings. For tests and benchmarks that feed the decoder.
+#[doc(hidden)]
+pub fn encode(mut header: RecordHeader, strings: &[&[u8]]) -> Vec<u8> {
+    header.str_len = [0; sensor_common::MAX_STRINGS];
+    for (len, s) in header.str_len.iter_mut().zip(strings) {
+        *len = s.len() as u16;
+    }
+    let mut bytes = vec![0u8; RecordHeader::SIZE];
+    // SAFETY: the buffer holds a header's size; plain data, written unaligned.
+    unsafe { std::ptr::write_unaligned(bytes.as_mut_ptr() as *mut RecordHeader, header) };
+    for s in strings.iter().take(sensor_common::MAX_STRINGS) {
+        bytes.extend_from_slice(s);
+    }
+    bytes
+}
+
+/// A record header of `kind` for task `pid` (its only thread), all else zero.
+#[doc(hidden)]
+pub fn header(kind: RecordKind, pid: u32, ts_ns: u64) -> RecordHeader {
+    // SAFETY: every field is an integer or an array of them; zero is a valid value of each.
+    let mut h: RecordHeader = unsafe { std::mem::zeroed() };
+    h.kind = kind as u8;
+    h.ts_ns = ts_ns;
+    h.enter_ns = ts_ns;
+    h.task.pid = pid;
+    h.task.tid = pid;
+    h.task.loginuid = u32::MAX;
+    h
+}
+
 struct PendingExec {
     details: ExecDetails,
     truncated: u16,
@@ -50,7 +84,9 @@ struct PendingExec {
 pub struct Decoder {
     /// CLOCK_REALTIME minus CLOCK_MONOTONIC, to put wall time on kernel timestamps.
     wall_offset_ns: i128,
-    pending_exec: HashMap<u32, PendingExec>,
+    pending_exec: LruMap<u32, PendingExec>,
+    /// Exec images dropped without their exit (aged out or pushed out at the bound).
+    pub exec_images_dropped: u64,
     /// Records that could not be decoded (a kernel/agent mismatch; never expected).
     pub malformed: u64,
 }
@@ -84,7 +120,8 @@ impl Decoder {
     pub fn new() -> Self {
         Self {
             wall_offset_ns: clock_ns(libc::CLOCK_REALTIME) - clock_ns(libc::CLOCK_MONOTONIC),
-            pending_exec: HashMap::new(),
+            pending_exec: LruMap::new(MAX_PENDING_EXECS),
+            exec_images_dropped: 0,
             malformed: 0,
         }
     }
@@ -154,12 +191,20 @@ impl Decoder {
                 event.res = child_pid as i64;
                 Some(event)
             }
-            RecordKind::Exit => Some(self.event(
+            RecordKind::Exit => {
+                // An image whose exit never came dies with its process.
+                for tid in [h.task.tid, h.task.pid] {
+                    if self.pending_exec.remove(&tid).is_some() {
+                        self.exec_images_dropped += 1;
+                    }
+                }
+                Some(self.event(
                 EventKind::Exit {
                     status: h.args[0] as u32,
                 },
                 &record,
-            )),
+                ))
+            }
         }
     }
 
@@ -167,15 +212,20 @@ impl Decoder {
     /// the exit will carry (the leader's, if a non-leader thread exec'd).
     fn remember_exec(&mut self, record: &Record<'_>) {
         let h = &record.header;
-        if self.pending_exec.len() >= MAX_PENDING_EXECS {
-            let now = h.ts_ns;
-            self.pending_exec
-                .retain(|_, p| now.saturating_sub(p.enter_ns) < PENDING_EXEC_TTL_NS);
+        // Entries are never used before their removal, so the least recently used is the
+        // oldest: aging is a look at one end.
+        while self
+            .pending_exec
+            .oldest()
+            .is_some_and(|(_, p)| h.ts_ns.saturating_sub(p.enter_ns) >= PENDING_EXEC_TTL_NS)
+        {
+            self.pending_exec.pop_oldest();
+            self.exec_images_dropped += 1;
         }
         let flags = h.args[1];
         let exe = (flags & exe_flags::NO_IMAGE == 0)
             .then(|| exe_path::assemble(record.strings[2], flags));
-        self.pending_exec.insert(
+        let pushed_out = self.pending_exec.insert(
             h.task.tid,
             PendingExec {
                 details: ExecDetails {
@@ -188,6 +238,14 @@ impl Decoder {
                 enter_ns: h.ts_ns,
             },
         );
+        if pushed_out.is_some() {
+            self.exec_images_dropped += 1;
+        }
+    }
+
+    /// Exec images waiting for their syscall's exit now.
+    pub fn pending_execs(&self) -> usize {
+        self.pending_exec.len()
     }
 
     fn event(&self, kind: EventKind, record: &Record<'_>) -> Event {
@@ -272,6 +330,33 @@ mod tests {
         );
         assert!(split_argv(b"").is_empty());
         assert_eq!(split_argv(b"x\0\0y\0").len(), 3);
+    }
+
+    /// Execs whose syscall exit never comes (as a 32-bit task's while the compat programs are
+    /// detached): their images are bounded, aged, and dropped at their process's exit.
+    #[test]
+    fn exec_images_without_their_exit_do_not_pile_up() {
+        let mut decoder = Decoder::new();
+        let image = |pid: u32, ts: u64| {
+            encode(
+                header(RecordKind::ExecImage, pid, ts),
+                &[b"/usr/bin/true", b"true\0", b""],
+            )
+        };
+        // Many more than the bound within the age limit: the oldest are pushed out.
+        for pid in 0..(MAX_PENDING_EXECS as u32 * 4) {
+            assert!(decoder.decode(&image(pid + 1, 1_000 + pid as u64)).is_none());
+        }
+        assert_eq!(decoder.pending_execs(), MAX_PENDING_EXECS);
+        assert_eq!(decoder.exec_images_dropped, 3 * MAX_PENDING_EXECS as u64);
+        // The newest one is still joined with its exit.
+        let newest = MAX_PENDING_EXECS as u32 * 4;
+        let exit = encode(header(RecordKind::Exit, newest, 2_000_000), &[]);
+        decoder.decode(&exit).expect("an exit event");
+        assert_eq!(decoder.pending_execs(), MAX_PENDING_EXECS - 1);
+        // Past the age limit, the next image clears every stale one.
+        decoder.decode(&image(1, PENDING_EXEC_TTL_NS + 1_000_000_000));
+        assert_eq!(decoder.pending_execs(), 1);
     }
 
     #[test]
