@@ -266,6 +266,8 @@ impl Recordings {
         tracing::info!(
             recording = name,
             syscalls = recording.syscalls.len(),
+            paths = recording.apparmor.paths(),
+            paths_not_kept = recording.apparmor.dropped,
             "recording stopped"
         );
         Ok(recording)
@@ -343,7 +345,18 @@ impl Recordings {
         if let EventKind::Fork { .. } = event.kind {
             running.forks += 1;
         }
+        let dropped = running.apparmor.dropped;
         running.apparmor.observe(event);
+        if dropped == 0 && running.apparmor.dropped > 0 {
+            tracing::warn!(
+                recording = name,
+                paths = running.apparmor.paths(),
+                limit = super::recording::MAX_OBSERVED_PATHS,
+                bytes_limit = super::recording::MAX_OBSERVED_BYTES,
+                "recording reached its bound of observed paths: further executables, mounts \
+                 and chmod targets are counted, not kept, and the profile will lack them"
+            );
+        }
     }
 }
 

@@ -36,8 +36,18 @@ pub struct Recording {
     pub duration: Duration,
 }
 
+/// The most paths (executables, mounts, unmounts, chmod targets together) one recording
+/// keeps. A real workload's AppArmor profile names tens to hundreds; a recorded process that
+/// touches millions of distinct paths would otherwise grow the sensor without end. What is
+/// past the bound is counted ([`AppArmorObservations::dropped`]) and said in the recording's
+/// warnings and the log.
+pub const MAX_OBSERVED_PATHS: usize = 16_384;
+/// The most bytes of path text one recording keeps (each path is up to two `PATH_MAX`s long,
+/// so the count alone would allow 128 MiB).
+pub const MAX_OBSERVED_BYTES: usize = 4 << 20;
+
 /// What an AppArmor profile needs, from the events the sensor sees.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Eq, Serialize, Deserialize)]
 pub struct AppArmorObservations {
     /// Paths of the binaries executed (the image the kernel loaded).
     pub executables: BTreeSet<String>,
@@ -48,6 +58,30 @@ pub struct AppArmorObservations {
     pub capabilities: BTreeSet<String>,
     /// Files whose mode the workload changed.
     pub chmod_targets: BTreeSet<String>,
+    /// Observations not kept because the recording had reached [`MAX_OBSERVED_PATHS`] or
+    /// [`MAX_OBSERVED_BYTES`]: a profile from it lacks them.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub dropped: u64,
+    /// Bytes of path text held, against [`MAX_OBSERVED_BYTES`].
+    #[serde(skip)]
+    bytes: usize,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// Equal when they hold the same observations; the byte count is bookkeeping (not written
+/// out, so a recording read back has none).
+impl PartialEq for AppArmorObservations {
+    fn eq(&self, other: &Self) -> bool {
+        self.executables == other.executables
+            && self.mounts == other.mounts
+            && self.umounts == other.umounts
+            && self.capabilities == other.capabilities
+            && self.chmod_targets == other.chmod_targets
+            && self.dropped == other.dropped
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -96,6 +130,15 @@ impl Recording {
                 unnamed.join(", ")
             ));
         }
+        if self.apparmor.dropped > 0 {
+            warnings.push(format!(
+                "the recording reached its bound of {MAX_OBSERVED_PATHS} paths or {} MiB of \
+                 path text: {} more executables, mounts or chmod targets were not kept, so an \
+                 AppArmor profile from it lacks them; record a narrower workload",
+                MAX_OBSERVED_BYTES >> 20,
+                self.apparmor.dropped
+            ));
+        }
         if self.out_of_range > 0 {
             warnings.push(format!(
                 "{} syscalls past the recorder's 1024 numbers were made and are not in the profile",
@@ -124,14 +167,86 @@ fn absolute(path: &[u8], event: &Event) -> String {
     }
 }
 
+/// Which of the bounded sets an observation goes to.
+#[derive(Clone, Copy)]
+enum PathSet {
+    Executables,
+    Umounts,
+    ChmodTargets,
+}
+
 impl AppArmorObservations {
     pub fn merge(&mut self, other: &AppArmorObservations) {
-        self.executables.extend(other.executables.iter().cloned());
-        self.mounts.extend(other.mounts.iter().cloned());
-        self.umounts.extend(other.umounts.iter().cloned());
+        // A recording read back carries no byte count: count again before adding.
+        self.bytes = self.path_bytes();
+        for path in &other.executables {
+            self.insert_path(PathSet::Executables, path.clone());
+        }
+        for mount in &other.mounts {
+            self.insert_mount(mount.clone());
+        }
+        for path in &other.umounts {
+            self.insert_path(PathSet::Umounts, path.clone());
+        }
+        for path in &other.chmod_targets {
+            self.insert_path(PathSet::ChmodTargets, path.clone());
+        }
         self.capabilities.extend(other.capabilities.iter().cloned());
-        self.chmod_targets
-            .extend(other.chmod_targets.iter().cloned());
+        self.dropped += other.dropped;
+    }
+
+    /// Paths held in the bounded sets.
+    pub fn paths(&self) -> usize {
+        self.executables.len() + self.mounts.len() + self.umounts.len() + self.chmod_targets.len()
+    }
+
+    fn path_bytes(&self) -> usize {
+        let strings = self
+            .executables
+            .iter()
+            .chain(&self.umounts)
+            .chain(&self.chmod_targets);
+        strings.map(String::len).sum::<usize>()
+            + self
+                .mounts
+                .iter()
+                .map(|m| m.source.len() + m.target.len() + m.fstype.len())
+                .sum::<usize>()
+    }
+
+    /// Whether `bytes` more fit; counts the observation as dropped if not.
+    fn admit(&mut self, bytes: usize) -> bool {
+        if self.paths() >= MAX_OBSERVED_PATHS || self.bytes + bytes > MAX_OBSERVED_BYTES {
+            self.dropped += 1;
+            return false;
+        }
+        true
+    }
+
+    fn insert_path(&mut self, set: PathSet, path: String) {
+        let set_ref = match set {
+            PathSet::Executables => &self.executables,
+            PathSet::Umounts => &self.umounts,
+            PathSet::ChmodTargets => &self.chmod_targets,
+        };
+        if set_ref.contains(&path) || !self.admit(path.len()) {
+            return;
+        }
+        self.bytes += path.len();
+        match set {
+            PathSet::Executables => self.executables.insert(path),
+            PathSet::Umounts => self.umounts.insert(path),
+            PathSet::ChmodTargets => self.chmod_targets.insert(path),
+        };
+    }
+
+    fn insert_mount(&mut self, mount: MountRule) {
+        let len = mount.source.len() + mount.target.len() + mount.fstype.len();
+        if self.mounts.contains(&mount) || !self.admit(len) {
+            return;
+        }
+        self.bytes += len;
+        self.mounts.insert(mount);
     }
 
     /// Takes what a profile needs from one event of a recorded process. Failed calls count
@@ -151,7 +266,7 @@ impl AppArmorObservations {
                 // what AppArmor matches (a memory file as `/memfd:NAME (deleted)`, as the
                 // kernel names it).
                 if let Some(exe) = &exec.exe {
-                    self.executables.insert(text(&exe.path));
+                    self.insert_path(PathSet::Executables, text(&exe.path));
                     return;
                 }
                 let path = match &exec.image {
@@ -164,11 +279,11 @@ impl AppArmorObservations {
                     if let Ok(resolved) = std::fs::canonicalize(&path) {
                         let resolved = resolved.to_string_lossy().into_owned();
                         if resolved != path {
-                            self.executables.insert(resolved);
+                            self.insert_path(PathSet::Executables, resolved);
                         }
                     }
                 }
-                self.executables.insert(path);
+                self.insert_path(PathSet::Executables, path);
             }
             Family::Chmod => {
                 let target = match def.name {
@@ -176,21 +291,21 @@ impl AppArmorObservations {
                     _ => Some(absolute(&event.strings[0], event)),
                 };
                 if let Some(target) = target.filter(|t| !t.is_empty()) {
-                    self.chmod_targets.insert(target);
+                    self.insert_path(PathSet::ChmodTargets, target);
                 }
             }
             Family::Mount => {
                 self.capabilities.insert("sys_admin".into());
                 match def.name {
                     "mount" => {
-                        self.mounts.insert(MountRule {
+                        self.insert_mount(MountRule {
                             source: text(&event.strings[0]),
                             target: absolute(&event.strings[1], event),
                             fstype: text(&event.strings[2]),
                         });
                     }
                     "umount2" => {
-                        self.umounts.insert(absolute(&event.strings[0], event));
+                        self.insert_path(PathSet::Umounts, absolute(&event.strings[0], event));
                     }
                     _ => {}
                 }
@@ -255,6 +370,48 @@ mod seconds {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A workload touching far more distinct paths than the bound: the sets stop growing,
+    /// the rest is counted, and the recording says so.
+    #[test]
+    fn a_recording_caps_its_paths_and_says_so() {
+        let mut observations = AppArmorObservations::default();
+        let total = MAX_OBSERVED_PATHS + 1000;
+        for i in 0..total {
+            observations.insert_path(PathSet::ChmodTargets, format!("/tmp/f{i}"));
+        }
+        // Seen again: neither kept twice nor counted as dropped.
+        observations.insert_path(PathSet::ChmodTargets, "/tmp/f0".into());
+        assert_eq!(observations.paths(), MAX_OBSERVED_PATHS);
+        assert_eq!(observations.dropped, 1000);
+        let recording = Recording {
+            apparmor: observations.clone(),
+            ..Recording::default()
+        };
+        let warnings = recording.warnings();
+        assert!(
+            warnings.iter().any(|w| w.contains("1000 more") && w.contains("bound")),
+            "{warnings:?}"
+        );
+        // The byte bound holds for long paths too.
+        let mut long = AppArmorObservations::default();
+        let path = "/".repeat(4000);
+        for i in 0..2000 {
+            long.insert_path(PathSet::Executables, format!("{path}{i}"));
+        }
+        assert!(long.path_bytes() <= MAX_OBSERVED_BYTES);
+        assert!(long.dropped > 0);
+        // Merging keeps the bound and the count.
+        let mut merged = AppArmorObservations::default();
+        merged.merge(&observations);
+        merged.merge(&long);
+        assert_eq!(merged.paths(), MAX_OBSERVED_PATHS);
+        assert!(merged.dropped >= 1000 + long.dropped);
+        // Written and read back, the count stays.
+        let json = serde_json::to_string(&recording).expect("json");
+        let back: Recording = serde_json::from_str(&json).expect("read back");
+        assert_eq!(back.apparmor.dropped, 1000);
+    }
 
     #[test]
     fn capability_names_are_apparmors() {
