@@ -7,6 +7,9 @@
 //!   processes, with no 32-bit process running and with one.
 //! - `alerts` (sensor/benches/alerts.rs): alert delivery over gRPC to 1 and 10 subscribers,
 //!   throughput and syscall-to-subscriber latency at a steady 10,000 alerts/s.
+//! - `memory` (sensor/benches/memory.rs): peak RSS of the agent's bounded structures under
+//!   hostile load: 1 M processes' worth of process-table churn, a recording of 1 M distinct
+//!   paths, 1,000 gRPC subscribers on the release `sensor run`.
 //! - `resource` (here): CPU and memory of the release `sensor run`, idle and under a paced
 //!   syscall load, the figures the DaemonSet's requests and limits are sized from.
 
@@ -40,7 +43,14 @@ pub fn run(chmod_calls: u64, execs: u64, rounds: u64) -> Result<()> {
     crate::cargo(&["bench", "-p", "sensor", "--bench", "record"])?;
     crate::cargo(&["bench", "-p", "sensor", "--bench", "compat"])?;
     alerts(rounds)?;
+    memory()?;
     resource(10, 100_000)
+}
+
+/// The `memory` figure (sensor/benches/memory.rs), which with `resource` sizes the DaemonSet's
+/// memory request and limit.
+pub fn memory() -> Result<()> {
+    crate::cargo(&["bench", "-p", "sensor", "--bench", "memory"])
 }
 
 /// The `alerts` figure (sensor/benches/alerts.rs): the release `sensor run` delivering alerts

@@ -66,6 +66,10 @@ enum Cmd {
         /// latency and CPU at a steady 10,000 alerts/s).
         #[arg(long)]
         alerts_only: bool,
+        /// Only the memory figure (peak RSS of the process table under 1 M processes' churn,
+        /// of a recording of 1 M distinct paths, and of `sensor run` with 1,000 subscribers).
+        #[arg(long)]
+        memory_only: bool,
     },
     /// Build the fuzz targets (fuzz/, cargo-fuzz with nightly) and run each for a while; with
     /// names, only those targets. The corpus grows in ~/.cache/sensor/fuzz/<target>.
@@ -122,9 +126,15 @@ fn main() -> Result<()> {
             rounds,
             resource_only,
             alerts_only,
+            memory_only,
         } => {
             setup::run()?;
-            if alerts_only {
+            if memory_only {
+                if !is_root() {
+                    bail!("the benchmarks load eBPF programs: run them as root");
+                }
+                bench::memory()
+            } else if alerts_only {
                 if !is_root() {
                     bail!("the benchmarks load eBPF programs: run them as root");
                 }
