@@ -72,7 +72,8 @@ impl Events {
                 let mut o = lock.lock().unwrap();
                 o.lines += 1;
                 if line.contains(&marker) {
-                    o.marked.push(serde_json::from_str(&line).expect("JSON line"));
+                    o.marked
+                        .push(serde_json::from_str(&line).expect("JSON line"));
                     cvar.notify_all();
                 }
             }
@@ -201,7 +202,10 @@ fn a_300000_deep_fork_chain_neither_kills_nor_fills_the_sensor() {
     );
     common::daemon::sigterm(&sensor_child.child);
     let status = common::daemon::wait_timeout(&mut sensor_child.child, Duration::from_secs(20));
-    assert!(status.is_some(), "the sensor did not stop on SIGTERM within 20 s");
+    assert!(
+        status.is_some(),
+        "the sensor did not stop on SIGTERM within 20 s"
+    );
     std::thread::sleep(Duration::from_millis(200));
     let stderr = sensor_child.stderr.lock().unwrap().clone();
     if let Some(summary) = stderr.iter().find(|l| l.contains("sensor summary:")) {

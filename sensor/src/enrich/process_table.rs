@@ -317,7 +317,10 @@ mod tests {
         for pid in [a, c, d, a1] {
             assert!(table.get(pid).is_some(), "{pid} kept");
         }
-        assert_eq!(table.get(a1).and_then(|p| p.ancestor(1)).map(|p| p.pid), Some(a));
+        assert_eq!(
+            table.get(a1).and_then(|p| p.ancestor(1)).map(|p| p.pid),
+            Some(a)
+        );
     }
 
     #[test]

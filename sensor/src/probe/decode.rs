@@ -199,10 +199,10 @@ impl Decoder {
                     }
                 }
                 Some(self.event(
-                EventKind::Exit {
-                    status: h.args[0] as u32,
-                },
-                &record,
+                    EventKind::Exit {
+                        status: h.args[0] as u32,
+                    },
+                    &record,
                 ))
             }
         }
@@ -345,7 +345,9 @@ mod tests {
         };
         // Many more than the bound within the age limit: the oldest are pushed out.
         for pid in 0..(MAX_PENDING_EXECS as u32 * 4) {
-            assert!(decoder.decode(&image(pid + 1, 1_000 + pid as u64)).is_none());
+            assert!(decoder
+                .decode(&image(pid + 1, 1_000 + pid as u64))
+                .is_none());
         }
         assert_eq!(decoder.pending_execs(), MAX_PENDING_EXECS);
         assert_eq!(decoder.exec_images_dropped, 3 * MAX_PENDING_EXECS as u64);

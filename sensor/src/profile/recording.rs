@@ -390,7 +390,9 @@ mod tests {
         };
         let warnings = recording.warnings();
         assert!(
-            warnings.iter().any(|w| w.contains("1000 more") && w.contains("bound")),
+            warnings
+                .iter()
+                .any(|w| w.contains("1000 more") && w.contains("bound")),
             "{warnings:?}"
         );
         // The byte bound holds for long paths too.
