@@ -34,7 +34,8 @@ use sensor_common::RecordKind;
 
 const PROCESSES: u32 = 1_000_000;
 const PATHS: u32 = 1_000_000;
-const SUBSCRIBERS: usize = 1_000;
+/// The issue's figure, and `grpc.limits.max_subscribers`' default.
+const SUBSCRIBERS: [usize; 2] = [1_000, 128];
 /// Pids above the kernel's largest `pid_max`, so that no /proc entry answers for them.
 const FIRST_PID: u32 = 5_000_000;
 const RULE: &str = "Bench Memory Alert";
@@ -79,7 +80,9 @@ fn main() {
         println!("subscribers: skipped (loads eBPF programs: run as root)");
         return;
     }
-    subscribers(rate, seconds);
+    for n in SUBSCRIBERS {
+        subscribers(n, rate, seconds);
+    }
 }
 
 fn status_kib(pid: &str, field: &str) -> u64 {
@@ -169,11 +172,12 @@ fn path_of(i: u32) -> String {
     format!("/var/lib/app/cache/{:02x}/object-{i:08}.tmp", i % 256)
 }
 
-/// 1,000 subscribers on the release sensor's socket, alerts at `rate` a second for `seconds`.
-fn subscribers(rate: u64, seconds: u64) {
-    let dir = PathBuf::from(format!("{PREFIX}-{}", std::process::id()));
+/// `count` subscribers on the release sensor's socket, alerts at `rate` a second for
+/// `seconds`.
+fn subscribers(count: usize, rate: u64, seconds: u64) {
+    let dir = PathBuf::from(format!("{PREFIX}-{}-{count}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("scratch directory");
-    let mut sensor = Sensor::start(&dir);
+    let mut sensor = Sensor::start(&dir, count);
     let pid = sensor.pid.to_string();
     let idle_hwm = status_kib(&pid, "VmHWM");
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -184,12 +188,12 @@ fn subscribers(rate: u64, seconds: u64) {
     let target = Target::Socket(sensor.socket.clone());
     let file = dir.join("target");
     std::fs::write(&file, b"x").expect("scratch file");
-    let (received, dropped, calls) = runtime.block_on(async {
+    let (received, dropped, calls, connected_hwm) = runtime.block_on(async {
         let stop = Arc::new(AtomicBool::new(false));
         let received = Arc::new(AtomicU64::new(0));
         let dropped = Arc::new(AtomicU64::new(0));
         let mut tasks = Vec::new();
-        for i in 0..SUBSCRIBERS {
+        for i in 0..count {
             let mut client = connect(&target).await.expect("connect");
             let mut stream = client
                 .subscribe(api::SubscribeRequest {
@@ -222,13 +226,28 @@ fn subscribers(rate: u64, seconds: u64) {
                 }
             }));
         }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let connected_hwm = status_kib(&pid, "VmHWM");
         let path =
             std::ffi::CString::new(file.as_os_str().to_string_lossy().as_bytes()).expect("path");
         let calls = tokio::task::spawn_blocking(move || paced_chmod(&path, rate, seconds))
             .await
             .expect("generator");
-        // Let delivery finish.
-        tokio::time::sleep(Duration::from_secs(2)).await;
+        // Let delivery finish: every subscriber has every alert, or nothing moved for 2 s
+        // (at most 60 s).
+        let expected = calls * count as u64;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let (mut last, mut moved) = (0, Instant::now());
+        while Instant::now() < deadline && moved.elapsed() < Duration::from_secs(2) {
+            let now = received.load(Ordering::Relaxed) + dropped.load(Ordering::Relaxed);
+            if now >= expected {
+                break;
+            }
+            if now != last {
+                (last, moved) = (now, Instant::now());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
         stop.store(true, Ordering::Relaxed);
         for task in tasks {
             let _ = task.await;
@@ -237,20 +256,25 @@ fn subscribers(rate: u64, seconds: u64) {
             received.load(Ordering::Relaxed),
             dropped.load(Ordering::Relaxed),
             calls,
+            connected_hwm,
         )
     });
     let hwm = status_kib(&pid, "VmHWM");
     let rss = status_kib(&pid, "VmRSS");
     let summary = sensor.stop();
     println!(
-        "subscribers: release `sensor run`, {SUBSCRIBERS} gRPC subscribers on its Unix socket, \
+        "subscribers: release `sensor run`, {count} gRPC subscribers on its Unix socket, \
          {calls} alerts at {rate}/s over {seconds} s"
     );
     println!("| sensor | peak RSS (VmHWM) MiB | RSS at the end MiB |");
     println!("|---|---|---|");
     println!("| started, no subscriber | {:.1} | |", mib(idle_hwm));
     println!(
-        "| {SUBSCRIBERS} subscribers, {} alerts received, {dropped} dropped | {:.1} | {:.1} |",
+        "| {count} subscribers connected, no alert yet | {:.1} | |",
+        mib(connected_hwm)
+    );
+    println!(
+        "| {count} subscribers, {} alerts received, {dropped} dropped | {:.1} | {:.1} |",
         received,
         mib(hwm),
         mib(rss)
@@ -287,7 +311,7 @@ struct Sensor {
 }
 
 impl Sensor {
-    fn start(dir: &Path) -> Self {
+    fn start(dir: &Path, subscribers: usize) -> Self {
         let rules = dir.join("rules.yaml");
         std::fs::write(
             &rules,
@@ -303,8 +327,8 @@ impl Sensor {
         std::fs::write(
             &config,
             format!(
-                "grpc:\n  limits:\n    max_subscribers: {SUBSCRIBERS}\n    \
-                 max_subscribers_per_identity: {SUBSCRIBERS}\n"
+                "grpc:\n  limits:\n    max_subscribers: {subscribers}\n    \
+                 max_subscribers_per_identity: {subscribers}\n"
             ),
         )
         .expect("config file");

@@ -14,9 +14,10 @@ use super::process::{bounded_lineage, Process, MAX_ANCESTRY};
 /// process that made no syscall for longest; its next event reads /proc once again), so
 /// neither missed exit events nor a flood of live processes grow the table without end, and
 /// a flood evicts only what nobody used since. Sized from `cargo xtask bench` (`memory`):
-/// about 256 bytes an entry with its strings, so a full table stays well inside the
-/// DaemonSet's memory limit, while a node rarely runs more than a few ten thousand processes.
-pub const MAX_PROCESSES: usize = 1 << 18;
+/// about 500 bytes an entry with its strings, so a full table costs about 33 MiB of the
+/// DaemonSet's memory limit (262,144 cost 131 MiB), while a node rarely runs more than a few
+/// ten thousand processes (and many nodes' `pid_max` is 32,768).
+pub const MAX_PROCESSES: usize = 1 << 16;
 
 /// Pids remembered as gone, so events of a process that exited unseen do not each read /proc.
 const MAX_GONE: usize = 4096;
