@@ -95,6 +95,17 @@ impl Sink for AlertSink {
     fn flush(&mut self) -> std::io::Result<()> {
         self.outputs.flush()
     }
+
+    fn lost(&mut self, stats: &crate::pipeline::Stats) -> std::io::Result<()> {
+        self.outputs.lost(crate::sinks::drop_alert::LossCounts {
+            events: stats.events,
+            ring_full: stats.loss.ring_full,
+            missing_enter: stats.loss.missing_enter,
+            compat_unstopped: stats.loss.compat_unstopped,
+            malformed: stats.malformed,
+            output_dropped: 0,
+        })
+    }
 }
 
 /// The node's name, as Falco reports it in `hostname`.
