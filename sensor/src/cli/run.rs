@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use sensor::config::{schema, Config};
+use sensor::consumers::Consumers;
 use sensor::pipeline::Pipeline;
 use sensor::probe::{Probe, ProbeConfig};
 use sensor::rules::{AlertSink, LiveRules, RuleFiles};
@@ -385,9 +386,13 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         schema::Matching::First => MatchMode::First,
         schema::Matching::All => MatchMode::All,
     };
-    let mut sink = AlertSink::new(live.clone(), matching, outputs, telemetry.clone())
-        .with_profiles(pipeline.probe().recordings());
-    let result = pipeline.run(&stop, &mut sink);
+    // The profile recorder and the rules are sibling consumers of every event.
+    let mut consumers = Consumers {
+        profiles: Some(pipeline.probe().recordings()),
+        rules: AlertSink::new(live.clone(), matching, outputs, telemetry.clone()),
+    };
+    let result = pipeline.run(&stop, &mut consumers);
+    let sink = consumers.rules;
     telemetry.attached.store(false, Ordering::Release);
 
     // Shutdown: the programs are detached and the ring buffer drained (in `run`); now the
