@@ -205,7 +205,13 @@ fn a_blocked_stdout_and_a_stalled_http_receiver_cost_no_ring_loss() {
     let (http_port, _) = http_receiver(false);
     let alerts = dir.path("alerts.json");
     let mut child = Command::new(SENSOR)
-        .args(["run", "--no-health", "--no-grpc-socket", "--json", "--rules"])
+        .args([
+            "run",
+            "--no-health",
+            "--no-grpc-socket",
+            "--json",
+            "--rules",
+        ])
         .arg(&rules)
         .arg("--output-file")
         .arg(&alerts)
@@ -293,7 +299,10 @@ fn a_notice_flood_through_a_small_queue_never_evicts_a_critical_alert() {
     assert!(status.success(), "exit status {status}");
     let line = summary(&stderr);
     let floods = count(&lines, "\"Flood chmod\"");
-    assert!(floods < 10_000, "the flood was not dropped at all ({floods})");
+    assert!(
+        floods < 10_000,
+        "the flood was not dropped at all ({floods})"
+    );
     assert!(line.contains("stdout sent"), "{line}");
     assert!(!line.contains("stdout sent 0 dropped 0"), "{line}");
     assert_eq!(count(&lines, "\"Critical chmod\""), 1);
@@ -365,7 +374,10 @@ fn a_stalled_pipeline_fails_healthz_and_its_ring_overflow_raises_the_drop_alert_
         get(health, "/healthz").is_some_and(|(s, body)| s == 503 && body.contains("no progress"))
     });
     let (_, metrics) = get(health, "/metrics").expect("metrics");
-    assert!(metrics.contains("sensor_ring_buffer_pending 1"), "{metrics}");
+    assert!(
+        metrics.contains("sensor_ring_buffer_pending 1"),
+        "{metrics}"
+    );
     assert!(metrics.contains("sensor_healthy 0"), "{metrics}");
     std::fs::remove_file(&stall).expect("unstall");
 
@@ -373,12 +385,18 @@ fn a_stalled_pipeline_fails_healthz_and_its_ring_overflow_raises_the_drop_alert_
         get(health, "/healthz").is_some_and(|(s, _)| s == 200)
     });
     let limit = Duration::from_secs(30);
-    wait_until("the drop alert on stdout", limit, || count(&stdout, DROP_RULE) > 0);
+    wait_until("the drop alert on stdout", limit, || {
+        count(&stdout, DROP_RULE) > 0
+    });
     wait_until("the drop alert in the file", limit, || {
         file_count(&alerts, DROP_RULE) > 0
     });
-    wait_until("the drop alert over HTTP", limit, || count(&posted, DROP_RULE) > 0);
-    wait_until("the drop alert over gRPC", limit, || count(&grpc, DROP_RULE) > 0);
+    wait_until("the drop alert over HTTP", limit, || {
+        count(&posted, DROP_RULE) > 0
+    });
+    wait_until("the drop alert over gRPC", limit, || {
+        count(&grpc, DROP_RULE) > 0
+    });
     let alert: serde_json::Value = serde_json::from_str(
         stdout
             .lock()

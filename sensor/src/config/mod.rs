@@ -179,7 +179,9 @@ impl Config {
                 add(key, "must be at least 1".into());
             }
         }
-        if outputs.drop_alert.enabled && outputs.drop_alert.interval < std::time::Duration::from_secs(1) {
+        if outputs.drop_alert.enabled
+            && outputs.drop_alert.interval < std::time::Duration::from_secs(1)
+        {
             add(
                 "outputs.drop_alert.interval",
                 "must be at least 1s (losses are counted once a second)".into(),

@@ -41,7 +41,9 @@ impl LossCounts {
             events: self.events.saturating_sub(earlier.events),
             ring_full: self.ring_full.saturating_sub(earlier.ring_full),
             missing_enter: self.missing_enter.saturating_sub(earlier.missing_enter),
-            compat_unstopped: self.compat_unstopped.saturating_sub(earlier.compat_unstopped),
+            compat_unstopped: self
+                .compat_unstopped
+                .saturating_sub(earlier.compat_unstopped),
             malformed: self.malformed.saturating_sub(earlier.malformed),
             output_dropped: self.output_dropped.saturating_sub(earlier.output_dropped),
         }
@@ -81,7 +83,10 @@ impl DropAlerts {
             // Events alone do not make an alert; keep them for the next one's n_evts.
             return None;
         }
-        if self.last.is_some_and(|last| now.duration_since(last) < self.interval) {
+        if self
+            .last
+            .is_some_and(|last| now.duration_since(last) < self.interval)
+        {
             return None;
         }
         self.reported = totals;
@@ -101,17 +106,17 @@ fn alert(delta: &LossCounts, hostname: &str, wall_ns: u64) -> Alert {
         ("n_drops", n_drops),
         ("n_drops_buffer_total", delta.ring_full),
         ("sensor.n_drops_exit_without_enter", delta.missing_enter),
-        ("sensor.n_drops_compat_exec_not_stopped", delta.compat_unstopped),
+        (
+            "sensor.n_drops_compat_exec_not_stopped",
+            delta.compat_unstopped,
+        ),
         ("sensor.n_malformed", delta.malformed),
         ("sensor.n_output_dropped", delta.output_dropped),
     ];
     let output_fields: BTreeMap<String, serde_json::Value> = fields
         .iter()
         .map(|(k, v)| (k.to_string(), serde_json::Value::from(v.to_string())))
-        .chain([(
-            "ebpf_enabled".to_string(),
-            serde_json::Value::from("1"),
-        )])
+        .chain([("ebpf_enabled".to_string(), serde_json::Value::from("1"))])
         .collect();
     let message = format!(
         "{RULE}. {n_drops} system calls dropped since the last report \
@@ -151,10 +156,15 @@ mod tests {
             events: 100,
             ..Default::default()
         };
-        assert!(drops.check(t0, totals, "h", 0).is_none(), "no loss, no alert");
+        assert!(
+            drops.check(t0, totals, "h", 0).is_none(),
+            "no loss, no alert"
+        );
         totals.ring_full = 5;
         totals.output_dropped = 2;
-        let first = drops.check(t0, totals, "h", 0).expect("the first loss at once");
+        let first = drops
+            .check(t0, totals, "h", 0)
+            .expect("the first loss at once");
         assert_eq!(first.rule, RULE);
         assert_eq!(first.output_fields["n_drops"], "5");
         assert_eq!(first.output_fields["n_evts"], "105");
@@ -162,7 +172,9 @@ mod tests {
         assert_eq!(first.output_fields["sensor.n_output_dropped"], "2");
         totals.ring_full = 8;
         totals.malformed = 1;
-        assert!(drops.check(t0 + Duration::from_secs(3), totals, "h", 0).is_none());
+        assert!(drops
+            .check(t0 + Duration::from_secs(3), totals, "h", 0)
+            .is_none());
         totals.ring_full = 9;
         let second = drops
             .check(t0 + Duration::from_secs(10), totals, "h", 0)

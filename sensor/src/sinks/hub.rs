@@ -301,11 +301,7 @@ impl AlertHub {
             total_queue_bytes: caps.total_queue_bytes,
             filter,
             queue: Mutex::new(Queue {
-                alerts: AlertQueue::new(
-                    capacity,
-                    Some(caps.queue_bytes),
-                    WhenFull::ByPriority,
-                ),
+                alerts: AlertQueue::new(capacity, Some(caps.queue_bytes), WhenFull::ByPriority),
                 unreported: 0,
                 closed: None,
             }),
@@ -496,7 +492,10 @@ mod tests {
         for i in 0..1000 {
             hub.publish(&record_at(&format!("n{i}"), sensor_rules::Priority::Notice));
         }
-        assert!(matches!(sub.next().await, Delivery::Dropped { dropped: 997, .. }));
+        assert!(matches!(
+            sub.next().await,
+            Delivery::Dropped { dropped: 997, .. }
+        ));
         match sub.next().await {
             Delivery::Alerts(alerts) => {
                 let rules: Vec<_> = alerts

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use sensor_rules::Priority;
 
-use super::queue::{AlertQueue, WhenFull, Weighed};
+use super::queue::{AlertQueue, Weighed, WhenFull};
 use super::record::AlertRecord;
 
 /// Where alerts go. Runs on its output's own thread; may block as long as its destination
@@ -291,7 +291,10 @@ mod tests {
         *gate.0.lock().unwrap() = true;
         gate.1.notify_all();
         assert_eq!(handle.close(Instant::now() + Duration::from_secs(5)), 0);
-        assert_eq!(*written.lock().unwrap(), ["first", "critical", "n98", "n99"]);
+        assert_eq!(
+            *written.lock().unwrap(),
+            ["first", "critical", "n98", "n99"]
+        );
         assert_eq!(counters.sent.load(Ordering::Relaxed), 4);
     }
 }

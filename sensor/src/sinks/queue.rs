@@ -196,7 +196,10 @@ mod tests {
     #[test]
     fn a_flood_of_notices_never_evicts_a_critical() {
         let mut queue = AlertQueue::new(4, None, WhenFull::ByPriority);
-        assert!(queue.push(Item(Priority::Critical, 0, 1)).dropped.is_empty());
+        assert!(queue
+            .push(Item(Priority::Critical, 0, 1))
+            .dropped
+            .is_empty());
         for i in 1..1000 {
             let pushed = queue.push(Item(Priority::Notice, i, 1));
             assert!(pushed.dropped.iter().all(|d| d.0 == Priority::Notice));

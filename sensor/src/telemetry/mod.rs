@@ -106,15 +106,19 @@ impl Telemetry {
 
     /// Called by the pipeline thread after each round of reading the ring buffer.
     pub fn progressed(&self) {
-        self.progress_ms
-            .store(self.started_mono.elapsed().as_millis() as u64, Ordering::Relaxed);
+        self.progress_ms.store(
+            self.started_mono.elapsed().as_millis() as u64,
+            Ordering::Relaxed,
+        );
     }
 
     /// Time since the pipeline last made progress: its lag behind the kernel when records
     /// are pending.
     pub fn since_progress(&self) -> std::time::Duration {
         let now = self.started_mono.elapsed().as_millis() as u64;
-        std::time::Duration::from_millis(now.saturating_sub(self.progress_ms.load(Ordering::Relaxed)))
+        std::time::Duration::from_millis(
+            now.saturating_sub(self.progress_ms.load(Ordering::Relaxed)),
+        )
     }
 
     /// Whether records wait in the ring buffer now (`None`: not known).

@@ -11,7 +11,8 @@
 pub fn hold() {
     use std::sync::OnceLock;
     static PATH: OnceLock<Option<std::path::PathBuf>> = OnceLock::new();
-    let Some(path) = PATH.get_or_init(|| std::env::var_os("SENSOR_TEST_STALL_WHILE").map(Into::into))
+    let Some(path) =
+        PATH.get_or_init(|| std::env::var_os("SENSOR_TEST_STALL_WHILE").map(Into::into))
     else {
         return;
     };
