@@ -2,6 +2,7 @@
 //! only parses the command line. Tests and benchmarks drive the same code.
 
 pub mod config;
+pub mod consumers;
 pub mod enrich;
 pub mod event;
 pub mod pipeline;

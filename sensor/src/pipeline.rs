@@ -63,6 +63,11 @@ pub trait Sink {
     fn flush(&mut self) -> Result<(), Self::Error> {
         Ok(())
     }
+    /// Called about once a second with the running totals, so that loss can be reported
+    /// (the drop alert).
+    fn lost(&mut self, _stats: &Stats) -> Result<(), Self::Error> {
+        Ok(())
+    }
 }
 
 impl<E, F: FnMut(&Event) -> Result<(), E>> Sink for F {
@@ -154,10 +159,12 @@ impl Pipeline {
                 }
                 return sink.flush();
             }
+            crate::telemetry::stall_hook::hold();
             if self.step(self.poll_interval, sink)? < BATCH {
                 sink.flush()?;
             }
             if let Some(t) = &self.telemetry {
+                t.progressed();
                 if last_publish.elapsed() >= PUBLISH_INTERVAL {
                     last_publish = Instant::now();
                     self.stats.loss = self.probe.loss();
@@ -179,6 +186,7 @@ impl Pipeline {
                     );
                     reported_loss = total;
                 }
+                sink.lost(&self.stats)?;
             }
         }
     }

@@ -217,7 +217,8 @@ fn runs_from_a_config_file_with_every_output_probes_metrics_hup_and_term() {
         "sensor_grpc_subscribers",
         "sensor_rules_loaded",
         "sensor_rules_reload_failures_total",
-        "sensor_http_output_alerts_total",
+        "sensor_output_alerts_total{output=\"http\"",
+        "sensor_pipeline_seconds_since_progress",
         "process_resident_memory_bytes",
     ] {
         assert!(

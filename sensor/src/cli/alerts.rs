@@ -108,7 +108,7 @@ pub struct AlertsArgs {
     /// Exit after this many alerts.
     #[arg(long, value_name = "N")]
     pub count: Option<u64>,
-    /// Alerts the sensor may queue for this client before dropping the oldest.
+    /// Alerts the sensor may queue for this client before dropping the least severe (oldest first).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub queue_size: u32,
     /// This client's name in the sensor's Status and logs.

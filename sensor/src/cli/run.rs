@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use sensor::config::{schema, Config};
+use sensor::consumers::Consumers;
 use sensor::pipeline::Pipeline;
 use sensor::probe::{Probe, ProbeConfig};
 use sensor::rules::{AlertSink, LiveRules, RuleFiles};
@@ -17,14 +18,12 @@ use sensor::sinks::grpc::{
 use sensor::sinks::http::{HttpConfig, HttpOutput};
 use sensor::sinks::hub::AlertHub;
 use sensor::sinks::lines::{LineFormat, LineOutput};
+use sensor::sinks::output::{OutputHandle, QueueConfig};
 use sensor::sinks::throttle::{RateLimitConfig, Throttle};
 use sensor::sinks::Outputs;
 use sensor::telemetry::health::HealthServer;
 use sensor::telemetry::{Parts, Telemetry};
 use sensor_rules::MatchMode;
-
-/// What shutdown gives the HTTP output to post its queue.
-const HTTP_GRACE: Duration = Duration::from_secs(5);
 
 /// `sensor run`'s flags; each overrides its key in the configuration file.
 #[derive(clap::Args, Debug, Default)]
@@ -312,26 +311,48 @@ pub fn run(config: Config) -> anyhow::Result<()> {
             }),
             Some(config.outputs.dedup.window),
         ));
+    if config.outputs.drop_alert.enabled {
+        outputs = outputs.with_drop_alerts(config.outputs.drop_alert.interval);
+    }
     if config.outputs.stdout.enabled {
-        outputs = outputs.with_lines(LineOutput::stdout(line_format(
-            config.outputs.stdout.format,
-        )));
+        let stdout = &config.outputs.stdout;
+        outputs = outputs.with_output(OutputHandle::start(
+            "stdout",
+            QueueConfig {
+                capacity: stdout.queue,
+                when_full: stdout.when_full,
+            },
+            LineOutput::stdout(line_format(stdout.format)),
+        )?);
     }
     if config.outputs.file.enabled {
-        outputs = outputs.with_lines(LineOutput::file(
-            config.outputs.file.path.clone(),
-            line_format(config.outputs.file.format),
-            hup_file,
+        let file = &config.outputs.file;
+        outputs = outputs.with_output(OutputHandle::start(
+            "file",
+            QueueConfig {
+                capacity: file.queue,
+                when_full: file.when_full,
+            },
+            LineOutput::file(file.path.clone(), line_format(file.format), hup_file)?,
         )?);
     }
     if config.outputs.http.enabled {
         let http = &config.outputs.http;
-        outputs = outputs.with_http(HttpOutput::start(HttpConfig {
+        let config = HttpConfig {
             url: http.url.clone(),
             timeout: http.timeout,
             queue: http.queue,
+            when_full: http.when_full,
             headers: http.headers.clone().into_iter().collect(),
-        })?);
+        };
+        outputs = outputs.with_output(OutputHandle::start(
+            "http",
+            QueueConfig {
+                capacity: config.queue,
+                when_full: config.when_full,
+            },
+            HttpOutput::new(config)?,
+        )?);
     }
 
     let kubernetes = super::KubernetesArgs {
@@ -349,8 +370,13 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         rules: live.clone(),
         hub: Some(hub.clone()),
         pods: pods.view(),
-        http: outputs.http().map(|h| h.counters.clone()),
+        outputs: outputs.counters(),
         program_ids: probe.program_ids.clone(),
+        ring: probe
+            .ring_watch()
+            .map_err(|e| tracing::warn!("/healthz cannot watch the ring buffer: {e}"))
+            .ok(),
+        stall_after: config.health.stall_after,
     });
     telemetry.attached.store(true, Ordering::Release);
     let mut pipeline = Pipeline::with_pods(probe, pods)
@@ -360,9 +386,13 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         schema::Matching::First => MatchMode::First,
         schema::Matching::All => MatchMode::All,
     };
-    let mut sink = AlertSink::new(live.clone(), matching, outputs, telemetry.clone())
-        .with_profiles(pipeline.probe().recordings());
-    let result = pipeline.run(&stop, &mut sink);
+    // The profile recorder and the rules are sibling consumers of every event.
+    let mut consumers = Consumers {
+        profiles: Some(pipeline.probe().recordings()),
+        rules: AlertSink::new(live.clone(), matching, outputs, telemetry.clone()),
+    };
+    let result = pipeline.run(&stop, &mut consumers);
+    let sink = consumers.rules;
     telemetry.attached.store(false, Ordering::Release);
 
     // Shutdown: the programs are detached and the ring buffer drained (in `run`); now the
@@ -375,8 +405,9 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         .map(|(r, n)| format!("{r:?}={n}"))
         .collect();
     let total: u64 = sink.alerts.values().sum();
-    let http = sink.outputs().http().map(|h| h.counters.clone());
-    let closed = sink.close(HTTP_GRACE);
+    let counters = sink.outputs().counters();
+    let drop_alerts = sink.outputs().drop_alerts();
+    let closed = sink.close(config.outputs.shutdown_grace);
     runtime.block_on(async {
         grpc.shutdown("the sensor is stopping").await;
         if let Some(health) = health {
@@ -401,13 +432,16 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     if folded + limited > 0 {
         summary.push_str(&format!("; deduplicated {folded}, rate limited {limited}"));
     }
-    if let Some(h) = http {
+    for (name, _, c) in counters {
         summary.push_str(&format!(
-            "; http sent {} dropped {} failed {}",
-            h.sent.load(Ordering::Relaxed),
-            h.dropped.load(Ordering::Relaxed),
-            h.failed.load(Ordering::Relaxed)
+            "; {name} sent {} dropped {} failed {}",
+            c.sent.load(Ordering::Relaxed),
+            c.dropped_queue_full.load(Ordering::Relaxed),
+            c.failed.load(Ordering::Relaxed)
         ));
+    }
+    if drop_alerts > 0 {
+        summary.push_str(&format!("; drop alerts {drop_alerts}"));
     }
     eprintln!("{summary}");
     super::ignore_broken_pipe(result.and(closed))

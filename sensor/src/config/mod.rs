@@ -169,9 +169,29 @@ impl Config {
                     format!("`{}` is not an http:// or https:// URL", outputs.http.url),
                 );
             }
-            if outputs.http.queue == 0 {
-                add("outputs.http.queue", "must be at least 1".into());
+        }
+        for (key, queue) in [
+            ("outputs.stdout.queue", outputs.stdout.queue),
+            ("outputs.file.queue", outputs.file.queue),
+            ("outputs.http.queue", outputs.http.queue),
+        ] {
+            if queue == 0 {
+                add(key, "must be at least 1".into());
             }
+        }
+        if outputs.drop_alert.enabled
+            && outputs.drop_alert.interval < std::time::Duration::from_secs(1)
+        {
+            add(
+                "outputs.drop_alert.interval",
+                "must be at least 1s (losses are counted once a second)".into(),
+            );
+        }
+        if self.health.stall_after < std::time::Duration::from_millis(100) {
+            add(
+                "health.stall_after",
+                "must be at least 100ms (the pipeline polls every few milliseconds)".into(),
+            );
         }
         if outputs.rate_limit.per_rule_per_second < 0.0
             || !outputs.rate_limit.per_rule_per_second.is_finite()
@@ -255,6 +275,11 @@ impl Config {
             ("grpc.limits.max_string_bytes", limits.max_string_bytes),
             ("grpc.limits.max_selector_bytes", limits.max_selector_bytes),
             ("grpc.limits.max_recordings", limits.max_recordings),
+            (
+                "grpc.limits.subscriber_queue_bytes",
+                limits.subscriber_queue_bytes,
+            ),
+            ("grpc.limits.total_queue_bytes", limits.total_queue_bytes),
         ] {
             if value == 0 {
                 add(key, "must be at least 1".into());

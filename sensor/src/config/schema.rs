@@ -100,7 +100,7 @@ pub struct Kubernetes {
     pub node_name: Option<String>,
 }
 
-#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct OutputsSection {
     pub stdout: StdoutOutput,
@@ -108,6 +108,49 @@ pub struct OutputsSection {
     pub http: HttpOutput,
     pub rate_limit: RateLimit,
     pub dedup: Dedup,
+    pub drop_alert: DropAlert,
+    /// What shutdown gives the outputs, together, to write what they have queued.
+    #[serde(with = "duration")]
+    pub shutdown_grace: std::time::Duration,
+}
+
+impl Default for OutputsSection {
+    fn default() -> Self {
+        Self {
+            stdout: StdoutOutput::default(),
+            file: FileOutput::default(),
+            http: HttpOutput::default(),
+            rate_limit: RateLimit::default(),
+            dedup: Dedup::default(),
+            drop_alert: DropAlert::default(),
+            shutdown_grace: std::time::Duration::from_secs(5),
+        }
+    }
+}
+
+/// An output's queue when full: see `sinks::queue::WhenFull`.
+pub use crate::sinks::queue::WhenFull;
+
+/// Alerts an output queues by default (stdout, file, HTTP).
+pub const DEFAULT_OUTPUT_QUEUE: usize = 10_000;
+
+/// `outputs.drop_alert`: loss raises "Falco internal: syscall event drop".
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct DropAlert {
+    pub enabled: bool,
+    /// At most one drop alert per interval, carrying the counts since the last.
+    #[serde(with = "duration")]
+    pub interval: std::time::Duration,
+}
+
+impl Default for DropAlert {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            interval: std::time::Duration::from_secs(10),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
@@ -123,6 +166,8 @@ pub enum Format {
 pub struct StdoutOutput {
     pub enabled: bool,
     pub format: Format,
+    pub queue: usize,
+    pub when_full: WhenFull,
 }
 
 impl Default for StdoutOutput {
@@ -131,6 +176,8 @@ impl Default for StdoutOutput {
         Self {
             enabled: true,
             format: Format::Text,
+            queue: DEFAULT_OUTPUT_QUEUE,
+            when_full: WhenFull::ByPriority,
         }
     }
 }
@@ -141,6 +188,8 @@ pub struct FileOutput {
     pub enabled: bool,
     pub path: PathBuf,
     pub format: Format,
+    pub queue: usize,
+    pub when_full: WhenFull,
 }
 
 impl Default for FileOutput {
@@ -149,6 +198,8 @@ impl Default for FileOutput {
             enabled: false,
             path: "/var/log/sensor/alerts.json".into(),
             format: Format::Json,
+            queue: DEFAULT_OUTPUT_QUEUE,
+            when_full: WhenFull::ByPriority,
         }
     }
 }
@@ -161,6 +212,7 @@ pub struct HttpOutput {
     #[serde(with = "duration")]
     pub timeout: std::time::Duration,
     pub queue: usize,
+    pub when_full: WhenFull,
     pub headers: BTreeMap<String, String>,
 }
 
@@ -170,7 +222,8 @@ impl Default for HttpOutput {
             enabled: false,
             url: "http://falcosidekick:2801/".into(),
             timeout: std::time::Duration::from_secs(5),
-            queue: 10_000,
+            queue: DEFAULT_OUTPUT_QUEUE,
+            when_full: WhenFull::ByPriority,
             headers: BTreeMap::new(),
         }
     }
@@ -226,6 +279,8 @@ pub struct GrpcLimits {
     pub max_subscribers: usize,
     pub max_subscribers_per_identity: usize,
     pub max_subscriber_queue: usize,
+    pub subscriber_queue_bytes: usize,
+    pub total_queue_bytes: usize,
     pub max_filter_values: usize,
     pub max_string_bytes: usize,
     pub max_selector_bytes: usize,
@@ -244,6 +299,8 @@ impl Default for GrpcLimits {
             max_subscribers: d.max_subscribers,
             max_subscribers_per_identity: d.max_subscribers_per_identity,
             max_subscriber_queue: d.max_subscriber_queue,
+            subscriber_queue_bytes: d.subscriber_queue_bytes,
+            total_queue_bytes: d.total_queue_bytes,
             max_filter_values: d.max_filter_values,
             max_string_bytes: d.max_string_bytes,
             max_selector_bytes: d.max_selector_bytes,
@@ -264,6 +321,8 @@ impl Grpc {
             max_subscribers_per_identity: l.max_subscribers_per_identity,
             subscriber_queue: self.subscriber_queue.0,
             max_subscriber_queue: l.max_subscriber_queue,
+            subscriber_queue_bytes: l.subscriber_queue_bytes,
+            total_queue_bytes: l.total_queue_bytes,
             max_filter_values: l.max_filter_values,
             max_string_bytes: l.max_string_bytes,
             max_selector_bytes: l.max_selector_bytes,
@@ -348,6 +407,10 @@ impl Default for Tls {
 pub struct Health {
     pub enabled: bool,
     pub address: String,
+    /// `/healthz` fails once the pipeline has made no progress for this long while records
+    /// wait in the ring buffer.
+    #[serde(with = "duration")]
+    pub stall_after: std::time::Duration,
 }
 
 impl Default for Health {
@@ -355,6 +418,7 @@ impl Default for Health {
         Self {
             enabled: true,
             address: "127.0.0.1:9376".into(),
+            stall_after: std::time::Duration::from_secs(5),
         }
     }
 }

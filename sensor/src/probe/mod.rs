@@ -102,6 +102,26 @@ impl Loss {
     }
 }
 
+/// Whether the ring buffer holds unread records: the kernel's ring buffer reports readable
+/// (`poll`) exactly while its producer position is ahead of the consumer's.
+pub struct RingWatch {
+    fd: std::os::fd::OwnedFd,
+}
+
+impl RingWatch {
+    pub fn pending(&self) -> bool {
+        use std::os::fd::AsRawFd as _;
+        let mut pfd = libc::pollfd {
+            fd: self.fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd, no waiting.
+        let ready = unsafe { libc::poll(&mut pfd, 1, 0) };
+        ready > 0 && pfd.revents & libc::POLLIN != 0
+    }
+}
+
 /// The 32-bit compat path's state, for the log and `sensor status`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CompatStatus {
@@ -418,6 +438,16 @@ impl Probe {
             unsafe { libc::poll(&mut pfd, 1, timeout.as_millis() as i32) };
         }
         read
+    }
+
+    /// A watch on the ring buffer that tells, from any thread, whether records wait in it,
+    /// without reading them (for `/healthz`).
+    pub fn ring_watch(&self) -> std::io::Result<RingWatch> {
+        // SAFETY: the ring's descriptor is valid while `self` lives; the clone is our own.
+        let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(self.ring.as_raw_fd()) };
+        Ok(RingWatch {
+            fd: fd.try_clone_to_owned()?,
+        })
     }
 
     /// Running totals of lost events.

@@ -22,8 +22,6 @@ pub struct AlertSink {
     outputs: Outputs,
     telemetry: Arc<Telemetry>,
     events: u64,
-    /// Profile recordings in progress see every event (AppArmor observations).
-    profiles: Option<crate::profile::Recordings>,
     /// Alerts raised, by rule (before any throttling).
     pub alerts: BTreeMap<String, u64>,
 }
@@ -44,14 +42,8 @@ impl AlertSink {
             outputs,
             telemetry,
             events: 0,
-            profiles: None,
             alerts: BTreeMap::new(),
         }
-    }
-
-    pub fn with_profiles(mut self, recordings: crate::profile::Recordings) -> Self {
-        self.profiles = Some(recordings);
-        self
     }
 
     /// Releases what throttling holds, flushes, and lets the HTTP output finish within
@@ -75,9 +67,6 @@ impl Sink for AlertSink {
             self.generation = generation;
         }
         self.events += 1;
-        if let Some(profiles) = &self.profiles {
-            profiles.observe(event);
-        }
         let rule_event = RuleEvent::new(event, self.events, &self.hostname);
         let started = Instant::now();
         let matched = self.ruleset.evaluate(&rule_event, self.mode);
@@ -94,6 +83,17 @@ impl Sink for AlertSink {
 
     fn flush(&mut self) -> std::io::Result<()> {
         self.outputs.flush()
+    }
+
+    fn lost(&mut self, stats: &crate::pipeline::Stats) -> std::io::Result<()> {
+        self.outputs.lost(crate::sinks::drop_alert::LossCounts {
+            events: stats.events,
+            ring_full: stats.loss.ring_full,
+            missing_enter: stats.loss.missing_enter,
+            compat_unstopped: stats.loss.compat_unstopped,
+            malformed: stats.malformed,
+            output_dropped: 0,
+        })
     }
 }
 

@@ -1,7 +1,10 @@
 //! Fan-out to gRPC subscribers. The pipeline thread publishes each alert into every matching
 //! subscriber's bounded queue and moves on: it never waits for a subscriber. A full queue
-//! loses its oldest alert, counted, and the subscriber's stream reports the count before the
-//! next alert it delivers. Memory is bounded by the queue sizes whatever the clients do.
+//! drops by priority (the least severe, oldest first: a CRITICAL alert never goes while a
+//! NOTICE one is queued), counted, and the subscriber's stream reports the count before the
+//! next alert it delivers. Each queue is bounded by a count and by bytes
+//! (`grpc.limits.subscriber_queue_bytes`), and all of them together by
+//! `grpc.limits.total_queue_bytes`, so memory is bounded whatever the clients do.
 //!
 //! Each subscriber's filter runs here, on the pipeline thread, and stays here on purpose:
 //! filtering in the subscriber's own stream task instead would put every alert in every
@@ -14,7 +17,7 @@
 //! bounds (`super::grpc::limits`). No filter allocates or locks anything but the queue.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::SystemTime;
 
@@ -23,6 +26,8 @@ use tonic::codegen::Bytes;
 
 use super::filter::AlertFilter;
 use super::grpc::access::Identity;
+use super::output::record_bytes;
+use super::queue::{AlertQueue, Weighed, WhenFull};
 use super::record::AlertRecord;
 
 /// An alert as the subscribers' queues hold it: the record, and its `SubscribeResponse`
@@ -48,6 +53,17 @@ impl Queued {
     }
 }
 
+impl Weighed for Arc<Queued> {
+    fn priority(&self) -> sensor_rules::Priority {
+        self.record.alert.priority
+    }
+    /// Counted whole against each queue it is in: the record is shared, but the budget is
+    /// about what one subscriber can make the sensor hold.
+    fn bytes(&self) -> usize {
+        record_bytes(&self.record)
+    }
+}
+
 /// Who a subscriber is, for Status and logs.
 #[derive(Clone, Debug)]
 pub struct SubscriberInfo {
@@ -59,11 +75,15 @@ pub struct SubscriberInfo {
     pub request: api::SubscribeRequest,
 }
 
-/// How many subscribers the hub takes.
+/// How many subscribers the hub takes, and the bytes their queues may hold.
 #[derive(Clone, Copy, Debug)]
 pub struct SubscriberCaps {
     pub total: usize,
     pub per_identity: usize,
+    /// One subscriber's queue (`grpc.limits.subscriber_queue_bytes`).
+    pub queue_bytes: usize,
+    /// Every subscriber's queue together (`grpc.limits.total_queue_bytes`).
+    pub total_queue_bytes: usize,
 }
 
 /// Why a subscriber was not taken.
@@ -89,6 +109,8 @@ pub enum SubscribeRefused {
 pub struct HubCounters {
     pub sent: AtomicU64,
     pub dropped: AtomicU64,
+    /// Bytes queued now, over every subscriber (against `total_queue_bytes`).
+    pub queued_bytes: AtomicUsize,
 }
 
 pub struct Subscriber {
@@ -97,6 +119,7 @@ pub struct Subscriber {
     pub info: SubscriberInfo,
     pub since: SystemTime,
     pub capacity: usize,
+    total_queue_bytes: usize,
     filter: AlertFilter,
     queue: Mutex<Queue>,
     wake: tokio::sync::Notify,
@@ -105,9 +128,8 @@ pub struct Subscriber {
     pub dropped: AtomicU64,
 }
 
-#[derive(Default)]
 struct Queue {
-    alerts: VecDeque<Arc<Queued>>,
+    alerts: AlertQueue<Arc<Queued>>,
     /// Dropped since the last drop notice.
     unreported: u64,
     closed: Option<String>,
@@ -133,15 +155,44 @@ impl Subscriber {
             if queue.closed.is_some() {
                 return;
             }
-            if queue.alerts.len() >= self.capacity {
-                queue.alerts.pop_front();
-                queue.unreported += 1;
-                self.dropped.fetch_add(1, Ordering::Relaxed);
-                self.totals.dropped.fetch_add(1, Ordering::Relaxed);
+            // What the shared budget leaves this queue: its own bytes and what is free.
+            let mine = queue.alerts.bytes();
+            let everyone = self.totals.queued_bytes.load(Ordering::Relaxed);
+            let room = self
+                .total_queue_bytes
+                .saturating_sub(everyone.saturating_sub(mine));
+            let pushed = queue.alerts.push_within(queued.clone(), Some(room));
+            let dropped = pushed.dropped() as u64;
+            drop(pushed);
+            if dropped > 0 {
+                queue.unreported += dropped;
+                self.dropped.fetch_add(dropped, Ordering::Relaxed);
+                self.totals.dropped.fetch_add(dropped, Ordering::Relaxed);
             }
-            queue.alerts.push_back(queued.clone());
+            self.account(mine, queue.alerts.bytes());
         }
         self.wake.notify_one();
+    }
+
+    /// Moves the hub's byte total from this queue's `before` to its `after`.
+    fn account(&self, before: usize, after: usize) {
+        if after >= before {
+            self.totals
+                .queued_bytes
+                .fetch_add(after - before, Ordering::Relaxed);
+        } else {
+            self.totals
+                .queued_bytes
+                .fetch_sub(before - after, Ordering::Relaxed);
+        }
+    }
+
+    pub fn queued_bytes(&self) -> usize {
+        self.queue
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .alerts
+            .bytes()
     }
 
     fn close(&self, reason: &str) {
@@ -167,9 +218,9 @@ impl Subscriber {
             .len()
     }
 
-    /// Waits for the next thing to deliver: a drop notice first when alerts were lost (they
-    /// were older than anything still queued), then every queued alert at once, so that the
-    /// transport can write them in one go. After `Closed`, the queue is drained first.
+    /// Waits for the next thing to deliver: a drop notice first when alerts were lost, then
+    /// every queued alert at once (in arrival order), so that the transport can write them
+    /// in one go. After `Closed`, the queue is drained first.
     pub async fn next(&self) -> Delivery {
         loop {
             let notified = self.wake.notified();
@@ -183,7 +234,10 @@ impl Subscriber {
                     };
                 }
                 if !queue.alerts.is_empty() {
-                    return Delivery::Alerts(std::mem::take(&mut queue.alerts));
+                    let before = queue.alerts.bytes();
+                    let alerts = queue.alerts.drain();
+                    self.account(before, 0);
+                    return Delivery::Alerts(alerts);
                 }
                 if let Some(reason) = &queue.closed {
                     return Delivery::Closed {
@@ -244,8 +298,13 @@ impl AlertHub {
             info,
             since: SystemTime::now(),
             capacity: capacity.max(1),
+            total_queue_bytes: caps.total_queue_bytes,
             filter,
-            queue: Mutex::default(),
+            queue: Mutex::new(Queue {
+                alerts: AlertQueue::new(capacity, Some(caps.queue_bytes), WhenFull::ByPriority),
+                unreported: 0,
+                closed: None,
+            }),
             wake: tokio::sync::Notify::new(),
             sent: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
@@ -255,10 +314,15 @@ impl AlertHub {
     }
 
     pub fn unsubscribe(&self, id: u64) {
-        self.subscribers
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .retain(|s| s.id != id);
+        let mut subscribers = self.subscribers.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(gone) = subscribers.iter().find(|s| s.id == id) {
+            // What it left queued no longer counts against the others' budget.
+            let mut queue = gone.queue.lock().unwrap_or_else(|e| e.into_inner());
+            let before = queue.alerts.bytes();
+            queue.alerts.drain();
+            gone.account(before, 0);
+        }
+        subscribers.retain(|s| s.id != id);
     }
 
     pub fn publish(&self, record: &Arc<AlertRecord>) {
@@ -296,10 +360,14 @@ mod tests {
     use super::*;
 
     fn record(rule: &str) -> Arc<AlertRecord> {
+        record_at(rule, sensor_rules::Priority::Warning)
+    }
+
+    fn record_at(rule: &str, priority: sensor_rules::Priority) -> Arc<AlertRecord> {
         let alert = sensor_rules::Alert {
             time: String::new(),
             rule: rule.to_string(),
-            priority: sensor_rules::Priority::Warning,
+            priority,
             source: "syscall".to_string(),
             hostname: "h".to_string(),
             output: String::new(),
@@ -330,6 +398,8 @@ mod tests {
     const CAPS: SubscriberCaps = SubscriberCaps {
         total: 100,
         per_identity: 100,
+        queue_bytes: 1 << 20,
+        total_queue_bytes: 1 << 30,
     };
 
     #[tokio::test]
@@ -387,6 +457,7 @@ mod tests {
         let caps = SubscriberCaps {
             total: 3,
             per_identity: 2,
+            ..CAPS
         };
         let open = |uid| hub.subscribe(info_of(uid), AlertFilter::default(), 1, caps);
         let a = open(1000).expect("first");
@@ -409,5 +480,63 @@ mod tests {
         // A subscriber leaving frees its slot.
         hub.unsubscribe(a.id);
         open(1002).expect("a freed slot");
+    }
+
+    #[tokio::test]
+    async fn a_notice_flood_never_evicts_a_queued_critical() {
+        let hub = AlertHub::new();
+        let sub = hub
+            .subscribe(info(), AlertFilter::default(), 4, CAPS)
+            .expect("open");
+        hub.publish(&record_at("crit", sensor_rules::Priority::Critical));
+        for i in 0..1000 {
+            hub.publish(&record_at(&format!("n{i}"), sensor_rules::Priority::Notice));
+        }
+        assert!(matches!(
+            sub.next().await,
+            Delivery::Dropped { dropped: 997, .. }
+        ));
+        match sub.next().await {
+            Delivery::Alerts(alerts) => {
+                let rules: Vec<_> = alerts
+                    .iter()
+                    .map(|a| a.record.alert.rule.as_str())
+                    .collect();
+                assert_eq!(rules, ["crit", "n997", "n998", "n999"]);
+            }
+            _ => panic!("expected alerts"),
+        }
+        assert_eq!(hub.counters.queued_bytes.load(Ordering::Relaxed), 0);
+    }
+
+    #[tokio::test]
+    async fn the_byte_budgets_bound_each_queue_and_all_of_them() {
+        let hub = AlertHub::new();
+        let one = record_bytes(&record("x"));
+        let caps = SubscriberCaps {
+            queue_bytes: 3 * one,
+            total_queue_bytes: 5 * one,
+            ..CAPS
+        };
+        let a = hub
+            .subscribe(info(), AlertFilter::default(), 1000, caps)
+            .expect("a");
+        for _ in 0..10 {
+            hub.publish(&record("x"));
+        }
+        // Three fit a's own budget.
+        assert_eq!(a.queued(), 3);
+        let b = hub
+            .subscribe(info(), AlertFilter::default(), 1000, caps)
+            .expect("b");
+        for _ in 0..10 {
+            hub.publish(&record("x"));
+        }
+        // b gets what the total leaves it.
+        assert_eq!((a.queued(), b.queued()), (3, 2));
+        assert_eq!(hub.counters.queued_bytes.load(Ordering::Relaxed), 5 * one);
+        hub.unsubscribe(a.id);
+        assert_eq!(hub.counters.queued_bytes.load(Ordering::Relaxed), 2 * one);
+        drop(b);
     }
 }

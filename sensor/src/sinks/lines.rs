@@ -1,12 +1,14 @@
 //! Alerts as lines: Falco's JSON (one object per line) or its text line, to stdout or to a
 //! file. A file is opened for appending and reopened when asked (SIGHUP), so that logrotate
-//! can move it away.
+//! can move it away. Each runs on a thread of its own behind an [`super::output::OutputHandle`],
+//! so a stdout nobody reads or a stalled disk never holds up the pipeline.
 
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use super::output::{Output, OutputCounters};
 use super::record::AlertRecord;
 use crate::event::control_chars::escape_control;
 
@@ -126,7 +128,7 @@ impl LineOutput {
         }
     }
 
-    pub fn write(&mut self, record: &AlertRecord) -> std::io::Result<()> {
+    fn write(&mut self, record: &AlertRecord) -> std::io::Result<()> {
         self.reopen_if_asked();
         self.line.clear();
         match self.format {
@@ -141,9 +143,25 @@ impl LineOutput {
         self.result(result)
     }
 
-    pub fn flush(&mut self) -> std::io::Result<()> {
+    fn flush(&mut self) -> std::io::Result<()> {
         self.reopen_if_asked();
         let result = self.out.flush();
         self.result(result)
+    }
+}
+
+impl Output for LineOutput {
+    fn send(&mut self, record: &AlertRecord, counters: &OutputCounters) -> std::io::Result<()> {
+        self.write(record)?;
+        let counter = match self.failing {
+            true => &counters.failed,
+            false => &counters.sent,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn idle(&mut self) -> std::io::Result<()> {
+        self.flush()
     }
 }

@@ -50,6 +50,38 @@ impl AlertRecord {
         }
     }
 
+    /// An alert of the sensor's own, about no event (the drop alert): no process, no
+    /// container.
+    pub fn internal(alert: Alert, wall_ns: u64, sequence: u64) -> Self {
+        let json = alert.to_json();
+        let proto = api::Alert {
+            time: Some(prost_types::Timestamp {
+                seconds: (wall_ns / 1_000_000_000) as i64,
+                nanos: (wall_ns % 1_000_000_000) as i32,
+            }),
+            rule: alert.rule.clone(),
+            priority: priority_to_proto(alert.priority) as i32,
+            source: alert.source.clone(),
+            hostname: alert.hostname.clone(),
+            output: alert.output.clone(),
+            output_fields: alert
+                .output_fields
+                .iter()
+                .map(|(k, v)| (k.clone(), field_text(v)))
+                .collect(),
+            tags: alert.tags.clone(),
+            sequence,
+            falco_json: json.clone(),
+            ..Default::default()
+        };
+        Self {
+            alert,
+            json,
+            proto,
+            keys: FilterKeys::default(),
+        }
+    }
+
     /// The same alert standing for `folded` identical ones (de-duplication): Falco's keys
     /// stay as they are and the count is an extra output field, `sensor.folded`.
     pub fn folded(&self, folded: u64) -> Self {

@@ -1,4 +1,6 @@
-//! The HTTP endpoint for Kubernetes probes and Prometheus: `/healthz` (the process serves),
+//! The HTTP endpoint for Kubernetes probes and Prometheus: `/healthz` (the pipeline makes
+//! progress: it fails after `health.stall_after` without progress while records wait in the
+//! ring buffer, so the kubelet restarts a sensor that is stuck),
 //! `/readyz` (programs attached, rules loaded, pod cache synced when configured) and
 //! `/metrics`.
 //!
@@ -36,9 +38,24 @@ impl HealthServer {
             .with_context(|| format!("health.address: binding {address}"))?;
         let address = listener.local_addr()?;
         let ready = telemetry.clone();
+        let healthy = telemetry.clone();
         let metrics = telemetry;
         let app = axum::Router::new()
-            .route("/healthz", get(|| async { "ok\n" }))
+            .route(
+                "/healthz",
+                get(move || {
+                    let t = healthy.clone();
+                    async move {
+                        match t.not_healthy() {
+                            None => (StatusCode::OK, "ok\n".to_string()),
+                            Some(why) => (
+                                StatusCode::SERVICE_UNAVAILABLE,
+                                format!("unhealthy: {why}\n"),
+                            ),
+                        }
+                    }
+                }),
+            )
             .route(
                 "/readyz",
                 get(move || {

@@ -6,6 +6,7 @@ pub mod health;
 pub mod histogram;
 pub mod log_filter;
 pub mod prometheus;
+pub mod stall_hook;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -38,6 +39,8 @@ pub struct Telemetry {
     pub parts: std::sync::OnceLock<Parts>,
     /// The eBPF programs are attached (cleared when they are detached at shutdown).
     pub attached: std::sync::atomic::AtomicBool,
+    /// When the pipeline last finished a round of reading (ms since the start).
+    progress_ms: AtomicU64,
 }
 
 /// The sensor's components, as the health endpoint and metrics see them.
@@ -45,8 +48,17 @@ pub struct Parts {
     pub rules: Arc<crate::rules::LiveRules>,
     pub hub: Option<Arc<crate::sinks::hub::AlertHub>>,
     pub pods: crate::enrich::pods::PodCacheView,
-    pub http: Option<Arc<crate::sinks::http::HttpCounters>>,
+    /// Each output's name, queue policy and figures.
+    pub outputs: Vec<(
+        &'static str,
+        crate::sinks::queue::WhenFull,
+        Arc<crate::sinks::output::OutputCounters>,
+    )>,
     pub program_ids: Vec<u32>,
+    /// Whether records wait in the ring buffer, for `/healthz`.
+    pub ring: Option<crate::probe::RingWatch>,
+    /// `health.stall_after`.
+    pub stall_after: std::time::Duration,
 }
 
 impl Default for Telemetry {
@@ -62,6 +74,7 @@ impl Default for Telemetry {
             rule_eval: Histogram::new(&EVAL_BUCKETS),
             parts: std::sync::OnceLock::new(),
             attached: std::sync::atomic::AtomicBool::new(false),
+            progress_ms: AtomicU64::new(0),
         }
     }
 }
@@ -89,6 +102,47 @@ impl Telemetry {
             }
         }
         None
+    }
+
+    /// Called by the pipeline thread after each round of reading the ring buffer.
+    pub fn progressed(&self) {
+        self.progress_ms.store(
+            self.started_mono.elapsed().as_millis() as u64,
+            Ordering::Relaxed,
+        );
+    }
+
+    /// Time since the pipeline last made progress: its lag behind the kernel when records
+    /// are pending.
+    pub fn since_progress(&self) -> std::time::Duration {
+        let now = self.started_mono.elapsed().as_millis() as u64;
+        std::time::Duration::from_millis(
+            now.saturating_sub(self.progress_ms.load(Ordering::Relaxed)),
+        )
+    }
+
+    /// Whether records wait in the ring buffer now (`None`: not known).
+    pub fn ring_pending(&self) -> Option<bool> {
+        self.parts.get()?.ring.as_ref().map(|r| r.pending())
+    }
+
+    /// Why the sensor is not healthy, or `None`: unhealthy when the pipeline has not made
+    /// progress for `health.stall_after` while records wait for it. A quiet node (nothing
+    /// pending) is healthy however long the pipeline waited.
+    pub fn not_healthy(&self) -> Option<String> {
+        let parts = self.parts.get()?;
+        if !self.attached.load(Ordering::Acquire) {
+            return None;
+        }
+        let since = self.since_progress();
+        if since < parts.stall_after || self.ring_pending() != Some(true) {
+            return None;
+        }
+        Some(format!(
+            "the pipeline has made no progress for {:.1}s while records wait in the ring buffer (health.stall_after {:?})",
+            since.as_secs_f64(),
+            parts.stall_after
+        ))
     }
 
     pub fn uptime(&self) -> std::time::Duration {

@@ -210,8 +210,14 @@ pub fn render(t: &Telemetry) -> String {
             out.single(
                 "sensor_grpc_alerts_dropped_total",
                 "counter",
-                "Alerts dropped from full subscriber queues (summed over subscribers).",
+                "Alerts dropped from full subscriber queues, by priority (summed over subscribers).",
                 hub.counters.dropped.load(Ordering::Relaxed),
+            );
+            out.single(
+                "sensor_grpc_queued_bytes",
+                "gauge",
+                "Bytes held by subscriber queues (against grpc.limits.total_queue_bytes).",
+                hub.counters.queued_bytes.load(Ordering::Relaxed),
             );
             out.single(
                 "sensor_grpc_queued_alerts",
@@ -220,28 +226,58 @@ pub fn render(t: &Telemetry) -> String {
                 subscribers.iter().map(|s| s.queued()).sum::<usize>(),
             );
         }
-        if let Some(http) = &parts.http {
+        if !parts.outputs.is_empty() {
             out.header(
-                "sensor_http_output_alerts_total",
+                "sensor_output_alerts_total",
                 "counter",
-                "Alerts of the HTTP output, by outcome.",
+                "Alerts of each output (stdout, file, http), by outcome: sent, dropped_queue_full (by the queue's when_full policy), failed (given up after retries, or a failing file).",
             );
-            out.sample(
-                "sensor_http_output_alerts_total",
-                &[("outcome", "sent")],
-                http.sent.load(Ordering::Relaxed),
+            for (name, _, c) in &parts.outputs {
+                for (outcome, n) in [
+                    ("sent", &c.sent),
+                    ("dropped_queue_full", &c.dropped_queue_full),
+                    ("failed", &c.failed),
+                ] {
+                    out.sample(
+                        "sensor_output_alerts_total",
+                        &[("output", name), ("outcome", outcome)],
+                        n.load(Ordering::Relaxed),
+                    );
+                }
+            }
+            out.header(
+                "sensor_output_queued_alerts",
+                "gauge",
+                "Alerts waiting in each output's queue.",
             );
-            out.sample(
-                "sensor_http_output_alerts_total",
-                &[("outcome", "dropped")],
-                http.dropped.load(Ordering::Relaxed),
-            );
-            out.sample(
-                "sensor_http_output_alerts_total",
-                &[("outcome", "failed")],
-                http.failed.load(Ordering::Relaxed),
+            for (name, policy, c) in &parts.outputs {
+                out.sample(
+                    "sensor_output_queued_alerts",
+                    &[("output", name), ("when_full", policy.as_str())],
+                    c.queued.load(Ordering::Relaxed),
+                );
+            }
+        }
+        out.single(
+            "sensor_pipeline_seconds_since_progress",
+            "gauge",
+            "Time since the pipeline last finished a round of reading the ring buffer: its lag when records are pending.",
+            t.since_progress().as_secs_f64(),
+        );
+        if let Some(pending) = t.ring_pending() {
+            out.single(
+                "sensor_ring_buffer_pending",
+                "gauge",
+                "1 while records wait in the ring buffer.",
+                u8::from(pending),
             );
         }
+        out.single(
+            "sensor_healthy",
+            "gauge",
+            "1 while /healthz answers ok.",
+            u8::from(t.not_healthy().is_none()),
+        );
         if let Some(pods) = parts.pods.stats() {
             out.single(
                 "sensor_pod_cache_pods",

@@ -22,6 +22,12 @@ pub const DEFAULT_SUBSCRIBER_QUEUE: usize = 10_000;
 /// The longest queue a subscriber may ask for (`grpc.limits.max_subscriber_queue`); a larger
 /// `queue_size` is capped to it, as the API has always documented.
 pub const DEFAULT_MAX_SUBSCRIBER_QUEUE: usize = 100_000;
+/// Bytes one subscriber's queue may hold (`grpc.limits.subscriber_queue_bytes`): a
+/// subscriber that reads slowly costs at most this, whatever its `queue_size`.
+pub const DEFAULT_SUBSCRIBER_QUEUE_BYTES: usize = 4 << 20;
+/// Bytes every subscriber's queue may hold together (`grpc.limits.total_queue_bytes`),
+/// within the DaemonSet's memory limit however many subscribers there are.
+pub const DEFAULT_TOTAL_QUEUE_BYTES: usize = 64 << 20;
 /// Values in one repeated filter field: rules, tags, namespaces, container_ids
 /// (`grpc.limits.max_filter_values`).
 pub const DEFAULT_MAX_FILTER_VALUES: usize = 256;
@@ -47,6 +53,8 @@ pub struct Limits {
     pub max_subscribers_per_identity: usize,
     pub subscriber_queue: usize,
     pub max_subscriber_queue: usize,
+    pub subscriber_queue_bytes: usize,
+    pub total_queue_bytes: usize,
     pub max_filter_values: usize,
     pub max_string_bytes: usize,
     pub max_selector_bytes: usize,
@@ -63,6 +71,8 @@ impl Default for Limits {
             max_subscribers_per_identity: DEFAULT_MAX_SUBSCRIBERS_PER_IDENTITY,
             subscriber_queue: DEFAULT_SUBSCRIBER_QUEUE,
             max_subscriber_queue: DEFAULT_MAX_SUBSCRIBER_QUEUE,
+            subscriber_queue_bytes: DEFAULT_SUBSCRIBER_QUEUE_BYTES,
+            total_queue_bytes: DEFAULT_TOTAL_QUEUE_BYTES,
             max_filter_values: DEFAULT_MAX_FILTER_VALUES,
             max_string_bytes: DEFAULT_MAX_STRING_BYTES,
             max_selector_bytes: DEFAULT_MAX_SELECTOR_BYTES,

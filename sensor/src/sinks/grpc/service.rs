@@ -225,6 +225,8 @@ impl SensorService {
         let caps = SubscriberCaps {
             total: limits.max_subscribers,
             per_identity: limits.max_subscribers_per_identity,
+            queue_bytes: limits.subscriber_queue_bytes,
+            total_queue_bytes: limits.total_queue_bytes,
         };
         let subscriber = self
             .hub
