@@ -64,47 +64,119 @@ pub fn parse_ids(text: &str) -> HashMap<u32, Arc<str>> {
     out
 }
 
-/// Names by mount namespace.
-#[derive(Default)]
-pub struct UserNames {
-    by_mnt_ns: HashMap<u32, (Instant, Arc<Names>)>,
-    host_mnt_ns: Option<u32>,
+/// A question for the names resolver: the names in the root of mount namespace `mnt_ns`,
+/// read through process `pid` (`root` is `/proc/PID/root`, or empty for the host's).
+#[derive(Clone, Debug)]
+pub struct NamesQuestion {
+    pub mnt_ns: u32,
+    pub pid: u32,
+    /// [`UserNames::epoch`] when asked: an answer for an older epoch is stale.
+    pub epoch: u64,
+    pub root: String,
 }
 
-impl UserNames {
-    /// The names for a process in mount namespace `mnt_ns`.
-    pub fn names(&mut self, pid: u32, mnt_ns: u32) -> Arc<Names> {
-        if let Some((loaded, names)) = self.by_mnt_ns.get(&mnt_ns) {
-            if loaded.elapsed() < REFRESH {
-                return names.clone();
-            }
-        }
-        let host = *self.host_mnt_ns.get_or_insert_with(own_mnt_ns);
-        let root = if mnt_ns != host {
-            format!("/proc/{pid}/root")
-        } else {
-            String::new()
-        };
-        if !root.is_empty() && std::fs::metadata(&root).is_err() {
-            // The process is gone: nothing to learn about its namespace now.
-            return Arc::new(Names::default());
-        }
-        let names = Arc::new(Names::load(&root));
-        if self.by_mnt_ns.len() > 4096 {
-            self.by_mnt_ns.clear();
-        }
-        self.by_mnt_ns
-            .insert(mnt_ns, (Instant::now(), names.clone()));
-        names
+/// Reads the names for `q` (runs on a resolver thread). `None` if the process is gone:
+/// nothing to learn about its namespace now.
+pub fn resolve(q: &NamesQuestion) -> Option<Names> {
+    if !q.root.is_empty() && std::fs::metadata(&q.root).is_err() {
+        return None;
+    }
+    Some(Names::load(&q.root))
+}
+
+/// Namespaces whose names are kept at most.
+const MAX_NAMESPACES: usize = 4096;
+
+/// Names by mount namespace, in memory: what the resolver answered.
+pub struct UserNames {
+    by_mnt_ns: HashMap<u32, (Instant, Arc<Names>)>,
+    /// Bumped per namespace by [`Self::forget`].
+    epochs: HashMap<u32, u64>,
+    host_mnt_ns: u32,
+}
+
+impl Default for UserNames {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
 impl UserNames {
+    /// Reads the host's names now (the sensor's own root, trusted) so that host events never
+    /// wait for them.
+    pub fn new() -> Self {
+        let host_mnt_ns = own_mnt_ns();
+        let mut by_mnt_ns = HashMap::new();
+        by_mnt_ns.insert(host_mnt_ns, (Instant::now(), Arc::new(Names::load(""))));
+        Self {
+            by_mnt_ns,
+            epochs: HashMap::new(),
+            host_mnt_ns,
+        }
+    }
+
+    /// The names for mount namespace `mnt_ns` if known, and whether they are due a re-read.
+    pub fn cached(&self, mnt_ns: u32) -> Option<(Arc<Names>, bool)> {
+        self.by_mnt_ns
+            .get(&mnt_ns)
+            .map(|(loaded, names)| (names.clone(), loaded.elapsed() >= REFRESH))
+    }
+
+    /// The question that reads `mnt_ns`'s names through process `pid`.
+    pub fn question(&self, pid: u32, mnt_ns: u32) -> NamesQuestion {
+        NamesQuestion {
+            mnt_ns,
+            pid,
+            epoch: self.epoch(mnt_ns),
+            root: if mnt_ns == self.host_mnt_ns {
+                String::new()
+            } else {
+                format!("/proc/{pid}/root")
+            },
+        }
+    }
+
+    pub fn epoch(&self, mnt_ns: u32) -> u64 {
+        self.epochs.get(&mnt_ns).copied().unwrap_or(0)
+    }
+
+    /// Keeps the answer to `q`, unless the namespace changed its mounts since it was asked.
+    pub fn learn(&mut self, q: &NamesQuestion, names: Names) {
+        if q.epoch != self.epoch(q.mnt_ns) {
+            return;
+        }
+        if self.by_mnt_ns.len() >= MAX_NAMESPACES {
+            let host = self.by_mnt_ns.remove(&self.host_mnt_ns);
+            self.by_mnt_ns.clear();
+            self.epochs.clear();
+            if let Some(host) = host {
+                self.by_mnt_ns.insert(self.host_mnt_ns, host);
+            }
+        }
+        self.by_mnt_ns
+            .insert(q.mnt_ns, (Instant::now(), Arc::new(names)));
+    }
+
+    /// The process behind `q` was gone: serve empty names for now, due a re-read at once
+    /// (through the next event's process), so that nothing waits on this namespace again.
+    pub fn learn_unknown(&mut self, q: &NamesQuestion) {
+        if q.epoch != self.epoch(q.mnt_ns) {
+            return;
+        }
+        let stale = Instant::now().checked_sub(REFRESH).unwrap_or_else(Instant::now);
+        self.by_mnt_ns
+            .insert(q.mnt_ns, (stale, Arc::new(Names::default())));
+    }
+
     /// Drops what is known of `mnt_ns`: it changed its mounts. The host's own namespace is
     /// kept: its root does not move, and nodes mount volumes all the time.
     pub fn forget(&mut self, mnt_ns: u32) {
-        if Some(mnt_ns) != self.host_mnt_ns {
+        if mnt_ns != self.host_mnt_ns {
             self.by_mnt_ns.remove(&mnt_ns);
+            if self.epochs.len() >= MAX_NAMESPACES {
+                self.epochs.clear();
+            }
+            *self.epochs.entry(mnt_ns).or_default() += 1;
         }
     }
 }
