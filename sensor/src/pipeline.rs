@@ -139,6 +139,11 @@ impl Pipeline {
         let mut line = self
             .stats
             .summary(self.probe.load_time, self.probe.attached.len());
+        let held = &self.stats.enrich.held;
+        line.push_str(&format!(
+            "; event cache: held {}, completed {}, expired {}, evicted {}",
+            held.holds, held.completed, held.expired, held.evicted
+        ));
         let pods = self.enricher.pods();
         if !pods.is_host_mode() {
             let s = pods.stats();
