@@ -97,9 +97,17 @@ fn bench(c: &mut Criterion) {
     // Pod churn of unknown containers: one event in ten comes from a container cgroup of its
     // own whose pod never arrives, so it waits in the event cache (kubernetes.pod_wait) and
     // the capture thread's cost is the hold, the scans and the evictions when full.
-    let churn = support::ChurnCgroups::create(CHURN_CONTAINERS);
-    let host: Vec<Event> = events.iter().filter(|e| e.container.is_none()).cloned().collect();
-    let host: Vec<Event> = if host.is_empty() { events.clone() } else { host };
+    let churn = ChurnCgroups::create(CHURN_CONTAINERS);
+    let host: Vec<Event> = events
+        .iter()
+        .filter(|e| e.container.is_none())
+        .cloned()
+        .collect();
+    let host: Vec<Event> = if host.is_empty() {
+        events.clone()
+    } else {
+        host
+    };
     let mut next = 0usize;
     let mut churned = |n: usize| -> Vec<Event> {
         let mut out = Vec::with_capacity(n);
@@ -119,15 +127,29 @@ fn bench(c: &mut Criterion) {
     let batch_len = 10_000;
     let mut group = c.benchmark_group("enrich churn");
     group.throughput(Throughput::Elements(batch_len as u64));
-    let mut host_only = Enricher::with_pods(sensor::enrich::pods::PodCache::fixed("node-1", &node_pods()));
+    let mut host_only = Enricher::with_pods(sensor::enrich::pods::PodCache::fixed(
+        "node-1",
+        &node_pods(),
+    ));
     group.bench_function("host events only", |b| {
         b.iter_batched(
-            || churned(batch_len).into_iter().map(|mut e| { e.task.cgroup_id = host[0].task.cgroup_id; e }).collect(),
+            || {
+                churned(batch_len)
+                    .into_iter()
+                    .map(|mut e| {
+                        e.task.cgroup_id = host[0].task.cgroup_id;
+                        e
+                    })
+                    .collect()
+            },
             |batch| run(&mut host_only, batch),
             BatchSize::LargeInput,
         )
     });
-    let mut with_churn = Enricher::with_pods(sensor::enrich::pods::PodCache::fixed("node-1", &node_pods()));
+    let mut with_churn = Enricher::with_pods(sensor::enrich::pods::PodCache::fixed(
+        "node-1",
+        &node_pods(),
+    ));
     group.bench_function("one in ten from an unknown container", |b| {
         b.iter_batched(
             || churned(batch_len),
@@ -169,6 +191,44 @@ fn run(enricher: &mut Enricher, batch: Vec<Event>) -> usize {
     }
     enricher.release(&mut sink);
     out
+}
+
+/// Real container cgroups (`cri-containerd-<id>.scope`) that no pod names, for pod churn.
+pub struct ChurnCgroups {
+    dirs: Vec<(std::path::PathBuf, u64)>,
+}
+
+impl ChurnCgroups {
+    pub fn create(n: usize) -> Self {
+        use std::os::unix::fs::MetadataExt;
+        let slice = support::cgroup2_mount().join("sensor-bench-churn.slice");
+        let dirs = (0..n)
+            .map(|i| {
+                let dir = slice.join(format!("cri-containerd-{i:08x}{}.scope", "c4".repeat(28)));
+                std::fs::create_dir_all(&dir).expect("churn cgroup");
+                let id = std::fs::metadata(&dir).expect("churn cgroup").ino();
+                (dir, id)
+            })
+            .collect();
+        Self { dirs }
+    }
+
+    /// The cgroup id of the `n`th churned container, and a pid of its own.
+    pub fn nth(&self, n: usize) -> (u64, u32) {
+        (
+            self.dirs[n % self.dirs.len()].1,
+            4_000_000 + (n % 100_000) as u32,
+        )
+    }
+}
+
+impl Drop for ChurnCgroups {
+    fn drop(&mut self) {
+        for (dir, _) in &self.dirs {
+            let _ = std::fs::remove_dir(dir);
+        }
+        let _ = std::fs::remove_dir(support::cgroup2_mount().join("sensor-bench-churn.slice"));
+    }
 }
 
 criterion_group!(benches, bench);

@@ -97,7 +97,10 @@ fn host_chmod_is_prompt(sensor: &Sensor, dir: &TempDir, what: &str) -> Duration 
     assert!(status.success());
     sensor.event_of(chmod, "fchmodat");
     let took = asked.elapsed();
-    assert!(took < Duration::from_secs(2), "{what}: host chmod took {took:?}");
+    assert!(
+        took < Duration::from_secs(2),
+        "{what}: host chmod took {took:?}"
+    );
     took
 }
 
@@ -131,10 +134,7 @@ fn a_late_pod_names_its_containers_first_events_in_order() {
     std::thread::sleep(Duration::from_millis(300));
     let took = host_chmod_is_prompt(&sensor, &dir, "during the pod wait");
     assert!(
-        sensor
-            .events_of(pid)
-            .iter()
-            .all(|e| !is_chmod(e)),
+        sensor.events_of(pid).iter().all(|e| !is_chmod(e)),
         "the container's events went on without their pod"
     );
 
@@ -148,7 +148,7 @@ fn a_late_pod_names_its_containers_first_events_in_order() {
     let events = sensor.events_of(pid);
     let in_container: Vec<&serde_json::Value> = events
         .iter()
-        .filter(|e| e["container.id"] == &late[..12])
+        .filter(|e| e["container.id"] == late[..12])
         .collect();
     assert!(!in_container.is_empty(), "{events:?}");
     for e in &in_container {
@@ -214,7 +214,11 @@ fn pod_churn_of_unknown_containers_loses_nothing_and_stalls_no_one() {
             e["proc.pid"] == *pid && e["evt.type"] == "execve" && e["proc.args"] == marker.as_str()
         });
         assert_eq!(e["k8s.pod.name"], "<NA>", "{e}");
-        assert_eq!(e["container.id"], &container_id(1000 + n as u32)[..12], "{e}");
+        assert_eq!(
+            e["container.id"],
+            &container_id(1000 + n as u32)[..12],
+            "{e}"
+        );
     }
     let summary = sensor.stop_for_summary();
     let ring_full: u64 = summary

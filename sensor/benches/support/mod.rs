@@ -69,7 +69,7 @@ pub fn remove_cgroup() {
     let _ = std::fs::remove_dir(slice);
 }
 
-fn cgroup2_mount() -> std::path::PathBuf {
+pub fn cgroup2_mount() -> std::path::PathBuf {
     let mounts = std::fs::read_to_string("/proc/mounts").expect("/proc/mounts");
     mounts
         .lines()
@@ -79,39 +79,4 @@ fn cgroup2_mount() -> std::path::PathBuf {
             (fstype == "cgroup2").then(|| std::path::PathBuf::from(dir))
         })
         .expect("a cgroup2 mount")
-}
-
-/// Real container cgroups (`cri-containerd-<id>.scope`) that no pod names, for pod churn.
-pub struct ChurnCgroups {
-    dirs: Vec<(std::path::PathBuf, u64)>,
-}
-
-impl ChurnCgroups {
-    pub fn create(n: usize) -> Self {
-        use std::os::unix::fs::MetadataExt;
-        let slice = cgroup2_mount().join("sensor-bench-churn.slice");
-        let dirs = (0..n)
-            .map(|i| {
-                let dir = slice.join(format!("cri-containerd-{i:08x}{}.scope", "c4".repeat(28)));
-                std::fs::create_dir_all(&dir).expect("churn cgroup");
-                let id = std::fs::metadata(&dir).expect("churn cgroup").ino();
-                (dir, id)
-            })
-            .collect();
-        Self { dirs }
-    }
-
-    /// The cgroup id of the `n`th churned container, and a pid of its own.
-    pub fn nth(&self, n: usize) -> (u64, u32) {
-        (self.dirs[n % self.dirs.len()].1, 4_000_000 + (n % 100_000) as u32)
-    }
-}
-
-impl Drop for ChurnCgroups {
-    fn drop(&mut self) {
-        for (dir, _) in &self.dirs {
-            let _ = std::fs::remove_dir(dir);
-        }
-        let _ = std::fs::remove_dir(cgroup2_mount().join("sensor-bench-churn.slice"));
-    }
 }

@@ -171,7 +171,8 @@ impl Config {
         if !(1..=1_000_000).contains(&self.kubernetes.held_events) {
             add(
                 "kubernetes.held_events",
-                "must be 1 to 1000000 (each held event takes some hundreds of bytes to a few KiB)".into(),
+                "must be 1 to 1000000 (each held event takes some hundreds of bytes to a few KiB)"
+                    .into(),
             );
         }
         let outputs = &self.outputs;

@@ -98,7 +98,9 @@ impl<E> EventCache<E> {
         while self.queue.len() > self.max_events
             || (self.bytes > self.max_bytes && self.queue.len() > 1)
         {
-            let Some(oldest) = self.pop_front() else { break };
+            let Some(oldest) = self.pop_front() else {
+                break;
+            };
             self.stats.evicted += 1;
             evicted(oldest);
         }
@@ -122,11 +124,7 @@ impl<E> EventCache<E> {
 
     /// Releases, in order, every held event that `verdict` lets go and that no earlier held
     /// event of its process is waiting in front of.
-    pub fn release(
-        &mut self,
-        mut verdict: impl FnMut(&mut E) -> Verdict,
-        mut out: impl FnMut(E),
-    ) {
+    pub fn release(&mut self, mut verdict: impl FnMut(&mut E) -> Verdict, mut out: impl FnMut(E)) {
         let mut blocked: HashSet<u32> = HashSet::new();
         let queue = std::mem::take(&mut self.queue);
         let mut kept = VecDeque::with_capacity(queue.len());

@@ -419,8 +419,11 @@ impl Knowledge {
                     if !self.roots.is_pending(t.mnt_ns as u64) {
                         self.roots.ask(self.names.question(t.pid, t.mnt_ns));
                     }
-                    missing =
-                        missing.and(resolving_or_refused(&self.roots, t.mnt_ns as u64, &resolving));
+                    missing = missing.and(resolving_or_refused(
+                        &self.roots,
+                        t.mnt_ns as u64,
+                        &resolving,
+                    ));
                 }
             }
         }

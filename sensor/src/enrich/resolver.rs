@@ -187,12 +187,16 @@ mod tests {
     /// while fewer than MAX_WORKERS are stuck, and asking never blocks once all are.
     #[test]
     fn a_stuck_request_does_not_hold_up_the_others() {
-        let mut r = Resolver::new("test", |k: &u64| *k, move |k: u64| {
-            if (100..1000).contains(&k) {
-                std::thread::sleep(Duration::from_secs(3));
-            }
-            k
-        });
+        let mut r = Resolver::new(
+            "test",
+            |k: &u64| *k,
+            move |k: u64| {
+                if (100..1000).contains(&k) {
+                    std::thread::sleep(Duration::from_secs(3));
+                }
+                k
+            },
+        );
         for stuck in 100..100 + (MAX_WORKERS as u64 - 1) {
             r.ask(stuck);
             std::thread::sleep(Duration::from_millis(20));

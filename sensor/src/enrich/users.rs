@@ -163,7 +163,9 @@ impl UserNames {
         if q.epoch != self.epoch(q.mnt_ns) {
             return;
         }
-        let stale = Instant::now().checked_sub(REFRESH).unwrap_or_else(Instant::now);
+        let stale = Instant::now()
+            .checked_sub(REFRESH)
+            .unwrap_or_else(Instant::now);
         self.by_mnt_ns
             .insert(q.mnt_ns, (stale, Arc::new(Names::default())));
     }
