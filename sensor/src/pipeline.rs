@@ -29,6 +29,8 @@ pub struct Stats {
     pub malformed: u64,
     /// The 32-bit compat path, for Status.
     pub compat: Option<CompatStatus>,
+    /// Events held for their pod or names, resolvers.
+    pub enrich: crate::enrich::EnrichStats,
 }
 
 impl Stats {
@@ -95,10 +97,20 @@ impl Pipeline {
 
     /// As [`Pipeline::new`], enriching container events from the node's pod cache.
     pub fn with_pods(probe: Probe, pods: crate::enrich::pods::PodCache) -> Self {
+        Self::with_enrich(probe, pods, crate::enrich::EnrichOptions::default())
+    }
+
+    /// As [`Pipeline::with_pods`], with how long and how many events may wait for their pod
+    /// or names.
+    pub fn with_enrich(
+        probe: Probe,
+        pods: crate::enrich::pods::PodCache,
+        options: crate::enrich::EnrichOptions,
+    ) -> Self {
         Self {
             probe,
             decoder: Decoder::new(),
-            enricher: Enricher::with_pods(pods),
+            enricher: Enricher::with_options(pods, options),
             stats: Stats::default(),
             poll_interval: POLL_INTERVAL,
             telemetry: None,
@@ -132,6 +144,11 @@ impl Pipeline {
         let mut line = self
             .stats
             .summary(self.probe.load_time, self.probe.attached.len());
+        let held = &self.stats.enrich.held;
+        line.push_str(&format!(
+            "; event cache: held {}, completed {}, expired {}, evicted {}",
+            held.holds, held.completed, held.expired, held.evicted
+        ));
         let pods = self.enricher.pods();
         if !pods.is_host_mode() {
             let s = pods.stats();
@@ -153,6 +170,7 @@ impl Pipeline {
             if stop.load(Ordering::Relaxed) {
                 self.probe.detach();
                 while self.step(Duration::ZERO, sink)? > 0 {}
+                self.release_held(sink)?;
                 self.stats.loss = self.probe.loss();
                 if let Some(t) = &self.telemetry {
                     t.publish_pipeline(&self.stats);
@@ -191,6 +209,8 @@ impl Pipeline {
         }
     }
 
+    /// Reads a batch, enriches each event from memory and hands it to the sink, or holds it
+    /// in the enricher's event cache; then hands on the held events that may go now.
     fn step<S: Sink>(&mut self, timeout: Duration, sink: &mut S) -> Result<usize, S::Error> {
         let mut result = Ok(());
         let Self {
@@ -200,19 +220,34 @@ impl Pipeline {
             stats,
             ..
         } = self;
-        let read = probe.read(timeout, BATCH, |bytes| {
-            if result.is_err() {
-                return;
+        let mut out = |event: Event| {
+            if result.is_ok() {
+                result = sink.event(&event);
             }
-            let Some(mut event) = decoder.decode(bytes) else {
+        };
+        let read = probe.read(timeout, BATCH, |bytes| {
+            let Some(event) = decoder.decode(bytes) else {
                 return;
             };
-            enricher.enrich(&mut event);
             stats.events += 1;
             *stats.by_type.entry(event.evt_type()).or_default() += 1;
-            result = sink.event(&event);
+            enricher.admit(event, &mut out);
         });
+        enricher.release(&mut out);
         stats.malformed = decoder.malformed;
+        stats.enrich = enricher.stats();
         result.map(|()| read)
+    }
+
+    /// At shutdown: every held event goes to the sink as it is, in order.
+    fn release_held<S: Sink>(&mut self, sink: &mut S) -> Result<(), S::Error> {
+        let mut result = Ok(());
+        self.enricher.release_all(&mut |event: Event| {
+            if result.is_ok() {
+                result = sink.event(&event);
+            }
+        });
+        self.stats.enrich = self.enricher.stats();
+        result
     }
 }

@@ -69,7 +69,7 @@ pub fn remove_cgroup() {
     let _ = std::fs::remove_dir(slice);
 }
 
-fn cgroup2_mount() -> std::path::PathBuf {
+pub fn cgroup2_mount() -> std::path::PathBuf {
     let mounts = std::fs::read_to_string("/proc/mounts").expect("/proc/mounts");
     mounts
         .lines()

@@ -13,7 +13,7 @@ pub fn run(
     let stop = super::stop_flag()?;
     let pods = kubernetes.pod_cache()?;
     let probe = Probe::load(probe)?;
-    let mut pipeline = Pipeline::with_pods(probe, pods);
+    let mut pipeline = Pipeline::with_enrich(probe, pods, kubernetes.enrich_options());
     let mut sink = EventWriter {
         out: std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock()),
         json,

@@ -39,9 +39,21 @@ pub struct KubernetesArgs {
     /// This node's name (default: $NODE_NAME, set through the downward API).
     #[arg(long, value_name = "NAME")]
     pub node_name: Option<String>,
+    /// How long events of a container whose pod is not known yet wait for it (default 5s).
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub pod_wait: Option<std::time::Duration>,
 }
 
 impl KubernetesArgs {
+    /// How events wait for their pod or names.
+    pub fn enrich_options(&self) -> sensor::enrich::EnrichOptions {
+        let mut options = sensor::enrich::EnrichOptions::default();
+        if let Some(wait) = self.pod_wait {
+            options.pod_wait = wait;
+        }
+        options
+    }
+
     /// Starts the pod cache; it never waits for the API server.
     pub fn pod_cache(&self) -> anyhow::Result<sensor::enrich::pods::PodCache> {
         let mut options = sensor::enrich::pods::PodCacheOptions::from_env(self.kubeconfig.clone());

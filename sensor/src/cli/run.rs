@@ -195,6 +195,9 @@ impl RunArgs {
         if let Some(node) = &self.kubernetes.node_name {
             c.kubernetes.node_name = Some(node.clone());
         }
+        if let Some(wait) = self.kubernetes.pod_wait {
+            c.kubernetes.pod_wait = wait;
+        }
     }
 }
 
@@ -358,6 +361,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     let kubernetes = super::KubernetesArgs {
         kubeconfig: config.kubernetes.kubeconfig.clone(),
         node_name: config.kubernetes.node_name.clone(),
+        pod_wait: Some(config.kubernetes.pod_wait),
     };
     let pods = kubernetes.pod_cache()?;
     let probe = Probe::load(&ProbeConfig {
@@ -379,7 +383,11 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         stall_after: config.health.stall_after,
     });
     telemetry.attached.store(true, Ordering::Release);
-    let mut pipeline = Pipeline::with_pods(probe, pods)
+    let enrich = sensor::enrich::EnrichOptions {
+        max_held_events: config.kubernetes.held_events,
+        ..kubernetes.enrich_options()
+    };
+    let mut pipeline = Pipeline::with_enrich(probe, pods, enrich)
         .with_poll_interval(config.probe.poll_interval)
         .with_telemetry(telemetry.clone());
     let matching = match config.rules.matching {

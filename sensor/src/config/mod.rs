@@ -159,6 +159,22 @@ impl Config {
                 );
             }
         }
+        if self.kubernetes.pod_wait > std::time::Duration::from_secs(60) {
+            add(
+                "kubernetes.pod_wait",
+                format!(
+                    "{:?} is out of range: use 0s (no wait) to 60s; kubelet's status lag is a few seconds",
+                    self.kubernetes.pod_wait
+                ),
+            );
+        }
+        if !(1..=1_000_000).contains(&self.kubernetes.held_events) {
+            add(
+                "kubernetes.held_events",
+                "must be 1 to 1000000 (each held event takes some hundreds of bytes to a few KiB)"
+                    .into(),
+            );
+        }
         let outputs = &self.outputs;
         if outputs.http.enabled {
             let scheme_ok =

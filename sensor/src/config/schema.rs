@@ -93,11 +93,30 @@ pub enum Matching {
     All,
 }
 
-#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct Kubernetes {
     pub kubeconfig: Option<PathBuf>,
     pub node_name: Option<String>,
+    /// How long the events of a container whose pod is not in the pod cache yet wait for
+    /// it (in the event cache; other events flow on): kubelet publishes a new container's id
+    /// in its pod's status seconds after it started.
+    #[serde(with = "duration")]
+    pub pod_wait: std::time::Duration,
+    /// Events held at most while they wait (for their pod or user names); past this the
+    /// oldest go on without, counted in sensor_event_cache_released_total{reason="evicted"}.
+    pub held_events: usize,
+}
+
+impl Default for Kubernetes {
+    fn default() -> Self {
+        Self {
+            kubeconfig: None,
+            node_name: None,
+            pod_wait: std::time::Duration::from_secs(5),
+            held_events: crate::enrich::event_cache::MAX_EVENTS,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]

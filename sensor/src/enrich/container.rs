@@ -2,6 +2,7 @@
 //! Kubernetes nodes use: containerd, CRI-O, Docker and podman, systemd and cgroupfs drivers,
 //! cgroup v1 and v2. Processes outside any container are `host`, as in Falco.
 
+
 /// The container runtime a cgroup path names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Runtime {
@@ -118,8 +119,9 @@ pub fn cgroup_path_in(text: &str) -> Option<String> {
     v1
 }
 
-/// Where the unified (v2) cgroup hierarchy is mounted.
-fn cgroup2_mount() -> Option<String> {
+/// Where the unified (v2) cgroup hierarchy is mounted (read from the sensor's own
+/// /proc/mounts, once, at start).
+pub fn cgroup2_mount() -> Option<String> {
     let mounts = std::fs::read_to_string("/proc/mounts").ok()?;
     mounts.lines().find_map(|line| {
         let mut fields = line.split_whitespace();
@@ -131,10 +133,55 @@ fn cgroup2_mount() -> Option<String> {
 /// Cgroups visited at most when searching the hierarchy for one id.
 const MAX_WALK: usize = 200_000;
 
-/// The path (relative to the hierarchy's root) of the v2 cgroup whose id is `id`: on cgroup2
-/// the id is the directory's inode number. Used when the process is already gone, so its
-/// /proc entry cannot say.
-fn cgroup_path_by_id(mount: &str, id: u64) -> Option<String> {
+/// `struct file_handle` of a kernfs node: its 64-bit id is the whole handle.
+#[repr(C)]
+struct KernfsHandle {
+    handle_bytes: u32,
+    handle_type: i32,
+    id: u64,
+}
+
+/// `FILEID_KERNFS` (include/linux/exportfs.h).
+const FILEID_KERNFS: i32 = 0xfe;
+
+/// The path of v2 cgroup `id` in one step: on cgroup2 the id is the kernfs node's, and a
+/// file handle of that id opens the cgroup's directory (`open_by_handle_at`, as systemd
+/// does), whose path /proc/self/fd then names. Needs CAP_DAC_READ_SEARCH.
+fn cgroup_path_by_handle(mount: &str, id: u64) -> Option<String> {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    use std::os::unix::fs::OpenOptionsExt;
+    let root = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
+        .open(mount)
+        .ok()?;
+    let mut handle = KernfsHandle {
+        handle_bytes: 8,
+        handle_type: FILEID_KERNFS,
+        id,
+    };
+    // SAFETY: a valid directory fd and a file_handle whose handle_bytes match its payload;
+    // the returned fd is checked and then owned here.
+    let fd = unsafe {
+        libc::open_by_handle_at(
+            root.as_raw_fd(),
+            (&mut handle as *mut KernfsHandle).cast(),
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: the kernel just returned this fd; nothing else owns it.
+    let dir = unsafe { OwnedFd::from_raw_fd(fd) };
+    let target = std::fs::read_link(format!("/proc/self/fd/{}", dir.as_raw_fd())).ok()?;
+    let relative = target.strip_prefix(mount).ok()?;
+    Some(format!("/{}", relative.display()))
+}
+
+/// The path (relative to the hierarchy's root) of the v2 cgroup whose id is `id`, by
+/// searching the hierarchy: the last resort, where file handles are not allowed.
+fn cgroup_path_by_walk(mount: &str, id: u64) -> Option<String> {
     use std::os::unix::fs::MetadataExt;
     let mut queue = std::collections::VecDeque::from([std::path::PathBuf::from(mount)]);
     let mut visited = 0;
@@ -158,61 +205,108 @@ fn cgroup_path_by_id(mount: &str, id: u64) -> Option<String> {
     None
 }
 
-/// Cgroups whose container identity is kept; past it the least recently used goes (and is
-/// worked out again from /proc at its next event), so a tenant creating cgroups in a loop
-/// pushes out only cgroups nobody used since rather than everyone's.
-pub const MAX_CGROUPS: usize = 65536;
+/// The root of the unified hierarchy: host processes where it is in use, and every process
+/// on a cgroup-v1-only node, where the id says nothing and the process's own paths decide.
+pub const ROOT_CGROUP_ID: u64 = 1;
 
-/// Container identity cached by cgroup id, so it is worked out once per cgroup.
-pub struct ContainerCache {
-    by_cgroup: super::lru::LruMap<u64, Option<std::sync::Arc<Container>>>,
-    mount: Option<Option<String>>,
+/// A question for the cgroup resolver: which container is cgroup `cgroup_id` (process `pid`
+/// is in it; on a v1-only node only the process's own paths can tell).
+#[derive(Clone, Copy, Debug)]
+pub struct CgroupQuestion {
+    pub cgroup_id: u64,
+    pub pid: u32,
 }
 
-impl Default for ContainerCache {
-    fn default() -> Self {
-        Self {
-            by_cgroup: super::lru::LruMap::new(MAX_CGROUPS),
-            mount: None,
+impl CgroupQuestion {
+    /// The resolver's key: the cgroup on v2, the process on v1 (high bit set).
+    pub fn key(&self) -> u64 {
+        if self.cgroup_id == ROOT_CGROUP_ID {
+            (1 << 63) | self.pid as u64
+        } else {
+            self.cgroup_id
         }
     }
 }
 
-/// The root of the unified hierarchy: host processes where it is in use, and every process
-/// on a cgroup-v1-only node, where the id says nothing and the process's own paths decide.
-const ROOT_CGROUP_ID: u64 = 1;
+/// Works out the container of a cgroup (runs on a resolver thread: it reads cgroupfs and
+/// /proc). `None`: cannot tell now (the process is gone and the cgroup with it);
+/// `Some(None)`: the host.
+pub fn resolve(q: CgroupQuestion, mount: Option<&str>) -> Option<Option<Container>> {
+    if q.cgroup_id == ROOT_CGROUP_ID {
+        if mount.is_some() {
+            return Some(None);
+        }
+        return Some(cgroup_path_of(q.pid).and_then(|path| from_cgroup_path(&path)));
+    }
+    let path = match mount {
+        Some(mount) => cgroup_path_by_handle(mount, q.cgroup_id)
+            .or_else(|| {
+                // The process's /proc entry, if it still names this cgroup; then the search.
+                use std::os::unix::fs::MetadataExt;
+                cgroup_path_of(q.pid).filter(|path| {
+                    std::fs::symlink_metadata(format!("{mount}{path}"))
+                        .is_ok_and(|m| m.ino() == q.cgroup_id)
+                })
+            })
+            .or_else(|| cgroup_path_by_walk(mount, q.cgroup_id)),
+        None => cgroup_path_of(q.pid),
+    };
+    Some(from_cgroup_path(&path?))
+}
+
+/// Cgroups (and, on a v1-only node, processes) whose container identity is kept; past it the
+/// least recently used goes (and is asked of the resolver again at its next event), so a
+/// tenant creating cgroups in a loop pushes out only cgroups nobody used since rather than
+/// everyone's.
+pub const MAX_CGROUPS: usize = 65536;
+
+/// Container identity by cgroup id, in memory: what the resolver answered. On a v1-only
+/// node every process is in the root v2 cgroup, so there the answer is kept per process.
+pub struct ContainerCache {
+    by_cgroup: super::lru::LruMap<u64, Option<std::sync::Arc<Container>>>,
+    by_pid_v1: super::lru::LruMap<u32, Option<std::sync::Arc<Container>>>,
+    v2: bool,
+}
 
 impl ContainerCache {
-    /// The container of process `pid` in cgroup `cgroup_id` (`None` for the host).
-    pub fn lookup(&mut self, cgroup_id: u64, pid: u32) -> Option<std::sync::Arc<Container>> {
-        if let Some(known) = self.by_cgroup.get(&cgroup_id) {
-            return known.clone();
+    pub fn new(v2: bool) -> Self {
+        Self {
+            by_cgroup: super::lru::LruMap::new(MAX_CGROUPS),
+            by_pid_v1: super::lru::LruMap::new(MAX_CGROUPS),
+            v2,
         }
-        let mount = self.mount.get_or_insert_with(cgroup2_mount).clone();
+    }
+
+    /// What is known of the container of process `pid` in cgroup `cgroup_id`: `None` if it
+    /// has to be asked, `Some(None)` for the host.
+    pub fn known(
+        &mut self,
+        cgroup_id: u64,
+        pid: u32,
+    ) -> Option<Option<std::sync::Arc<Container>>> {
         if cgroup_id == ROOT_CGROUP_ID {
-            if mount.is_some() {
+            if self.v2 {
                 // Runtimes put containers in their own v2 cgroups: the root is the host.
-                self.by_cgroup.insert(cgroup_id, None);
-                return None;
+                return Some(None);
             }
-            return cgroup_path_of(pid)
-                .and_then(|path| from_cgroup_path(&path))
-                .map(std::sync::Arc::new);
+            return self.by_pid_v1.get(&pid).cloned();
         }
-        // The process's /proc entry is quickest; a short-lived process may be gone already, and
-        // then the hierarchy itself is searched for the cgroup.
-        let path = cgroup_path_of(pid)
-            .filter(|path| {
-                use std::os::unix::fs::MetadataExt;
-                let Some(mount) = &mount else { return true };
-                std::fs::symlink_metadata(format!("{mount}{path}"))
-                    .is_ok_and(|m| m.ino() == cgroup_id)
-            })
-            .or_else(|| cgroup_path_by_id(mount.as_deref()?, cgroup_id));
-        let path = path?;
-        let container = from_cgroup_path(&path).map(std::sync::Arc::new);
-        self.by_cgroup.insert(cgroup_id, container.clone());
-        container
+        self.by_cgroup.get(&cgroup_id).cloned()
+    }
+
+    /// Keeps the resolver's answer to `q`.
+    pub fn learn(&mut self, q: CgroupQuestion, container: Option<Container>) {
+        let container = container.map(std::sync::Arc::new);
+        if q.cgroup_id == ROOT_CGROUP_ID {
+            self.by_pid_v1.insert(q.pid, container);
+        } else {
+            self.by_cgroup.insert(q.cgroup_id, container);
+        }
+    }
+
+    /// The process ended: its v1 answer goes (the pid will name another process).
+    pub fn forget_process(&mut self, pid: u32) {
+        self.by_pid_v1.remove(&pid);
     }
 }
 

@@ -107,23 +107,36 @@ impl ProcessTable {
         self.processes.evicted()
     }
 
-    /// The process of `pid`; one read of /proc if it started before the table knew of it
-    /// (or was evicted since).
-    fn get_or_load(&mut self, pid: u32) -> Option<Arc<Process>> {
+    /// The process of `pid` from memory. `None` for a process that started before the table
+    /// knew of it: its pid goes to `unknown`, for the resolver to read from /proc (never
+    /// here: a /proc/PID/cmdline read waits on the process's mmap_lock, which it can hold).
+    fn get_known(&mut self, pid: u32, unknown: &mut Option<u32>) -> Option<Arc<Process>> {
         if let Some(p) = self.processes.get(&pid) {
             return Some(p.clone());
         }
-        if self.gone.contains(&pid) {
-            return None;
+        if !self.gone.contains(&pid) {
+            *unknown = Some(pid);
         }
-        let Some(mut process) = read_proc(pid) else {
+        None
+    }
+
+    /// True unless `pid` was read from /proc and found gone.
+    pub fn may_exist(&self, pid: u32) -> bool {
+        !self.gone.contains(&pid)
+    }
+
+    /// Keeps what the resolver read of `pid` from /proc, unless an event told the table
+    /// about it meanwhile; `None`: the process is gone.
+    pub fn learn(&mut self, pid: u32, process: Option<Process>) {
+        if self.processes.contains(&pid) {
+            return;
+        }
+        let Some(mut process) = process else {
             self.gone.insert(pid, ());
-            return None;
+            return;
         };
         process.parent = bounded_lineage(self.processes.peek(&process.ppid).cloned());
-        let process = Arc::new(process);
-        self.insert(process.clone());
-        Some(process)
+        self.insert(Arc::new(process));
     }
 
     fn insert(&mut self, process: Arc<Process>) {
@@ -143,13 +156,15 @@ impl ProcessTable {
         }
     }
 
-    /// Applies the event to the table and attaches the process it concerns.
-    pub fn enrich(&mut self, event: &mut Event) {
+    /// Applies the event to the table and attaches the process it concerns. Returns the pid
+    /// of a process the table does not know, to be read from /proc by the resolver.
+    pub fn enrich(&mut self, event: &mut Event) -> Option<u32> {
+        let mut unknown = None;
         let pid = event.task.pid;
         match &event.kind {
             EventKind::Fork { child_pid } => {
                 let child_pid = *child_pid;
-                let parent = self.get_or_load(pid);
+                let parent = self.get_known(pid, &mut unknown);
                 let mut child = match &parent {
                     Some(p) => Process {
                         parent: bounded_lineage(Some(p.clone())),
@@ -203,10 +218,11 @@ impl ProcessTable {
                     self.insert(process.clone());
                     event.process = Some(process);
                 } else {
-                    event.process = self.get_or_load(pid);
+                    event.process = self.get_known(pid, &mut unknown);
                 }
             }
         }
+        unknown
     }
 }
 
@@ -262,7 +278,7 @@ pub fn parse_cmdline(cmdline: &[u8]) -> (Bytes, Vec<Bytes>) {
 }
 
 /// Reads one process from /proc; `None` if it is gone.
-fn read_proc(pid: u32) -> Option<Process> {
+pub fn read_proc(pid: u32) -> Option<Process> {
     let stat = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
     let (comm, ppid) = parse_stat(&stat)?;
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();

@@ -127,6 +127,51 @@ pub fn render(t: &Telemetry) -> String {
         "Records that did not decode.",
         stats.malformed,
     );
+    let held = &stats.enrich.held;
+    out.single(
+        "sensor_event_cache_held",
+        "gauge",
+        "Events waiting now for their pod or user names (the enrich stage's event cache).",
+        held.held,
+    );
+    out.header(
+        "sensor_event_cache_released_total",
+        "counter",
+        "Held events handed on, by reason: completed (the answer came), expired (its deadline passed without it), evicted (the cache was full; oldest first, without the answer).",
+    );
+    out.sample(
+        "sensor_event_cache_released_total",
+        &[("reason", "completed")],
+        held.completed,
+    );
+    out.sample(
+        "sensor_event_cache_released_total",
+        &[("reason", "expired")],
+        held.expired,
+    );
+    out.sample(
+        "sensor_event_cache_released_total",
+        &[("reason", "evicted")],
+        held.evicted,
+    );
+    out.single(
+        "sensor_pod_wait_expired_total",
+        "counter",
+        "Containers whose pod did not reach the pod cache within kubernetes.pod_wait.",
+        stats.enrich.pod_wait_expired,
+    );
+    out.single(
+        "sensor_resolver_refused_total",
+        "counter",
+        "Resolver requests (names, cgroups, /proc) refused because every worker was busy or stuck.",
+        stats.enrich.resolver_refused,
+    );
+    out.single(
+        "sensor_resolver_in_flight",
+        "gauge",
+        "Resolver requests being worked on now; a lasting figure is a read the observed process stalls.",
+        stats.enrich.resolver_in_flight,
+    );
 
     out.header(
         "sensor_alerts_total",

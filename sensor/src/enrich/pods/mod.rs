@@ -276,6 +276,12 @@ impl PodCache {
         self.shared.generation.subscribe()
     }
 
+    /// True once a first list has completed (then [`Self::is_synced`] may turn false again
+    /// during an outage).
+    pub fn has_listed(&self) -> bool {
+        self.shared.relists.load(Ordering::Relaxed) > 0
+    }
+
     /// The last (re)list completed and no watch error came after it. False in host mode.
     pub fn is_synced(&self) -> bool {
         self.shared.synced.load(Ordering::Relaxed)
