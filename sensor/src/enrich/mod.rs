@@ -3,15 +3,18 @@
 pub mod container;
 pub mod fd;
 pub mod pods;
-pub mod process;
 pub mod process_table;
 pub mod root_files;
 pub mod users;
 
 pub use process_table::ProcessTable;
 
-use crate::event::Event;
-use crate::probe::syscalls::ArgType;
+/// Transitional: the process moved to `crate::model::process`; this keeps code written
+/// against the old path (other branches in flight) compiling.
+pub use crate::model::process;
+
+use crate::model::Event;
+use crate::model::syscalls::ArgType;
 
 /// How long an event from a container whose pod is not in the cache yet is held, waiting for
 /// the pod's update (the container may have started a moment before its status arrived).
@@ -113,7 +116,7 @@ impl Enricher {
         let t = &event.task;
         if event
             .syscall()
-            .is_some_and(|s| s.family == crate::probe::syscalls::Family::Mount && event.res >= 0)
+            .is_some_and(|s| s.family == crate::model::syscalls::Family::Mount && event.res >= 0)
         {
             self.names.forget(t.mnt_ns);
         }

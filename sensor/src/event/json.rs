@@ -6,7 +6,7 @@
 
 use std::io::Write;
 
-use super::{ArgValue, Event, EventKind};
+use crate::model::{ArgValue, Event, EventKind};
 
 /// Makes bytes printable without losing any: valid UTF-8 passes unchanged; otherwise each
 /// invalid byte becomes `\xHH` and a literal backslash `\\`, and the caller lists the field in
@@ -113,7 +113,7 @@ impl Object<'_> {
 }
 
 /// Joins argv the way /proc shows a command line: arguments separated by spaces.
-pub fn join_args(args: &[super::Bytes]) -> Vec<u8> {
+pub fn join_args(args: &[crate::model::Bytes]) -> Vec<u8> {
     let mut out = Vec::new();
     for (i, a) in args.iter().enumerate() {
         if i > 0 {
@@ -148,7 +148,7 @@ pub fn write_json(event: &Event, out: &mut Vec<u8>) {
                 event.mono_ns.saturating_sub(event.enter_ns),
             );
         }
-        w.str(&["evt.res"], &super::flags::result(event.res));
+        w.str(&["evt.res"], &crate::model::flags::result(event.res));
         w.num(&["evt.rawres"], event.res);
         w.num(&["evt.failed"], event.res < 0);
     }

@@ -1,6 +1,8 @@
 //! Events as one readable line each, for people watching `sensor events`.
 
-use super::{control_chars::escape_control, json::escape_bytes, ArgValue, Event};
+use super::{control_chars::escape_control, json::escape_bytes};
+use crate::model::flags;
+use crate::model::{ArgValue, Event};
 
 /// The line, with the observed process's strings escaped so that they can neither break the
 /// line nor reach the terminal as control sequences.
@@ -13,7 +15,7 @@ fn line(event: &Event) -> String {
         "{} {} pid={} ppid={} uid={} proc={}",
         event.evt_type(),
         if event.syscall().is_some() {
-            super::flags::result(event.res)
+            flags::result(event.res)
         } else {
             String::new()
         },

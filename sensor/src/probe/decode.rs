@@ -9,7 +9,7 @@ use sensor_common::{RecordHeader, RecordKind};
 use super::compat_syscalls;
 use super::exe_path;
 use super::syscalls::{self, Family, SyscallDef};
-use crate::event::{Bytes, Event, EventKind, ExecDetails};
+use crate::model::{Bytes, Event, EventKind, ExecDetails};
 
 /// Exec images waiting for their syscall's exit, bounded so lost exits cannot pile up.
 const MAX_PENDING_EXECS: usize = 65536;

@@ -10,9 +10,9 @@ use sensor_rules::{
     EventTypeId, FieldArg, FieldId, FieldRef, FieldRegistry, FieldValue, ValueList,
 };
 
-use crate::enrich::process::Process;
+use crate::model::process::Process;
 use crate::event::json::join_args;
-use crate::event::{ArgValue, Bytes, Event, EventKind};
+use crate::model::{ArgValue, Bytes, Event, EventKind};
 
 /// Ids of the fields the agent adds to the engine's registry.
 struct AddedFields {

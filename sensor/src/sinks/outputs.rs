@@ -13,7 +13,7 @@ use super::hub::AlertHub;
 use super::lines::LineOutput;
 use super::record::AlertRecord;
 use super::throttle::{Throttle, Verdict};
-use crate::event::Event;
+use crate::model::Event;
 use crate::telemetry::Telemetry;
 
 /// How often folded alerts whose window closed are looked for.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use sensor_api::v1 as api;
 use sensor_rules::{Alert, Priority};
 
-use crate::event::Event;
+use crate::model::Event;
 
 /// How many ancestors an alert's process carries (`proc.aname[1..=8]`).
 const ANCESTORS: usize = 8;

@@ -1,0 +1,1 @@
+//! Falco's fields.
