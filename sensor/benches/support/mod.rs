@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use sensor::event::Event;
+use sensor::model::Event;
 use sensor::pipeline::Pipeline;
 use sensor::probe::{Probe, ProbeConfig};
 
