@@ -72,7 +72,11 @@ fn every_field_rule(dir: &TempDir) -> Arc<Ruleset> {
     let path = dir.path("every_field.yaml");
     std::fs::write(&path, yaml).expect("rule file");
     let (ruleset, report) = RuleFiles::new(vec![path]).load().expect("rules load");
-    assert_eq!(report.compiled(), 1, "the every-field rule compiles: {report:?}");
+    assert_eq!(
+        report.compiled(),
+        1,
+        "the every-field rule compiles: {report:?}"
+    );
     ruleset
 }
 
@@ -93,7 +97,10 @@ fn disagreements(event: &Event, ruleset: &Ruleset) -> Vec<String> {
 
     let rule_event = RuleEvent::new(event, 1, "host");
     let matched = ruleset.evaluate(&rule_event, MatchMode::First);
-    let rule = matched.into_iter().next().expect("the every-field rule matches");
+    let rule = matched
+        .into_iter()
+        .next()
+        .expect("the every-field rule matches");
     let alert = rule.render_alert(&rule_event, "host", event.wall_ns);
     let rules = alert.output_fields.clone();
     let proto = AlertRecord::new(alert, event, 1).proto;
@@ -175,7 +182,10 @@ fn disagreements(event: &Event, ruleset: &Ruleset) -> Vec<String> {
     ];
     for (key, carried) in checks {
         if j(key) != carried {
-            wrong.push(format!("{what}: {key}: JSON {:?}, message {carried:?}", j(key)));
+            wrong.push(format!(
+                "{what}: {key}: JSON {:?}, message {carried:?}",
+                j(key)
+            ));
         }
     }
     match (&proto.container, json.get("container.full_id")) {
@@ -188,7 +198,10 @@ fn disagreements(event: &Event, ruleset: &Ruleset) -> Vec<String> {
                 ("container.image", &c.image),
             ] {
                 if j(key) != *carried {
-                    wrong.push(format!("{what}: {key}: JSON {:?}, message {carried:?}", j(key)));
+                    wrong.push(format!(
+                        "{what}: {key}: JSON {:?}, message {carried:?}",
+                        j(key)
+                    ));
                 }
             }
         }
@@ -202,7 +215,10 @@ fn disagreements(event: &Event, ruleset: &Ruleset) -> Vec<String> {
             ("k8s.pod.uid", &pod.uid),
         ] {
             if j(key) != *carried {
-                wrong.push(format!("{what}: {key}: JSON {:?}, message {carried:?}", j(key)));
+                wrong.push(format!(
+                    "{what}: {key}: JSON {:?}, message {carried:?}",
+                    j(key)
+                ));
             }
         }
     }
@@ -231,7 +247,10 @@ fn record(script: &str) -> (u32, Vec<Event>) {
     ));
     let child = Command::new("sh")
         .arg("-c")
-        .arg(format!("{}; exec python3 -c '{script}'", cgroup.enter_command()))
+        .arg(format!(
+            "{}; exec python3 -c '{script}'",
+            cgroup.enter_command()
+        ))
         .spawn()
         .expect("python3");
     let pid = child.id();
@@ -271,7 +290,9 @@ fn json_rules_and_message_agree_on_real_events() {
     let types: Vec<&str> = events.iter().map(Event::evt_type).collect();
     for wanted in ["fchmodat", "execve", "setuid", "clone"] {
         assert!(
-            types.iter().any(|t| *t == wanted || (wanted == "fchmodat" && *t == "chmod")),
+            types
+                .iter()
+                .any(|t| *t == wanted || (wanted == "fchmodat" && *t == "chmod")),
             "no {wanted} event of pid {pid}: {types:?}"
         );
     }
@@ -286,7 +307,11 @@ fn json_rules_and_message_agree_on_real_events() {
         .iter()
         .flat_map(|e| disagreements(e, &ruleset))
         .collect();
-    assert!(wrong.is_empty(), "renderings disagree:\n{}", wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "renderings disagree:\n{}",
+        wrong.join("\n")
+    );
 
     // And the loginuid is the uid as set, in all three.
     let mut line = Vec::new();
@@ -354,8 +379,11 @@ mod synthetic {
                 name: "web-1".into(),
                 namespace: "shop".into(),
                 uid: "0b1c".into(),
-                labels: vec![("app".into(), "web".into()), ("tier".into(), "front".into())]
-                    .into(),
+                labels: vec![
+                    ("app".into(), "web".into()),
+                    ("tier".into(), "front".into()),
+                ]
+                .into(),
                 annotations: Box::new([]),
                 workload: Workload {
                     kind: "StatefulSet".into(),
@@ -417,7 +445,11 @@ mod synthetic {
         let ruleset = every_field_rule(&dir);
         let event = event();
         let wrong = disagreements(&event, &ruleset);
-        assert!(wrong.is_empty(), "renderings disagree:\n{}", wrong.join("\n"));
+        assert!(
+            wrong.is_empty(),
+            "renderings disagree:\n{}",
+            wrong.join("\n")
+        );
         let mut line = Vec::new();
         sensor::event::json::write_json(&event, &mut line);
         let json: Value = serde_json::from_slice(&line).unwrap();

@@ -13,8 +13,8 @@ pub use process_table::ProcessTable;
 /// against the old path (other branches in flight) compiling.
 pub use crate::model::process;
 
-use crate::model::Event;
 use crate::model::syscalls::ArgType;
+use crate::model::Event;
 
 /// How long an event from a container whose pod is not in the cache yet is held, waiting for
 /// the pod's update (the container may have started a moment before its status arrived).

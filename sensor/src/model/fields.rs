@@ -192,8 +192,11 @@ impl<'e> View<'e> {
 
     /// The syscall result, for the events that have one (clone's is the child's pid).
     fn res(&self) -> Option<i64> {
-        matches!(self.event.kind, EventKind::Syscall(_) | EventKind::Fork { .. })
-            .then_some(self.event.res)
+        matches!(
+            self.event.kind,
+            EventKind::Syscall(_) | EventKind::Fork { .. }
+        )
+        .then_some(self.event.res)
     }
 
     /// Arguments rendered as Falco prints them (`evt.arg.mode` is `S_IXUSR|...`).
@@ -251,7 +254,7 @@ impl<'e> View<'e> {
 }
 
 /// An argument as `evt.arg.NAME` reads: its text.
-fn rendered_arg(value: ArgValue<'_>) -> Vec<u8> {
+pub fn rendered_arg(value: ArgValue<'_>) -> Vec<u8> {
     match value {
         ArgValue::Bytes(b) => b.to_vec(),
         ArgValue::Int(i) => i.to_string().into_bytes(),
@@ -331,7 +334,13 @@ pub static EVT_TYPE: Field = field(
     SHOWN,
     Rules::Derived,
 );
-pub static EVT_DIR: Field = field("evt.dir", Text, |_, _| Some(V::str("<")), SHOWN, Rules::Derived);
+pub static EVT_DIR: Field = field(
+    "evt.dir",
+    Text,
+    |_, _| Some(V::str("<")),
+    SHOWN,
+    Rules::Derived,
+);
 pub static EVT_LATENCY: Field = field(
     "evt.latency",
     Uint64,
@@ -354,7 +363,13 @@ pub static EVT_RES: Field = field(
     SHOWN,
     Rules::Derived,
 );
-pub static EVT_RAWRES: Field = field("evt.rawres", Int64, |v, _| Some(V::I64(v.res()?)), SHOWN, BUILTIN);
+pub static EVT_RAWRES: Field = field(
+    "evt.rawres",
+    Int64,
+    |v, _| Some(V::I64(v.res()?)),
+    SHOWN,
+    BUILTIN,
+);
 pub static EVT_FAILED: Field = field(
     "evt.failed",
     Bool,
@@ -402,28 +417,138 @@ pub static FD_NAME: Field = field(
     Text,
     |v, _| Some(V::Str(v.event.fd_path.as_deref()?)),
     SHOWN,
-    Rules::Added("For a call with an fd argument (fchmod, fsconfig...): the path the fd refers to."),
+    Rules::Added(
+        "For a call with an fd argument (fchmod, fsconfig...): the path the fd refers to.",
+    ),
 );
-pub static CALLER_RUID: Field = field("caller.ruid", Uint64, |v, _| Some(V::U64(v.event.creds_before?.uid as u64)), SHOWN, BUILTIN);
-pub static CALLER_EUID: Field = field("caller.euid", Uint64, |v, _| Some(V::U64(v.event.creds_before?.euid as u64)), SHOWN, BUILTIN);
-pub static CALLER_SUID: Field = field("caller.suid", Uint64, |v, _| Some(V::U64(v.event.creds_before?.suid as u64)), SHOWN, BUILTIN);
-pub static CALLER_FSUID: Field = field("caller.fsuid", Uint64, |v, _| Some(V::U64(v.event.creds_before?.fsuid as u64)), SHOWN, BUILTIN);
-pub static CALLER_RGID: Field = field("caller.rgid", Uint64, |v, _| Some(V::U64(v.event.creds_before?.gid as u64)), SHOWN, BUILTIN);
-pub static CALLER_EGID: Field = field("caller.egid", Uint64, |v, _| Some(V::U64(v.event.creds_before?.egid as u64)), SHOWN, BUILTIN);
-pub static CALLER_SGID: Field = field("caller.sgid", Uint64, |v, _| Some(V::U64(v.event.creds_before?.sgid as u64)), SHOWN, BUILTIN);
-pub static CALLER_FSGID: Field = field("caller.fsgid", Uint64, |v, _| Some(V::U64(v.event.creds_before?.fsgid as u64)), SHOWN, BUILTIN);
-pub static PROC_PID: Field = field("proc.pid", Int64, |v, _| Some(V::I64(v.event.task.pid as i64)), SHOWN, BUILTIN);
-pub static THREAD_TID: Field = field("thread.tid", Int64, |v, _| Some(V::I64(v.event.task.tid as i64)), SHOWN, BUILTIN);
-pub static PROC_PPID: Field = field("proc.ppid", Int64, |v, _| Some(V::I64(v.event.task.ppid as i64)), SHOWN, BUILTIN);
-pub static PROC_VPID: Field = field("proc.vpid", Int64, |v, _| Some(V::I64(v.event.task.vpid as i64)), SHOWN, BUILTIN);
-pub static PROC_SID: Field = field("proc.sid", Int64, |v, _| Some(V::I64(v.event.task.sid as i64)), SHOWN, BUILTIN);
-pub static PROC_TTY: Field = field("proc.tty", Uint64, |v, _| Some(V::U64(v.event.task.tty as u64)), SHOWN, BUILTIN);
+pub static CALLER_RUID: Field = field(
+    "caller.ruid",
+    Uint64,
+    |v, _| Some(V::U64(v.event.creds_before?.uid as u64)),
+    SHOWN,
+    BUILTIN,
+);
+pub static CALLER_EUID: Field = field(
+    "caller.euid",
+    Uint64,
+    |v, _| Some(V::U64(v.event.creds_before?.euid as u64)),
+    SHOWN,
+    BUILTIN,
+);
+pub static CALLER_SUID: Field = field(
+    "caller.suid",
+    Uint64,
+    |v, _| Some(V::U64(v.event.creds_before?.suid as u64)),
+    SHOWN,
+    BUILTIN,
+);
+pub static CALLER_FSUID: Field = field(
+    "caller.fsuid",
+    Uint64,
+    |v, _| Some(V::U64(v.event.creds_before?.fsuid as u64)),
+    SHOWN,
+    BUILTIN,
+);
+pub static CALLER_RGID: Field = field(
+    "caller.rgid",
+    Uint64,
+    |v, _| Some(V::U64(v.event.creds_before?.gid as u64)),
+    SHOWN,
+    BUILTIN,
+);
+pub static CALLER_EGID: Field = field(
+    "caller.egid",
+    Uint64,
+    |v, _| Some(V::U64(v.event.creds_before?.egid as u64)),
+    SHOWN,
+    BUILTIN,
+);
+pub static CALLER_SGID: Field = field(
+    "caller.sgid",
+    Uint64,
+    |v, _| Some(V::U64(v.event.creds_before?.sgid as u64)),
+    SHOWN,
+    BUILTIN,
+);
+pub static CALLER_FSGID: Field = field(
+    "caller.fsgid",
+    Uint64,
+    |v, _| Some(V::U64(v.event.creds_before?.fsgid as u64)),
+    SHOWN,
+    BUILTIN,
+);
+pub static PROC_PID: Field = field(
+    "proc.pid",
+    Int64,
+    |v, _| Some(V::I64(v.event.task.pid as i64)),
+    SHOWN,
+    BUILTIN,
+);
+pub static THREAD_TID: Field = field(
+    "thread.tid",
+    Int64,
+    |v, _| Some(V::I64(v.event.task.tid as i64)),
+    SHOWN,
+    BUILTIN,
+);
+pub static PROC_PPID: Field = field(
+    "proc.ppid",
+    Int64,
+    |v, _| Some(V::I64(v.event.task.ppid as i64)),
+    SHOWN,
+    BUILTIN,
+);
+pub static PROC_VPID: Field = field(
+    "proc.vpid",
+    Int64,
+    |v, _| Some(V::I64(v.event.task.vpid as i64)),
+    SHOWN,
+    BUILTIN,
+);
+pub static PROC_SID: Field = field(
+    "proc.sid",
+    Int64,
+    |v, _| Some(V::I64(v.event.task.sid as i64)),
+    SHOWN,
+    BUILTIN,
+);
+pub static PROC_TTY: Field = field(
+    "proc.tty",
+    Uint64,
+    |v, _| Some(V::U64(v.event.task.tty as u64)),
+    SHOWN,
+    BUILTIN,
+);
 /// The kernel's comm of the calling task (not the process table's copy, which an exec or
 /// `PR_SET_NAME` since may have left behind).
-pub static PROC_NAME: Field = field("proc.name", Text, |v, _| Some(V::Str(v.event.comm())), SHOWN, BUILTIN);
-pub static PROC_EXE: Field = field("proc.exe", Text, |v, _| Some(V::Str(&v.process()?.exe)), SHOWN, BUILTIN);
-pub static PROC_EXEPATH: Field = field("proc.exepath", Text, |v, _| Some(V::Str(&v.process()?.exepath)), SHOWN, BUILTIN);
-pub static PROC_CWD: Field = field("proc.cwd", Text, |v, _| Some(V::Str(v.process()?.cwd.as_deref()?)), SHOWN, BUILTIN);
+pub static PROC_NAME: Field = field(
+    "proc.name",
+    Text,
+    |v, _| Some(V::Str(v.event.comm())),
+    SHOWN,
+    BUILTIN,
+);
+pub static PROC_EXE: Field = field(
+    "proc.exe",
+    Text,
+    |v, _| Some(V::Str(&v.process()?.exe)),
+    SHOWN,
+    BUILTIN,
+);
+pub static PROC_EXEPATH: Field = field(
+    "proc.exepath",
+    Text,
+    |v, _| Some(V::Str(&v.process()?.exepath)),
+    SHOWN,
+    BUILTIN,
+);
+pub static PROC_CWD: Field = field(
+    "proc.cwd",
+    Text,
+    |v, _| Some(V::Str(v.process()?.cwd.as_deref()?)),
+    SHOWN,
+    BUILTIN,
+);
 pub static PROC_IS_EXE_FROM_MEMFD: Field = field(
     "proc.is_exe_from_memfd",
     Bool,
@@ -456,7 +581,13 @@ pub static PROC_ARGS: Field = field(
     SHOWN,
     BUILTIN,
 );
-pub static PROC_PNAME: Field = field("proc.pname", Text, |v, _| Some(V::Str(&v.parent()?.comm)), SHOWN, BUILTIN);
+pub static PROC_PNAME: Field = field(
+    "proc.pname",
+    Text,
+    |v, _| Some(V::Str(&v.parent()?.comm)),
+    SHOWN,
+    BUILTIN,
+);
 pub static USER_UID: Field = field(
     "user.uid",
     Uint64,
@@ -465,8 +596,20 @@ pub static USER_UID: Field = field(
     SHOWN,
     BUILTIN,
 );
-pub static USER_RUID: Field = field("user.ruid", Uint64, |v, _| Some(V::U64(v.event.task.creds.uid as u64)), SHOWN, Rules::No);
-pub static USER_NAME: Field = field("user.name", Text, |v, _| Some(V::str(v.event.user_name.as_deref()?)), SHOWN, BUILTIN);
+pub static USER_RUID: Field = field(
+    "user.ruid",
+    Uint64,
+    |v, _| Some(V::U64(v.event.task.creds.uid as u64)),
+    SHOWN,
+    Rules::No,
+);
+pub static USER_NAME: Field = field(
+    "user.name",
+    Text,
+    |v, _| Some(V::str(v.event.user_name.as_deref()?)),
+    SHOWN,
+    BUILTIN,
+);
 pub static USER_LOGINUID: Field = field(
     "user.loginuid",
     Int64,
@@ -474,14 +617,42 @@ pub static USER_LOGINUID: Field = field(
     SHOWN,
     BUILTIN,
 );
-pub static USER_LOGINNAME: Field = field("user.loginname", Text, |v, _| Some(V::str(v.event.login_name.as_deref()?)), SHOWN, BUILTIN);
-pub static GROUP_GID: Field = field("group.gid", Uint64, |v, _| Some(V::U64(v.event.task.creds.egid as u64)), SHOWN, BUILTIN);
-pub static GROUP_RGID: Field = field("group.rgid", Uint64, |v, _| Some(V::U64(v.event.task.creds.gid as u64)), SHOWN, Rules::No);
-pub static GROUP_NAME: Field = field("group.name", Text, |v, _| Some(V::str(v.event.group_name.as_deref()?)), SHOWN, BUILTIN);
+pub static USER_LOGINNAME: Field = field(
+    "user.loginname",
+    Text,
+    |v, _| Some(V::str(v.event.login_name.as_deref()?)),
+    SHOWN,
+    BUILTIN,
+);
+pub static GROUP_GID: Field = field(
+    "group.gid",
+    Uint64,
+    |v, _| Some(V::U64(v.event.task.creds.egid as u64)),
+    SHOWN,
+    BUILTIN,
+);
+pub static GROUP_RGID: Field = field(
+    "group.rgid",
+    Uint64,
+    |v, _| Some(V::U64(v.event.task.creds.gid as u64)),
+    SHOWN,
+    Rules::No,
+);
+pub static GROUP_NAME: Field = field(
+    "group.name",
+    Text,
+    |v, _| Some(V::str(v.event.group_name.as_deref()?)),
+    SHOWN,
+    BUILTIN,
+);
 pub static CONTAINER_ID: Field = field(
     "container.id",
     Text,
-    |v, _| Some(V::str(v.event.container.as_deref().map_or("host", |c| c.id()))),
+    |v, _| {
+        Some(V::str(
+            v.event.container.as_deref().map_or("host", |c| c.id()),
+        ))
+    },
     SHOWN,
     BUILTIN,
 );
@@ -499,8 +670,20 @@ pub static CONTAINER_RUNTIME: Field = field(
     SHOWN,
     Rules::Added("The container runtime named by the cgroup (containerd, cri-o, docker, podman)."),
 );
-pub static CONTAINER_NAME: Field = field("container.name", Text, |v, _| Some(V::str(&v.event.pod.as_deref()?.container_name)), SHOWN, BUILTIN);
-pub static CONTAINER_IMAGE: Field = field("container.image", Text, |v, _| Some(V::str(&v.event.pod.as_deref()?.image)), SHOWN, BUILTIN);
+pub static CONTAINER_NAME: Field = field(
+    "container.name",
+    Text,
+    |v, _| Some(V::str(&v.event.pod.as_deref()?.container_name)),
+    SHOWN,
+    BUILTIN,
+);
+pub static CONTAINER_IMAGE: Field = field(
+    "container.image",
+    Text,
+    |v, _| Some(V::str(&v.event.pod.as_deref()?.image)),
+    SHOWN,
+    BUILTIN,
+);
 pub static CONTAINER_IMAGE_REPOSITORY: Field = field(
     "container.image.repository",
     Text,
@@ -515,9 +698,27 @@ pub static CONTAINER_IMAGE_TAG: Field = field(
     SHOWN,
     BUILTIN,
 );
-pub static K8S_POD_NAME: Field = field("k8s.pod.name", Text, |v, _| Some(V::str(&v.event.pod.as_deref()?.pod.name)), Json::OrNaInContainer, BUILTIN);
-pub static K8S_NS_NAME: Field = field("k8s.ns.name", Text, |v, _| Some(V::str(&v.event.pod.as_deref()?.pod.namespace)), Json::OrNaInContainer, BUILTIN);
-pub static K8S_POD_UID: Field = field("k8s.pod.uid", Text, |v, _| Some(V::str(&v.event.pod.as_deref()?.pod.uid)), SHOWN, BUILTIN);
+pub static K8S_POD_NAME: Field = field(
+    "k8s.pod.name",
+    Text,
+    |v, _| Some(V::str(&v.event.pod.as_deref()?.pod.name)),
+    Json::OrNaInContainer,
+    BUILTIN,
+);
+pub static K8S_NS_NAME: Field = field(
+    "k8s.ns.name",
+    Text,
+    |v, _| Some(V::str(&v.event.pod.as_deref()?.pod.namespace)),
+    Json::OrNaInContainer,
+    BUILTIN,
+);
+pub static K8S_POD_UID: Field = field(
+    "k8s.pod.uid",
+    Text,
+    |v, _| Some(V::str(&v.event.pod.as_deref()?.pod.uid)),
+    SHOWN,
+    BUILTIN,
+);
 pub static K8S_POD_LABELS: Field = field(
     "k8s.pod.labels",
     Text,
@@ -528,11 +729,41 @@ pub static K8S_POD_LABELS: Field = field(
     Json::Labels,
     BUILTIN,
 );
-pub static K8S_WORKLOAD_KIND: Field = field("k8s.workload.kind", Text, |v, _| Some(V::str(&v.event.pod.as_deref()?.pod.workload.kind)), SHOWN, BUILTIN);
-pub static K8S_WORKLOAD_NAME: Field = field("k8s.workload.name", Text, |v, _| Some(V::str(&v.event.pod.as_deref()?.pod.workload.name)), SHOWN, BUILTIN);
-pub static PROC_CGROUP_ID: Field = field("proc.cgroup_id", Uint64, |v, _| Some(V::U64(v.event.task.cgroup_id)), SHOWN, Rules::No);
-pub static PROC_MNT_NS: Field = field("proc.mnt_ns", Uint64, |v, _| Some(V::U64(v.event.task.mnt_ns as u64)), SHOWN, Rules::No);
-pub static PROC_PID_NS: Field = field("proc.pid_ns", Uint64, |v, _| Some(V::U64(v.event.task.pid_ns as u64)), SHOWN, Rules::No);
+pub static K8S_WORKLOAD_KIND: Field = field(
+    "k8s.workload.kind",
+    Text,
+    |v, _| Some(V::str(&v.event.pod.as_deref()?.pod.workload.kind)),
+    SHOWN,
+    BUILTIN,
+);
+pub static K8S_WORKLOAD_NAME: Field = field(
+    "k8s.workload.name",
+    Text,
+    |v, _| Some(V::str(&v.event.pod.as_deref()?.pod.workload.name)),
+    SHOWN,
+    BUILTIN,
+);
+pub static PROC_CGROUP_ID: Field = field(
+    "proc.cgroup_id",
+    Uint64,
+    |v, _| Some(V::U64(v.event.task.cgroup_id)),
+    SHOWN,
+    Rules::No,
+);
+pub static PROC_MNT_NS: Field = field(
+    "proc.mnt_ns",
+    Uint64,
+    |v, _| Some(V::U64(v.event.task.mnt_ns as u64)),
+    SHOWN,
+    Rules::No,
+);
+pub static PROC_PID_NS: Field = field(
+    "proc.pid_ns",
+    Uint64,
+    |v, _| Some(V::U64(v.event.task.pid_ns as u64)),
+    SHOWN,
+    Rules::No,
+);
 pub static EVT_TAMPERED: Field = field(
     "evt.tampered",
     Bool,
@@ -545,9 +776,27 @@ pub static EVT_TAMPERED: Field = field(
 );
 
 // Read by rules and output templates; not in the JSON event output.
-pub static PROC_TID: Field = field("proc.tid", Int64, |v, _| Some(V::I64(v.event.task.tid as i64)), HIDDEN, BUILTIN);
-pub static PROC_PEXE: Field = field("proc.pexe", Text, |v, _| Some(V::Str(&v.parent()?.exe)), HIDDEN, BUILTIN);
-pub static PROC_PEXEPATH: Field = field("proc.pexepath", Text, |v, _| Some(V::Str(&v.parent()?.exepath)), HIDDEN, BUILTIN);
+pub static PROC_TID: Field = field(
+    "proc.tid",
+    Int64,
+    |v, _| Some(V::I64(v.event.task.tid as i64)),
+    HIDDEN,
+    BUILTIN,
+);
+pub static PROC_PEXE: Field = field(
+    "proc.pexe",
+    Text,
+    |v, _| Some(V::Str(&v.parent()?.exe)),
+    HIDDEN,
+    BUILTIN,
+);
+pub static PROC_PEXEPATH: Field = field(
+    "proc.pexepath",
+    Text,
+    |v, _| Some(V::Str(&v.parent()?.exepath)),
+    HIDDEN,
+    BUILTIN,
+);
 pub static PROC_PCMDLINE: Field = field(
     "proc.pcmdline",
     Text,
@@ -558,17 +807,49 @@ pub static PROC_PCMDLINE: Field = field(
     HIDDEN,
     BUILTIN,
 );
-pub static PROC_ANAME: Field = field("proc.aname", Text, |v, arg| v.ancestor_list(Ancestry::Name, arg), HIDDEN, BUILTIN);
-pub static PROC_APID: Field = field("proc.apid", Int64, |v, arg| v.ancestor_list(Ancestry::Pid, arg), HIDDEN, BUILTIN);
-pub static PROC_AEXE: Field = field("proc.aexe", Text, |v, arg| v.ancestor_list(Ancestry::Exe, arg), HIDDEN, BUILTIN);
-pub static PROC_AEXEPATH: Field = field("proc.aexepath", Text, |v, arg| v.ancestor_list(Ancestry::ExePath, arg), HIDDEN, BUILTIN);
-pub static PROC_ACMDLINE: Field = field("proc.acmdline", Text, |v, arg| v.ancestor_cmdline(arg), HIDDEN, BUILTIN);
+pub static PROC_ANAME: Field = field(
+    "proc.aname",
+    Text,
+    |v, arg| v.ancestor_list(Ancestry::Name, arg),
+    HIDDEN,
+    BUILTIN,
+);
+pub static PROC_APID: Field = field(
+    "proc.apid",
+    Int64,
+    |v, arg| v.ancestor_list(Ancestry::Pid, arg),
+    HIDDEN,
+    BUILTIN,
+);
+pub static PROC_AEXE: Field = field(
+    "proc.aexe",
+    Text,
+    |v, arg| v.ancestor_list(Ancestry::Exe, arg),
+    HIDDEN,
+    BUILTIN,
+);
+pub static PROC_AEXEPATH: Field = field(
+    "proc.aexepath",
+    Text,
+    |v, arg| v.ancestor_list(Ancestry::ExePath, arg),
+    HIDDEN,
+    BUILTIN,
+);
+pub static PROC_ACMDLINE: Field = field(
+    "proc.acmdline",
+    Text,
+    |v, arg| v.ancestor_cmdline(arg),
+    HIDDEN,
+    BUILTIN,
+);
 pub static K8S_POD_ANNOTATIONS: Field = field(
     "k8s.pod.annotations",
     Text,
     |v, _| {
         let pod = &v.event.pod.as_deref()?.pod;
-        Some(V::List(v.annotations.get_or_init(|| Pairs::of(&pod.annotations))))
+        Some(V::List(
+            v.annotations.get_or_init(|| Pairs::of(&pod.annotations)),
+        ))
     },
     HIDDEN,
     BUILTIN,

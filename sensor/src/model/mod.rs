@@ -11,4 +11,4 @@ pub mod pod;
 pub mod process;
 pub mod syscalls;
 
-pub use event::{ArgValue, Bytes, Event, EventKind, ExecDetails, ExePath};
+pub use event::{ArgValue, Bytes, Event, EventKind, ExePath, ExecDetails};

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Event, EventKind};
 use crate::model::syscalls::Family;
+use crate::model::{Event, EventKind};
 
 /// What a workload did, over one or more cgroups.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

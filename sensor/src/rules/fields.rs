@@ -66,6 +66,8 @@ pub fn registry() -> Arc<FieldRegistry> {
 /// One event seen through Falco's field names.
 pub struct RuleEvent<'a> {
     view: View<'a>,
+    /// The table's field of each registry id, looked up once per event, not per field read.
+    by_id: &'static [Option<&'static Field>],
     number: u64,
     hostname: &'a str,
     type_id: Option<EventTypeId>,
@@ -76,6 +78,7 @@ impl<'a> RuleEvent<'a> {
     pub fn new(event: &'a Event, number: u64, hostname: &'a str) -> Self {
         Self {
             view: View::new(event),
+            by_id: &registry_and_fields().by_id,
             number,
             hostname,
             type_id: EventTypeId::from_name(event.evt_type()),
@@ -99,7 +102,7 @@ impl sensor_rules::Event for RuleEvent<'_> {
             FieldId::EVT_HOSTNAME => Some(FieldValue::str(self.hostname)),
             // Fields this sensor does not fill (proc.loginshellid, ...) are missing, as in Falco
             // without that metadata.
-            id => registry_and_fields()
+            id => self
                 .by_id
                 .get(usize::from(id.0))
                 .copied()

@@ -112,7 +112,11 @@ pub fn priority_to_proto(priority: Priority) -> api::Priority {
 /// the JSON output shows and the rules matched, by construction.
 fn to_proto(alert: &Alert, event: &Event, sequence: u64) -> api::Alert {
     let v = View::new(event);
-    let uint = |field: &Field| v.uint(field).and_then(|n| u32::try_from(n).ok()).unwrap_or_default();
+    let uint = |field: &Field| {
+        v.uint(field)
+            .and_then(|n| u32::try_from(n).ok())
+            .unwrap_or_default()
+    };
     let text = |field: &Field| v.text(field).unwrap_or_default();
     let mut process = api::Process {
         pid: uint(&f::PROC_PID),

@@ -8,8 +8,8 @@ use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
 use super::container_id;
 use super::image;
 use super::workload;
-pub use crate::model::pod::{PodInfo, PodMeta};
 use crate::model::pod::find;
+pub use crate::model::pod::{PodInfo, PodMeta};
 
 /// Annotations not kept: `last-applied-configuration` is a full copy of the object.
 const DROPPED_ANNOTATIONS: &[&str] = &["kubectl.kubernetes.io/last-applied-configuration"];
