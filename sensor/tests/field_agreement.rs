@@ -150,11 +150,10 @@ fn disagreements(event: &Event, ruleset: &Ruleset) -> Vec<String> {
             continue;
         };
         let shown = json.get(key.as_str());
-        let expected = match (field.json, read) {
-            (Json::IfTrue, Value::Bool(false)) | (_, Value::Null) => false,
-            (Json::Hidden, _) => false,
-            _ => true,
-        };
+        let expected = !matches!(
+            (field.json, read),
+            (Json::IfTrue, Value::Bool(false)) | (_, Value::Null) | (Json::Hidden, _)
+        );
         if expected && shown.is_none() {
             wrong.push(format!("{what}: {key}: rules {read}, not in the JSON"));
         }
