@@ -6,18 +6,18 @@
 //! adds what this machine cannot produce (a pod, a caller's credentials before the call).
 
 mod common;
+// The benchmarks' recorder: the library pipeline on the real kernel.
+#[allow(dead_code)]
+#[path = "../benches/support/mod.rs"]
+mod support;
 
 use std::collections::BTreeMap;
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
 
 use common::{privileged, Cgroup, TempDir};
 use sensor::model::fields::{Json, Rules, FIELDS};
 use sensor::model::{syscalls, Event};
-use sensor::pipeline::Pipeline;
-use sensor::probe::{Probe, ProbeConfig};
 use sensor::rules::fields::{registry, RuleEvent};
 use sensor::rules::RuleFiles;
 use sensor::sinks::record::AlertRecord;
@@ -227,38 +227,23 @@ fn disagreements(event: &Event, ruleset: &Ruleset) -> Vec<String> {
 /// The events of a process and its children, from the probe on the real kernel through the
 /// agent's pipeline, while `script` runs in a containerd-named cgroup.
 fn record(script: &str) -> (u32, Vec<Event>) {
-    let probe = Probe::load(&ProbeConfig::default()).expect("load the probe");
-    let mut pipeline = Pipeline::new(probe);
-    let stop = Arc::new(AtomicBool::new(false));
-    let recorded = Arc::new(Mutex::new(Vec::new()));
-    let consumer = {
-        let (stop, recorded) = (stop.clone(), recorded.clone());
-        std::thread::spawn(move || {
-            let mut sink = |event: &Event| -> Result<(), ()> {
-                recorded.lock().map_err(|_| ())?.push(event.clone());
-                Ok(())
-            };
-            let _ = pipeline.run(&stop, &mut sink);
-        })
-    };
     let cgroup = Cgroup::create(&format!(
         "sensor-test-agreement.slice/cri-containerd-{CONTAINER}.scope"
     ));
-    let child = Command::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "{}; exec python3 -c '{script}'",
-            cgroup.enter_command()
-        ))
-        .spawn()
-        .expect("python3");
-    let pid = child.id();
-    let output = child.wait_with_output().expect("workload");
-    assert!(output.status.success(), "workload failed");
-    std::thread::sleep(Duration::from_millis(500));
-    stop.store(true, Ordering::Relaxed);
-    consumer.join().expect("pipeline thread");
-    let events = std::mem::take(&mut *recorded.lock().expect("recorded"));
+    let mut pid = 0;
+    let events = support::record_while(|| {
+        let child = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "{}; exec python3 -c '{script}'",
+                cgroup.enter_command()
+            ))
+            .spawn()
+            .expect("python3");
+        pid = child.id();
+        let output = child.wait_with_output().expect("workload");
+        assert!(output.status.success(), "workload failed");
+    });
     let ours = events
         .into_iter()
         .filter(|e| e.task.pid == pid || e.task.ppid == pid)
