@@ -6,7 +6,7 @@ mod support;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use sensor::enrich::Enricher;
-use sensor::event::Event;
+use sensor::model::Event;
 
 /// A node's pods: 250 pods of two containers each, plus the pod of the recorded container.
 fn node_pods() -> Vec<k8s_openapi::api::core::v1::Pod> {
@@ -51,7 +51,7 @@ fn bench(c: &mut Criterion) {
     // Warm up the way a running sensor is: the forks and execs it saw are in the table. Exits
     // are left out, since the recorded processes must still be known when their events repeat.
     for e in recorded.clone() {
-        if !matches!(e.kind, sensor::event::EventKind::Exit { .. }) {
+        if !matches!(e.kind, sensor::model::EventKind::Exit { .. }) {
             enricher.enrich_blocking(e);
         }
     }
@@ -61,11 +61,11 @@ fn bench(c: &mut Criterion) {
         .into_iter()
         .filter(|e| {
             e.syscall().is_some_and(|s| {
-                s.family != sensor::probe::syscalls::Family::Exec
+                s.family != sensor::model::syscalls::Family::Exec
                     && !s
                         .args
                         .iter()
-                        .any(|a| a.ty == sensor::probe::syscalls::ArgType::Fd)
+                        .any(|a| a.ty == sensor::model::syscalls::ArgType::Fd)
             })
         })
         .collect();

@@ -9,7 +9,7 @@ use std::time::Instant;
 mod support;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use sensor::event::Event;
+use sensor::model::Event;
 use sensor::rules::fields::RuleEvent;
 use sensor::rules::RuleFiles;
 use sensor_rules::MatchMode;

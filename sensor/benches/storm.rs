@@ -146,7 +146,7 @@ fn traced_with_pipeline(kind: &str, evt_type: &'static str, count: u64) -> Run {
     let consumer = {
         let (stop, target, seen) = (stop.clone(), target.clone(), seen.clone());
         std::thread::spawn(move || {
-            let mut sink = |event: &sensor::event::Event| -> Result<(), ()> {
+            let mut sink = |event: &sensor::model::Event| -> Result<(), ()> {
                 let t = target.load(Ordering::Relaxed);
                 // The exec storm's events come from its children.
                 let ours = event.task.pid as u64 == t || event.task.ppid as u64 == t;

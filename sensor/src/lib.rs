@@ -5,6 +5,7 @@ pub mod config;
 pub mod consumers;
 pub mod enrich;
 pub mod event;
+pub mod model;
 pub mod pipeline;
 pub mod probe;
 pub mod profile;

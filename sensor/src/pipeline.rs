@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::enrich::Enricher;
-use crate::event::Event;
+use crate::model::Event;
 use crate::probe::decode::Decoder;
 use crate::probe::{CompatStatus, Loss, Probe};
 use crate::telemetry::Telemetry;

@@ -412,7 +412,7 @@ fn daemon_mode_recordings_of_running_cgroups() {
             let recordings = probe.recordings();
             let mut pipeline = sensor::pipeline::Pipeline::new(probe);
             tx.send(recordings.clone()).unwrap();
-            let mut sink = |e: &sensor::event::Event| -> Result<(), Infallible> {
+            let mut sink = |e: &sensor::model::Event| -> Result<(), Infallible> {
                 recordings.observe(e);
                 Ok(())
             };

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use sensor::event::Event;
+use sensor::model::Event;
 use sensor::pipeline::Pipeline;
 use sensor::probe::{Probe, ProbeConfig};
 
@@ -30,6 +30,24 @@ rm -rf "$d"
 pub const CONTAINER_ID: &str = "be7c4000c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00";
 
 pub fn record() -> Vec<Event> {
+    record_while(|| {
+        let cgroup = cgroup2_mount()
+            .join("sensor-bench.slice")
+            .join(format!("cri-containerd-{CONTAINER_ID}.scope"));
+        std::fs::create_dir_all(&cgroup).expect("bench cgroup");
+        let status = Command::new("sh")
+            .args(["-c", WORKLOAD])
+            .env("BENCH_CGROUP", &cgroup)
+            .status()
+            .expect("workload");
+        assert!(status.success());
+    })
+}
+
+/// Every event the library pipeline produces (the probe loaded on the real kernel) while
+/// `workload` runs, and for 300 ms after it returns. Also used by
+/// `sensor/tests/field_agreement.rs`.
+pub fn record_while(workload: impl FnOnce()) -> Vec<Event> {
     let probe = Probe::load(&ProbeConfig::default()).expect("load the probe (run as root)");
     let mut pipeline = Pipeline::new(probe);
     let stop = Arc::new(AtomicBool::new(false));
@@ -44,16 +62,7 @@ pub fn record() -> Vec<Event> {
             let _ = pipeline.run(&stop, &mut sink);
         })
     };
-    let cgroup = cgroup2_mount()
-        .join("sensor-bench.slice")
-        .join(format!("cri-containerd-{CONTAINER_ID}.scope"));
-    std::fs::create_dir_all(&cgroup).expect("bench cgroup");
-    let status = Command::new("sh")
-        .args(["-c", WORKLOAD])
-        .env("BENCH_CGROUP", &cgroup)
-        .status()
-        .expect("workload");
-    assert!(status.success());
+    workload();
     std::thread::sleep(Duration::from_millis(300));
     stop.store(true, Ordering::Relaxed);
     consumer.join().expect("recorder");

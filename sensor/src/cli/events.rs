@@ -34,7 +34,7 @@ struct EventWriter<W: Write> {
 impl<W: Write> Sink for EventWriter<W> {
     type Error = std::io::Error;
 
-    fn event(&mut self, event: &sensor::event::Event) -> std::io::Result<()> {
+    fn event(&mut self, event: &sensor::model::Event) -> std::io::Result<()> {
         if self.json {
             self.line.clear();
             sensor::event::json::write_json(event, &mut self.line);

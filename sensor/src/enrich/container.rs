@@ -3,42 +3,7 @@
 //! cgroup v1 and v2. Processes outside any container are `host`, as in Falco.
 
 
-/// The container runtime a cgroup path names.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Runtime {
-    Containerd,
-    CriO,
-    Docker,
-    Podman,
-    /// A Kubernetes pod cgroup whose runtime the path does not name (cgroupfs driver).
-    Cri,
-}
-
-impl Runtime {
-    pub fn name(self) -> &'static str {
-        match self {
-            Runtime::Containerd => "containerd",
-            Runtime::CriO => "cri-o",
-            Runtime::Docker => "docker",
-            Runtime::Podman => "podman",
-            Runtime::Cri => "cri",
-        }
-    }
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Container {
-    /// The full 64-hex-digit id (Falco's `container.full_id`).
-    pub full_id: String,
-    pub runtime: Runtime,
-}
-
-impl Container {
-    /// Falco's `container.id`: the first 12 hex digits.
-    pub fn id(&self) -> &str {
-        &self.full_id[..12]
-    }
-}
+pub use crate::model::container::{Container, Runtime};
 
 fn is_hex_id(s: &str) -> bool {
     s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())

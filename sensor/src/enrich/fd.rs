@@ -2,7 +2,7 @@
 
 use std::os::unix::ffi::OsStrExt;
 
-use crate::event::Bytes;
+use crate::model::Bytes;
 
 /// The path behind `fd` in process `pid`, read from /proc. `None` once the process has exited
 /// or closed the fd, which is why this runs as soon as the event is decoded.

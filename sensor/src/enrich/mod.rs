@@ -12,7 +12,6 @@ pub mod event_cache;
 pub mod fd;
 pub mod lru;
 pub mod pods;
-pub mod process;
 pub mod process_table;
 pub mod resolver;
 pub mod root_files;
@@ -20,12 +19,16 @@ pub mod users;
 
 pub use process_table::ProcessTable;
 
+/// Transitional: the process moved to `crate::model::process`; this keeps code written
+/// against the old path (other branches in flight) compiling.
+pub use crate::model::process;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::event::Event;
-use crate::probe::syscalls::ArgType;
+use crate::model::syscalls::ArgType;
+use crate::model::Event;
 
 use container::{CgroupQuestion, Container};
 use event_cache::{EventCache, EventCacheStats, Verdict};
@@ -225,7 +228,7 @@ impl Enricher {
         }
         if event
             .syscall()
-            .is_some_and(|s| s.family == crate::probe::syscalls::Family::Mount && event.res >= 0)
+            .is_some_and(|s| s.family == crate::model::syscalls::Family::Mount && event.res >= 0)
         {
             know.names.forget(t.mnt_ns);
         }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::os::unix::ffi::OsStrExt;
 use std::sync::Arc;
 
-use crate::event::{Bytes, Event, EventKind};
+use crate::model::{Bytes, Event, EventKind};
 
 use super::lru::LruMap;
 use super::process::{bounded_lineage, Process, MAX_ANCESTRY};
@@ -349,6 +349,6 @@ mod tests {
         let parent = me.ancestor(1).expect("parent linked");
         assert_eq!(parent.pid, me.ppid);
         // Every chain ends at a process without a known parent (init or a kernel thread's).
-        assert!(me.ancestors().count() < crate::enrich::process::MAX_ANCESTRY);
+        assert!(me.ancestors().count() < crate::model::process::MAX_ANCESTRY);
     }
 }

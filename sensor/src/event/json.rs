@@ -6,7 +6,10 @@
 
 use std::io::Write;
 
-use super::{ArgValue, Event, EventKind};
+use sensor_rules::FieldValue;
+
+use crate::model::fields::{Json, View, FIELDS};
+use crate::model::{ArgValue, Event};
 
 /// Makes bytes printable without losing any: valid UTF-8 passes unchanged; otherwise each
 /// invalid byte becomes `\xHH` and a literal backslash `\\`, and the caller lists the field in
@@ -99,6 +102,18 @@ impl Object<'_> {
         let _ = write!(self.out, "{value}");
     }
 
+    /// A scalar field as its JSON type; a string's invalid UTF-8 is escaped (`evt.escaped`).
+    fn value(&mut self, name: &str, value: &FieldValue<'_>) {
+        match value {
+            FieldValue::Str(b) => self.bytes(&[name], b),
+            FieldValue::I64(v) => self.num(&[name], v),
+            FieldValue::U64(v) => self.num(&[name], v),
+            FieldValue::Bool(v) => self.num(&[name], v),
+            // Lists have a shape of their own (`Json::Labels`).
+            FieldValue::List(_) => {}
+        }
+    }
+
     fn list(&mut self, key: &[&str], values: &[String]) {
         self.key(key);
         self.out.push(b'[');
@@ -112,159 +127,52 @@ impl Object<'_> {
     }
 }
 
-/// Joins argv the way /proc shows a command line: arguments separated by spaces.
-pub fn join_args(args: &[super::Bytes]) -> Vec<u8> {
-    let mut out = Vec::new();
-    for (i, a) in args.iter().enumerate() {
-        if i > 0 {
-            out.push(b' ');
-        }
-        out.extend_from_slice(a);
-    }
-    out
-}
-
-/// Appends the event as one JSON object (no newline) to `out`.
+/// Appends the event as one JSON object (no newline) to `out`: every field of the model's
+/// table that the JSON output shows, in the table's order, then which values were cut,
+/// changed or escaped.
 pub fn write_json(event: &Event, out: &mut Vec<u8>) {
     let mut w = Object {
         out,
         first: true,
         escaped: Vec::new(),
     };
-    let wall = std::time::UNIX_EPOCH + std::time::Duration::from_nanos(event.wall_ns);
-    w.str(
-        &["evt.time"],
-        &humantime::format_rfc3339_nanos(wall).to_string(),
-    );
-    w.num(&["evt.rawtime"], event.wall_ns);
-    w.num(&["evt.monotime"], event.mono_ns);
-    w.str(&["evt.type"], event.evt_type());
-    w.str(&["evt.dir"], "<");
-    if let EventKind::Syscall(_) = event.kind {
-        // Known only where an enter program ran (exec, set*id, capset).
-        if event.enter_ns != 0 {
-            w.num(
-                &["evt.latency"],
-                event.mono_ns.saturating_sub(event.enter_ns),
-            );
-        }
-        w.str(&["evt.res"], &super::flags::result(event.res));
-        w.num(&["evt.rawres"], event.res);
-        w.num(&["evt.failed"], event.res < 0);
-    }
-    for (name, value) in event.args() {
-        match value {
-            ArgValue::Bytes(b) => w.bytes(&["evt.arg.", name], b),
-            ArgValue::Int(i) => w.num(&["evt.arg.", name], i),
-            ArgValue::Named { text, raw } => {
-                w.str(&["evt.arg.", name], &text);
-                w.num(&["evt.rawarg.", name], raw);
+    let view = View::new(event);
+    for field in FIELDS {
+        match field.json {
+            Json::Hidden => {}
+            Json::Shown | Json::IfTrue => match field.read(&view) {
+                Some(FieldValue::Bool(false)) if field.json == Json::IfTrue => {}
+                Some(value) => w.value(field.name, &value),
+                None => {}
+            },
+            Json::OrNaInContainer => match field.read(&view) {
+                Some(value) => w.value(field.name, &value),
+                // A container whose pod is unknown (no cluster, API server unreachable, or
+                // not a Kubernetes container): said explicitly, as Falco does.
+                None if event.container.is_some() => w.str(&[field.name], "<NA>"),
+                None => {}
+            },
+            Json::Arguments => arguments(&mut w, event),
+            Json::Labels => {
+                if let Some(info) = &event.pod {
+                    w.key(&[field.name]);
+                    w.out.push(b'{');
+                    for (i, (k, v)) in info.pod.labels.iter().enumerate() {
+                        if i > 0 {
+                            w.out.push(b',');
+                        }
+                        push_json_str(w.out, k);
+                        w.out.push(b':');
+                        push_json_str(w.out, v);
+                    }
+                    w.out.push(b'}');
+                }
             }
         }
     }
-    if let Some(path) = &event.fd_path {
-        w.bytes(&["fd.name"], path);
-    }
-    if let Some(before) = &event.creds_before {
-        for (key, value) in [
-            ("caller.ruid", before.uid),
-            ("caller.euid", before.euid),
-            ("caller.suid", before.suid),
-            ("caller.fsuid", before.fsuid),
-            ("caller.rgid", before.gid),
-            ("caller.egid", before.egid),
-            ("caller.sgid", before.sgid),
-            ("caller.fsgid", before.fsgid),
-        ] {
-            w.num(&[key], value);
-        }
-    }
-
-    let t = &event.task;
-    w.num(&["proc.pid"], t.pid);
-    w.num(&["thread.tid"], t.tid);
-    w.num(&["proc.ppid"], t.ppid);
-    w.num(&["proc.vpid"], t.vpid);
-    w.num(&["proc.sid"], t.sid);
-    w.num(&["proc.tty"], t.tty);
-    w.bytes(&["proc.name"], event.comm());
-    if let Some(p) = &event.process {
-        w.bytes(&["proc.exe"], &p.exe);
-        w.bytes(&["proc.exepath"], &p.exepath);
-        if let Some(cwd) = &p.cwd {
-            w.bytes(&["proc.cwd"], cwd);
-        }
-        if p.exe_from_memfd {
-            w.num(&["proc.is_exe_from_memfd"], true);
-        }
-        w.bytes(&["proc.cmdline"], &p.cmdline());
-        w.bytes(&["proc.args"], &join_args(&p.args));
-        if let Some(parent) = &p.parent {
-            w.bytes(&["proc.pname"], &parent.comm);
-        }
-    } else {
-        w.bytes(&["proc.cmdline"], event.comm());
-    }
-    // Falco's user.uid and group.gid are the effective ids; the real ones are added beside.
-    w.num(&["user.uid"], t.creds.euid);
-    w.num(&["user.ruid"], t.creds.uid);
-    if let Some(name) = &event.user_name {
-        w.str(&["user.name"], name);
-    }
-    w.num(&["user.loginuid"], t.loginuid as i32);
-    if let Some(name) = &event.login_name {
-        w.str(&["user.loginname"], name);
-    }
-    w.num(&["group.gid"], t.creds.egid);
-    w.num(&["group.rgid"], t.creds.gid);
-    if let Some(name) = &event.group_name {
-        w.str(&["group.name"], name);
-    }
-    match &event.container {
-        Some(c) => {
-            w.str(&["container.id"], c.id());
-            w.str(&["container.full_id"], &c.full_id);
-            w.str(&["container.runtime"], c.runtime.name());
-        }
-        None => w.str(&["container.id"], "host"),
-    }
-    if let Some(info) = &event.pod {
-        w.str(&["container.name"], &info.container_name);
-        w.str(&["container.image"], &info.image);
-        w.str(&["container.image.repository"], &info.image_repository);
-        if let Some(tag) = &info.image_tag {
-            w.str(&["container.image.tag"], tag);
-        }
-        let pod = &info.pod;
-        w.str(&["k8s.pod.name"], &pod.name);
-        w.str(&["k8s.ns.name"], &pod.namespace);
-        w.str(&["k8s.pod.uid"], &pod.uid);
-        w.key(&["k8s.pod.labels"]);
-        w.out.push(b'{');
-        for (i, (k, v)) in pod.labels.iter().enumerate() {
-            if i > 0 {
-                w.out.push(b',');
-            }
-            push_json_str(w.out, k);
-            w.out.push(b':');
-            push_json_str(w.out, v);
-        }
-        w.out.push(b'}');
-        w.str(&["k8s.workload.kind"], &pod.workload.kind);
-        w.str(&["k8s.workload.name"], &pod.workload.name);
-    } else if event.container.is_some() {
-        // A container whose pod is unknown (no cluster, API server unreachable, or not a
-        // Kubernetes container): said explicitly, as Falco does.
-        w.str(&["k8s.pod.name"], "<NA>");
-        w.str(&["k8s.ns.name"], "<NA>");
-    }
-    w.num(&["proc.cgroup_id"], t.cgroup_id);
-    w.num(&["proc.mnt_ns"], t.mnt_ns);
-    w.num(&["proc.pid_ns"], t.pid_ns);
 
     let tampered = event.tampered_fields();
     if !tampered.is_empty() {
-        w.num(&["evt.tampered"], true);
         w.list(&["evt.tampered_args"], &tampered);
     }
     let unverified = event.unverified_fields();
@@ -284,6 +192,22 @@ pub fn write_json(event: &Event, out: &mut Vec<u8>) {
         w.list(&["evt.escaped"], &escaped);
     }
     w.out.push(b'}');
+}
+
+/// `evt.arg.NAME` for every argument: strings and plain numbers as they are, named numbers
+/// (modes, flags) as their text with the number beside as `evt.rawarg.NAME`. The rules
+/// adapter reads the same [`Event::args`], as text (`model::fields::EVT_ARG`).
+fn arguments(w: &mut Object<'_>, event: &Event) {
+    for (name, value) in event.args() {
+        match value {
+            ArgValue::Bytes(b) => w.bytes(&["evt.arg.", name], b),
+            ArgValue::Int(i) => w.num(&["evt.arg.", name], i),
+            ArgValue::Named { text, raw } => {
+                w.str(&["evt.arg.", name], &text);
+                w.num(&["evt.rawarg.", name], raw);
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,10 @@
 //! Events as one readable line each, for people watching `sensor events`.
 
-use super::{control_chars::escape_control, json::escape_bytes, ArgValue, Event};
+use super::{control_chars::escape_control, json::escape_bytes};
+use sensor_rules::FieldValue;
+
+use crate::model::fields::{self as f, rendered_arg, value_text, Field, View};
+use crate::model::Event;
 
 /// The line, with the observed process's strings escaped so that they can neither break the
 /// line nor reach the terminal as control sequences.
@@ -8,30 +12,29 @@ pub fn to_text(event: &Event) -> String {
     escape_control(&line(event)).into_owned()
 }
 
+/// The fields as the model's table reads them (`model::fields`), so the line says what the
+/// JSON output and the rules see.
 fn line(event: &Event) -> String {
+    let view = View::new(event);
+    let shown = |field: &Field| match field.read(&view) {
+        Some(FieldValue::Str(b)) => escape_bytes(b).0,
+        Some(value) => value_text(&value).unwrap_or_default(),
+        None => String::new(),
+    };
     let mut line = format!(
         "{} {} pid={} ppid={} uid={} proc={}",
-        event.evt_type(),
-        if event.syscall().is_some() {
-            super::flags::result(event.res)
-        } else {
-            String::new()
-        },
-        event.task.pid,
-        event.task.ppid,
-        event.task.creds.euid,
-        escape_bytes(event.comm()).0,
+        shown(&f::EVT_TYPE),
+        shown(&f::EVT_RES),
+        shown(&f::PROC_PID),
+        shown(&f::PROC_PPID),
+        shown(&f::USER_UID),
+        shown(&f::PROC_NAME),
     );
     for (name, value) in event.args() {
-        let shown = match value {
-            ArgValue::Bytes(b) => escape_bytes(b).0,
-            ArgValue::Int(i) => i.to_string(),
-            ArgValue::Named { text, .. } => text,
-        };
-        line.push_str(&format!(" {name}={shown}"));
+        line.push_str(&format!(" {name}={}", escape_bytes(&rendered_arg(value)).0));
     }
-    if let Some(p) = &event.process {
-        line.push_str(&format!(" cmdline=\"{}\"", escape_bytes(&p.cmdline()).0));
+    if event.process.is_some() {
+        line.push_str(&format!(" cmdline=\"{}\"", shown(&f::PROC_CMDLINE)));
     }
     line
 }

@@ -8,7 +8,7 @@ use super::compat_syscalls;
 use super::exe_path;
 use super::syscalls::{self, Family, SyscallDef};
 use crate::enrich::lru::LruMap;
-use crate::event::{Bytes, Event, EventKind, ExecDetails};
+use crate::model::{Bytes, Event, EventKind, ExecDetails};
 
 /// Exec images waiting for their syscall's exit. The exit record follows its image within
 /// the same call, so only a few (one a CPU) wait at a time; the rest lost their exit (a full

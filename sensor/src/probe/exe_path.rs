@@ -3,14 +3,7 @@
 
 use sensor_common::record::exe_flags;
 
-use crate::event::Bytes;
-
-/// The image's canonical path and whether it is a memory file (`memfd_create`).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ExePath {
-    pub path: Bytes,
-    pub memfd: bool,
-}
+pub use crate::model::event::ExePath;
 
 /// Joins `names` (leaf first) into an absolute path. A file no directory names renders as the
 /// kernel's `d_path` does for a memory file: `/memfd:NAME (deleted)`.

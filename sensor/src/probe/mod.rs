@@ -12,8 +12,11 @@ pub mod kernel_offsets;
 pub mod privileges;
 pub mod raw_tracepoint;
 mod self_id;
-pub mod syscalls;
 pub mod tracefs;
+
+/// Transitional: the syscall definitions moved to `crate::model::syscalls`; this keeps code
+/// written against the old path (other branches in flight) compiling.
+pub use crate::model::syscalls;
 
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};

@@ -19,7 +19,7 @@ use sensor_common::SyscallBitmap;
 use super::arch::{self, Abi};
 use super::recorder_links::{RecorderLinks, RecorderPrograms, RecorderStrategy};
 use super::recording::{AppArmorObservations, Recording};
-use crate::event::{Event, EventKind};
+use crate::model::{Event, EventKind};
 
 /// How soon after a recording first makes a syscall its tracepoint is detached, while
 /// recordings are warming up; the pruner backs off to [`PRUNE_INTERVAL_MAX`] while nothing

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::event::{Event, EventKind};
-use crate::probe::syscalls::Family;
+use crate::model::syscalls::Family;
+use crate::model::{Event, EventKind};
 
 /// What a workload did, over one or more cgroups.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -345,7 +345,7 @@ fn capset_effective(event: &Event) -> u64 {
 
 /// AppArmor's name of capability `bit` (`CAP_SYS_ADMIN` -> `sys_admin`).
 fn capability_name(bit: u32) -> Option<String> {
-    let set = crate::event::flags::capabilities(1u64 << bit);
+    let set = crate::model::flags::capabilities(1u64 << bit);
     set.strip_prefix("CAP_")
         .filter(|n| !n.chars().all(|c| c.is_ascii_digit()))
         .map(|n| n.to_ascii_lowercase())

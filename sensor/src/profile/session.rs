@@ -67,7 +67,7 @@ pub fn record(
             let recordings = probe.recordings();
             let mut pipeline = Pipeline::new(probe);
             let _ = ready_tx.send(Ok(recordings.clone()));
-            let mut sink = |event: &crate::event::Event| -> Result<(), Infallible> {
+            let mut sink = |event: &crate::model::Event| -> Result<(), Infallible> {
                 recordings.observe(event);
                 Ok(())
             };

@@ -8,7 +8,7 @@ use sensor_rules::{MatchMode, Ruleset};
 
 use super::fields::RuleEvent;
 use super::live::LiveRules;
-use crate::event::Event;
+use crate::model::Event;
 use crate::pipeline::Sink;
 use crate::sinks::Outputs;
 use crate::telemetry::Telemetry;

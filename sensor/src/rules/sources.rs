@@ -34,7 +34,7 @@ impl RuleFiles {
 
     fn builder(&self) -> Result<RulesetBuilder, RulesError> {
         // The event types this sensor captures: its syscall table plus fork and exit.
-        let captured = crate::probe::syscalls::SYSCALLS
+        let captured = crate::model::syscalls::SYSCALLS
             .iter()
             .map(|s| s.name)
             .chain(["clone", "procexit"]);

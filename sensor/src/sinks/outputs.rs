@@ -15,7 +15,7 @@ use super::output::{OutputCounters, OutputHandle};
 use super::queue::WhenFull;
 use super::record::AlertRecord;
 use super::throttle::{Throttle, Verdict};
-use crate::event::Event;
+use crate::model::Event;
 use crate::telemetry::Telemetry;
 
 /// How often folded alerts whose window closed are looked for.

@@ -6,7 +6,10 @@ use std::sync::Arc;
 use sensor_api::v1 as api;
 use sensor_rules::{Alert, Priority};
 
-use crate::event::Event;
+use sensor_rules::{FieldArg, FieldValue};
+
+use crate::model::fields::{self as f, value_text, Field, View};
+use crate::model::Event;
 
 /// How many ancestors an alert's process carries (`proc.aname[1..=8]`).
 const ANCESTORS: usize = 8;
@@ -137,70 +140,66 @@ pub fn priority_to_proto(priority: Priority) -> api::Priority {
     }
 }
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
+/// The message's process, container and pod, read from the model's table of fields: what
+/// the JSON output shows and the rules matched, by construction.
 fn to_proto(alert: &Alert, event: &Event, sequence: u64) -> api::Alert {
-    let task = &event.task;
+    let v = View::new(event);
+    let uint = |field: &Field| {
+        v.uint(field)
+            .and_then(|n| u32::try_from(n).ok())
+            .unwrap_or_default()
+    };
+    let text = |field: &Field| v.text(field).unwrap_or_default();
     let mut process = api::Process {
-        pid: task.pid,
-        tid: task.tid,
-        ppid: task.ppid,
-        name: text(event.comm()),
-        uid: task.creds.euid,
-        gid: task.creds.egid,
-        login_uid: if task.loginuid == u32::MAX {
-            -1
-        } else {
-            i64::from(task.loginuid)
-        },
-        user_name: event.user_name.as_deref().unwrap_or_default().to_string(),
-        vpid: task.vpid,
+        pid: uint(&f::PROC_PID),
+        tid: uint(&f::THREAD_TID),
+        ppid: uint(&f::PROC_PPID),
+        name: text(&f::PROC_NAME),
+        uid: uint(&f::USER_UID),
+        gid: uint(&f::GROUP_GID),
+        login_uid: v.int(&f::USER_LOGINUID).unwrap_or(-1),
+        user_name: text(&f::USER_NAME),
+        vpid: uint(&f::PROC_VPID),
+        exe: text(&f::PROC_EXE),
+        exe_path: text(&f::PROC_EXEPATH),
+        cmdline: text(&f::PROC_CMDLINE),
+        cwd: text(&f::PROC_CWD),
+        parent_name: text(&f::PROC_PNAME),
         ..Default::default()
     };
     if let Some(p) = &event.process {
-        process.name = text(&p.comm);
-        process.exe = text(&p.exe);
-        process.exe_path = text(&p.exepath);
-        process.cmdline = text(&p.cmdline());
-        process.args = p.args.iter().map(|a| text(a)).collect();
-        process.cwd = p.cwd.as_deref().map(text).unwrap_or_default();
-        process.ancestors = p
-            .ancestors()
-            .skip(1)
-            .take(ANCESTORS)
-            .map(|a| api::Ancestor {
-                pid: a.pid,
-                name: text(&a.comm),
-                exe_path: text(&a.exepath),
-            })
+        process.args = (0..p.args.len() as u32)
+            .filter_map(|i| f::PROC_ARGS.read_arg(&v, &FieldArg::Index(i)))
+            .filter_map(|value| value_text(&value))
             .collect();
-        process.parent_name = process
-            .ancestors
-            .first()
-            .map(|a| a.name.clone())
-            .unwrap_or_default();
     }
-    let container = event.container.as_ref().map(|c| api::Container {
-        id: c.id().to_string(),
-        full_id: c.full_id.clone(),
-        runtime: c.runtime.name().to_string(),
-        name: event
-            .pod
-            .as_ref()
-            .map(|p| p.container_name.to_string())
-            .unwrap_or_default(),
-        image: event
-            .pod
-            .as_ref()
-            .map(|p| p.image.to_string())
-            .unwrap_or_default(),
+    process.ancestors = (1..=ANCESTORS as u32)
+        .map_while(|n| {
+            let at = FieldArg::Index(n);
+            let pid = f::PROC_APID.read_arg(&v, &at)?;
+            let name = f::PROC_ANAME.read_arg(&v, &at)?;
+            let exe_path = f::PROC_AEXEPATH.read_arg(&v, &at)?;
+            Some(api::Ancestor {
+                pid: match pid {
+                    FieldValue::I64(pid) => u32::try_from(pid).unwrap_or_default(),
+                    _ => 0,
+                },
+                name: value_text(&name)?,
+                exe_path: value_text(&exe_path)?,
+            })
+        })
+        .collect();
+    let container = event.container.as_ref().map(|_| api::Container {
+        id: text(&f::CONTAINER_ID),
+        full_id: text(&f::CONTAINER_FULL_ID),
+        runtime: text(&f::CONTAINER_RUNTIME),
+        name: text(&f::CONTAINER_NAME),
+        image: text(&f::CONTAINER_IMAGE),
     });
     let pod = event.pod.as_ref().map(|p| api::Pod {
-        name: p.pod.name.to_string(),
-        namespace: p.pod.namespace.to_string(),
-        uid: p.pod.uid.to_string(),
+        name: text(&f::K8S_POD_NAME),
+        namespace: text(&f::K8S_NS_NAME),
+        uid: text(&f::K8S_POD_UID),
         labels: p
             .pod
             .labels
@@ -227,7 +226,7 @@ fn to_proto(alert: &Alert, event: &Event, sequence: u64) -> api::Alert {
         process: Some(process),
         container,
         pod,
-        event_type: event.evt_type().to_string(),
+        event_type: text(&f::EVT_TYPE),
         sequence,
         falco_json: String::new(),
     }

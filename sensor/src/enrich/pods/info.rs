@@ -7,55 +7,12 @@ use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
 
 use super::container_id;
 use super::image;
-use super::workload::{self, Workload};
+use super::workload;
+use crate::model::pod::find;
+pub use crate::model::pod::{PodInfo, PodMeta};
 
 /// Annotations not kept: `last-applied-configuration` is a full copy of the object.
 const DROPPED_ANNOTATIONS: &[&str] = &["kubectl.kubernetes.io/last-applied-configuration"];
-
-/// The pod-level part, shared by every container of the pod.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PodMeta {
-    pub name: Box<str>,
-    pub namespace: Box<str>,
-    pub uid: Box<str>,
-    /// Sorted by key.
-    pub labels: Box<[(Box<str>, Box<str>)]>,
-    /// Sorted by key; without `kubectl.kubernetes.io/last-applied-configuration`.
-    pub annotations: Box<[(Box<str>, Box<str>)]>,
-    pub workload: Workload,
-}
-
-impl PodMeta {
-    pub fn label(&self, key: &str) -> Option<&str> {
-        find(&self.labels, key)
-    }
-
-    pub fn annotation(&self, key: &str) -> Option<&str> {
-        find(&self.annotations, key)
-    }
-}
-
-fn find<'a>(pairs: &'a [(Box<str>, Box<str>)], key: &str) -> Option<&'a str> {
-    pairs
-        .binary_search_by(|(k, _)| k.as_ref().cmp(key))
-        .ok()
-        .map(|i| pairs[i].1.as_ref())
-}
-
-/// One container of a pod on this node: what `lookup` returns.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PodInfo {
-    pub pod: Arc<PodMeta>,
-    /// The bare 64-hex id (runtime prefix stripped).
-    pub container_id: Box<str>,
-    pub container_name: Box<str>,
-    /// The image as the pod spec names it (the status's image when the spec has none).
-    pub image: Box<str>,
-    /// `image` split like Falco: `repository[:tag][@digest]`, the registry and its port kept.
-    pub image_repository: Box<str>,
-    pub image_tag: Option<Box<str>>,
-    pub image_digest: Option<Box<str>>,
-}
 
 /// Every started container of `pod` (regular, init and ephemeral), with its bare id.
 pub fn containers_of(pod: &Pod) -> Vec<PodInfo> {

@@ -4,13 +4,7 @@
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 
-/// Kind and name of the owning workload; a pod without a controller is its own workload
-/// (`kind` = `Pod`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Workload {
-    pub kind: Box<str>,
-    pub name: Box<str>,
-}
+pub use crate::model::pod::Workload;
 
 /// The characters of a pod-template-hash (Kubernetes' `SafeEncodeString` alphabet).
 const HASH_ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";

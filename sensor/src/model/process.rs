@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::event::Bytes;
+use super::event::Bytes;
 
 /// How far lineage is followed: deeper chains are cut here (and a cycle cannot loop).
 pub const MAX_ANCESTRY: usize = 64;

@@ -1,18 +1,14 @@
 //! The typed event every stage after the probe works with.
 
-pub mod control_chars;
-pub mod flags;
-pub mod json;
-pub mod text;
-
 use std::sync::Arc;
 
 use sensor_common::{Creds, TaskInfo};
 
-use crate::enrich::container::Container;
-use crate::enrich::pods::PodInfo;
-use crate::enrich::process::Process;
-use crate::probe::syscalls::{ArgType, CapSet, SyscallDef};
+use super::container::Container;
+use super::flags;
+use super::pod::PodInfo;
+use super::process::Process;
+use super::syscalls::{ArgType, CapSet, SyscallDef};
 
 /// A byte string from the kernel: paths and arguments need not be UTF-8.
 pub type Bytes = Box<[u8]>;
@@ -38,7 +34,15 @@ pub struct ExecDetails {
     pub image: Option<Bytes>,
     /// The executable's canonical path from the file the kernel mapped (Falco's
     /// `proc.exepath`), when the kernel side could walk it.
-    pub exe: Option<crate::probe::exe_path::ExePath>,
+    pub exe: Option<ExePath>,
+}
+
+/// The image's canonical path and whether it is a memory file (`memfd_create`), as the
+/// probe assembled it from the kernel's walk (`probe::exe_path::assemble`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExePath {
+    pub path: Bytes,
+    pub memfd: bool,
 }
 
 #[derive(Clone, Debug)]

@@ -1,7 +1,7 @@
 //! Human names for numeric arguments, as Falco renders them: mode bits, flag words, errno
 //! values and capability sets.
 
-use crate::probe::syscalls::FlagSet;
+use super::syscalls::FlagSet;
 
 /// Renders file mode bits exactly as Falco does: every set bit by name, in the order of
 /// libsinsp's `chmod_mode` table (`S_IXOTH|S_IROTH|...|S_IRUSR|S_ISUID`), so Falco's own rules
