@@ -2,7 +2,6 @@
 //! Kubernetes nodes use: containerd, CRI-O, Docker and podman, systemd and cgroupfs drivers,
 //! cgroup v1 and v2. Processes outside any container are `host`, as in Falco.
 
-
 pub use crate::model::container::{Container, Runtime};
 
 fn is_hex_id(s: &str) -> bool {
@@ -244,11 +243,7 @@ impl ContainerCache {
 
     /// What is known of the container of process `pid` in cgroup `cgroup_id`: `None` if it
     /// has to be asked, `Some(None)` for the host.
-    pub fn known(
-        &mut self,
-        cgroup_id: u64,
-        pid: u32,
-    ) -> Option<Option<std::sync::Arc<Container>>> {
+    pub fn known(&mut self, cgroup_id: u64, pid: u32) -> Option<Option<std::sync::Arc<Container>>> {
         if cgroup_id == ROOT_CGROUP_ID {
             if self.v2 {
                 // Runtimes put containers in their own v2 cgroups: the root is the host.

@@ -173,7 +173,11 @@ impl UserNames {
     fn keep(&mut self, mnt_ns: u32, loaded: Instant, mut names: Names) {
         if names.len() > MAX_HELD_IDS / 4 {
             // One root may not take more than a quarter of the budget.
-            tracing::debug!(mnt_ns, ids = names.len(), "user names: too many accounts, not kept");
+            tracing::debug!(
+                mnt_ns,
+                ids = names.len(),
+                "user names: too many accounts, not kept"
+            );
             names = Names::default();
         }
         if let Some((_, old)) = self.by_mnt_ns.remove(&mnt_ns) {
@@ -239,7 +243,9 @@ mod tests {
     fn held_names_stay_within_their_id_budget() {
         let mut names = UserNames::new();
         let per_root = MAX_HELD_IDS / 8;
-        let text: String = (0..per_root).map(|i| format!("u{i}:x:{i}:0::/:/bin/sh\n")).collect();
+        let text: String = (0..per_root)
+            .map(|i| format!("u{i}:x:{i}:0::/:/bin/sh\n"))
+            .collect();
         for mnt_ns in 1..=64u32 {
             let q = names.question(1, mnt_ns);
             names.learn(
