@@ -224,6 +224,7 @@ pub fn sample_events() -> Vec<Event> {
             sid: 100,
             cgroup_id: 12345,
             creds: creds(0),
+            caps: [0, u64::MAX >> 23, u64::MAX >> 23],
             comm: comm("nc"),
             tty: 34816,
             _pad: 0,

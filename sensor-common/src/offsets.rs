@@ -25,6 +25,9 @@ pub struct KernelOffsets {
     pub pid_ns_inum: u32,
     /// Offset of `cred.uid`; `gid` through `fsgid` follow it (the agent checks this).
     pub cred_ids: u32,
+    /// Offset of `cred.cap_inheritable`; `cap_permitted` and `cap_effective` follow it, 8
+    /// bytes each (the agent checks this). MISSING where the layout differs: no sets then.
+    pub cred_caps: u32,
     pub task_exit_code: u32,
     pub task_signal: u32,
     /// `signal_struct.pids[PIDTYPE_SID]`.
@@ -131,6 +134,7 @@ impl KernelOffsets {
         upid_ns: Self::MISSING,
         pid_ns_inum: Self::MISSING,
         cred_ids: Self::MISSING,
+        cred_caps: Self::MISSING,
         task_exit_code: Self::MISSING,
         task_signal: Self::MISSING,
         signal_sid_pid: Self::MISSING,

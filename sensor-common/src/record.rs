@@ -110,6 +110,8 @@ pub struct TaskInfo {
     pub sid: u32,
     pub cgroup_id: u64,
     pub creds: Creds,
+    /// Capability sets: inheritable, permitted, effective (bit N = capability N).
+    pub caps: [u64; 3],
     pub comm: [u8; COMM_LEN],
     /// Controlling terminal as /proc's `tty_nr` encodes it; 0 for none.
     pub tty: u32,

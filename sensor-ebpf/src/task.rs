@@ -54,6 +54,16 @@ unsafe fn read_creds(cred: *const u8, o: &KernelOffsets) -> Creds {
     }
 }
 
+/// The inheritable, permitted and effective capability sets.
+#[inline(always)]
+unsafe fn read_caps(cred: *const u8, o: &KernelOffsets) -> [u64; 3] {
+    if o.cred_caps == KernelOffsets::MISSING {
+        return [0; 3];
+    }
+    let at = |i: u32| unsafe { load::<u64>(cred, o.cred_caps.wrapping_add(8 * i)) };
+    [at(0), at(1), at(2)]
+}
+
 /// Whether the current task is in a 32-bit compat syscall, or (after exec) runs a 32-bit
 /// image. x86's TS_COMPAT is set on entry through `int $0x80`/sysenter/32-bit syscall (also
 /// from a 64-bit process) and by the exec of a 32-bit image, and cleared on the way back to
@@ -141,6 +151,7 @@ pub fn fill_task_info(info: &mut TaskInfo) {
         };
         let cred = load_ptr(task, o.task_cred);
         info.creds = read_creds(cred, o);
+        info.caps = read_caps(cred, o);
 
         let signal = load_ptr(task, o.task_signal);
         // The session leader's struct pid; its global number is numbers[0].nr.

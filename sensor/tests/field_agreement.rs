@@ -398,6 +398,8 @@ mod synthetic {
                 sid: 20,
                 cgroup_id: 9000,
                 creds,
+                // CAP_CHOWN, CAP_SYS_ADMIN and CAP_SYS_MODULE effective and permitted.
+                caps: [0, 1 | 1 << 21 | 1 << 16, 1 | 1 << 21 | 1 << 16],
                 comm: comm("chmod"),
                 tty: 34816,
                 _pad: 0,

@@ -155,6 +155,8 @@ pub struct View<'e> {
     all_args: OnceCell<Vec<u8>>,
     labels: OnceCell<Pairs>,
     annotations: OnceCell<Pairs>,
+    /// `thread.cap_*` as text: inheritable, permitted, effective.
+    capabilities: [OnceCell<Vec<u8>>; 3],
 }
 
 impl<'e> View<'e> {
@@ -179,7 +181,16 @@ impl<'e> View<'e> {
             all_args: OnceCell::new(),
             labels: OnceCell::new(),
             annotations: OnceCell::new(),
+            capabilities: Default::default(),
         }
+    }
+
+    /// Capability set `which` of `TaskInfo::caps` as Falco's `thread.cap_*` show it: names
+    /// separated by spaces.
+    fn capabilities(&self, which: usize) -> &[u8] {
+        let set = self.event.task.caps.get(which).copied().unwrap_or(0);
+        self.capabilities[which % 3]
+            .get_or_init(|| flags::capabilities(set).replace('|', " ").into_bytes())
     }
 
     fn process(&self) -> Option<&'e Process> {
@@ -874,6 +885,27 @@ pub static K8S_POD_ANNOTATION: Field = field(
     HIDDEN,
     BUILTIN,
 );
+pub static THREAD_CAP_EFFECTIVE: Field = field(
+    "thread.cap_effective",
+    Text,
+    |v, _| Some(V::Str(v.capabilities(2))),
+    HIDDEN,
+    Rules::Added("The thread's effective capabilities, as Falco names them, space-separated (`CAP_CHOWN CAP_SYS_ADMIN`)."),
+);
+pub static THREAD_CAP_PERMITTED: Field = field(
+    "thread.cap_permitted",
+    Text,
+    |v, _| Some(V::Str(v.capabilities(1))),
+    HIDDEN,
+    Rules::Added("The thread's permitted capabilities, space-separated."),
+);
+pub static THREAD_CAP_INHERITABLE: Field = field(
+    "thread.cap_inheritable",
+    Text,
+    |v, _| Some(V::Str(v.capabilities(0))),
+    HIDDEN,
+    Rules::Added("The thread's inheritable capabilities, space-separated."),
+);
 
 /// Every field, in the order the JSON event output writes them.
 pub static FIELDS: &[&Field] = &[
@@ -948,6 +980,9 @@ pub static FIELDS: &[&Field] = &[
     &K8S_POD_ANNOTATIONS,
     &K8S_POD_LABEL,
     &K8S_POD_ANNOTATION,
+    &THREAD_CAP_EFFECTIVE,
+    &THREAD_CAP_PERMITTED,
+    &THREAD_CAP_INHERITABLE,
 ];
 
 /// The field named `name`.

@@ -90,6 +90,7 @@ pub fn read() -> Result<KernelOffsets, OffsetsError> {
         upid_ns: s.offset(upid, "upid", "ns")?,
         pid_ns_inum: s.offset(pid_ns, "pid_namespace", "ns")? + inum,
         cred_ids: ids[0],
+        cred_caps: cap_sets(&s, cred),
         task_exit_code: s.offset(task, "task_struct", "exit_code")?,
         pt_regs_args: pt_regs_args(&s)?,
         pt_regs_compat_args: pt_regs_compat_args(&s),
@@ -234,6 +235,21 @@ fn cgroup_id_path(s: &Structs, task: u32) -> KernelOffsets {
         o.kernfs_node_id = d;
     }
     o
+}
+
+/// `cred.cap_inheritable`, when `cap_permitted` and `cap_effective` follow it 8 bytes apart
+/// (`kernel_cap_t` is a u64 since 6.3 and two u32 before, 8 bytes either way, low word
+/// first); MISSING otherwise, and the sets then read as empty.
+fn cap_sets(s: &Structs, cred: u32) -> u32 {
+    let at = |field| s.btf.member_offset(cred, field);
+    match (
+        at("cap_inheritable"),
+        at("cap_permitted"),
+        at("cap_effective"),
+    ) {
+        (Some(i), Some(p), Some(e)) if p == i + 8 && e == p + 8 => i,
+        _ => KernelOffsets::MISSING,
+    }
 }
 
 /// Where a task's "this syscall is 32-bit" bit lives, for the recorder to tell compat syscalls
