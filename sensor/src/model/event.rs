@@ -150,8 +150,20 @@ impl Event {
             },
             // `int` arguments sit in 8-byte slots: cast through i32 so AT_FDCWD reads -100.
             ArgType::Fd | ArgType::Dirfd => ArgValue::Int(raw as u32 as i32 as i64),
-            ArgType::Id => ArgValue::Int(raw as u32 as i32 as i64),
+            ArgType::Id | ArgType::Int => ArgValue::Int(raw as u32 as i32 as i64),
             ArgType::Num => ArgValue::Int(raw as i64),
+            ArgType::Hex => ArgValue::Named {
+                text: flags::hex(raw & 0xffff_ffff),
+                raw: raw & 0xffff_ffff,
+            },
+            ArgType::Enum(set) => {
+                // Every enumerated argument is an `int` or narrower in an 8-byte slot.
+                let raw = raw & 0xffff_ffff;
+                ArgValue::Named {
+                    text: flags::enum_name(set, raw),
+                    raw,
+                }
+            }
             ArgType::Mode => ArgValue::Named {
                 text: flags::mode(raw & 0o7777),
                 raw: raw & 0o7777,

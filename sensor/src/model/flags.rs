@@ -1,7 +1,7 @@
 //! Human names for numeric arguments, as Falco renders them: mode bits, flag words, errno
 //! values and capability sets.
 
-use super::syscalls::FlagSet;
+use super::syscalls::{EnumSet, FlagSet};
 
 /// Renders file mode bits exactly as Falco does: every set bit by name, in the order of
 /// libsinsp's `chmod_mode` table (`S_IXOTH|S_IROTH|...|S_IRUSR|S_ISUID`), so Falco's own rules
@@ -20,7 +20,9 @@ fn bits(value: u64, names: &[(u64, &str)]) -> String {
     let mut parts = Vec::new();
     let mut rest = value;
     for (bit, name) in names {
-        if *bit != 0 && value & bit == *bit {
+        // Against what is left, as libsinsp does, so that a name whose bits include
+        // another's (O_SYNC holds O_DSYNC) takes them first.
+        if *bit != 0 && rest & bit == *bit {
             parts.push((*name).to_string());
             rest &= !bit;
         }
@@ -118,6 +120,213 @@ const FSCONFIG_CMD: &[&str] = &[
     "FSCONFIG_CMD_CREATE_EXCL",
 ];
 
+const UNLINKAT: &[(u64, &str)] = &[(0x200, "AT_REMOVEDIR")];
+const LINKAT: &[(u64, &str)] = &[(0x400, "AT_SYMLINK_FOLLOW"), (0x1000, "AT_EMPTY_PATH")];
+const RENAMEAT2: &[(u64, &str)] = &[
+    (1, "RENAME_NOREPLACE"),
+    (2, "RENAME_EXCHANGE"),
+    (4, "RENAME_WHITEOUT"),
+];
+/// Falco's `clone_flags` order, with Linux's values (`include/uapi/linux/sched.h`).
+const CLONE: &[(u64, &str)] = &[
+    (0x400, "CLONE_FILES"),
+    (0x200, "CLONE_FS"),
+    (0x8000_0000, "CLONE_IO"),
+    (0x0800_0000, "CLONE_NEWIPC"),
+    (0x4000_0000, "CLONE_NEWNET"),
+    (0x0002_0000, "CLONE_NEWNS"),
+    (0x2000_0000, "CLONE_NEWPID"),
+    (0x0400_0000, "CLONE_NEWUTS"),
+    (0x8000, "CLONE_PARENT"),
+    (0x0010_0000, "CLONE_PARENT_SETTID"),
+    (0x2000, "CLONE_PTRACE"),
+    (0x800, "CLONE_SIGHAND"),
+    (0x0004_0000, "CLONE_SYSVSEM"),
+    (0x0001_0000, "CLONE_THREAD"),
+    (0x0080_0000, "CLONE_UNTRACED"),
+    (0x100, "CLONE_VM"),
+    (0x1000_0000, "CLONE_NEWUSER"),
+    (0x0020_0000, "CLONE_CHILD_CLEARTID"),
+    (0x0100_0000, "CLONE_CHILD_SETTID"),
+    (0x0008_0000, "CLONE_SETTLS"),
+    (0x4000, "CLONE_VFORK"),
+    (0x0200_0000, "CLONE_NEWCGROUP"),
+];
+const MEMFD_CREATE: &[(u64, &str)] = &[
+    (1, "MFD_CLOEXEC"),
+    (2, "MFD_ALLOW_SEALING"),
+    (4, "MFD_HUGETLB"),
+];
+const FINIT_MODULE: &[(u64, &str)] = &[
+    (1, "MODULE_INIT_IGNORE_MODVERSIONS"),
+    (2, "MODULE_INIT_IGNORE_VERMAGIC"),
+    (4, "MODULE_INIT_COMPRESSED_FILE"),
+];
+/// Falco's `file_flags` order, with x86_64's and arm64's (generic) values. dup3 and
+/// userfaultfd take only O_CLOEXEC and O_NONBLOCK; the access bits never appear there.
+const FILE: &[(u64, &str)] = &[
+    (0o100000, "O_LARGEFILE"),
+    (0o200000, "O_DIRECTORY"),
+    (0o40000, "O_DIRECT"),
+    (0o1000, "O_TRUNC"),
+    (0o4010000, "O_SYNC"),
+    (0o4000, "O_NONBLOCK"),
+    (0o200, "O_EXCL"),
+    (0o10000, "O_DSYNC"),
+    (0o2000, "O_APPEND"),
+    (0o100, "O_CREAT"),
+    (0o2, "O_RDWR"),
+    (0o1, "O_WRONLY"),
+    (0o2000000, "O_CLOEXEC"),
+];
+
+/// ptrace requests (`include/uapi/linux/ptrace.h`, x86's `asm/ptrace-abi.h`).
+const PTRACE_REQUEST: &[(u64, &str)] = &[
+    (0, "PTRACE_TRACEME"),
+    (1, "PTRACE_PEEKTEXT"),
+    (2, "PTRACE_PEEKDATA"),
+    (3, "PTRACE_PEEKUSR"),
+    (4, "PTRACE_POKETEXT"),
+    (5, "PTRACE_POKEDATA"),
+    (6, "PTRACE_POKEUSR"),
+    (7, "PTRACE_CONT"),
+    (8, "PTRACE_KILL"),
+    (9, "PTRACE_SINGLESTEP"),
+    (12, "PTRACE_GETREGS"),
+    (13, "PTRACE_SETREGS"),
+    (14, "PTRACE_GETFPREGS"),
+    (15, "PTRACE_SETFPREGS"),
+    (16, "PTRACE_ATTACH"),
+    (17, "PTRACE_DETACH"),
+    (18, "PTRACE_GETFPXREGS"),
+    (19, "PTRACE_SETFPXREGS"),
+    (21, "PTRACE_OLDSETOPTIONS"),
+    (24, "PTRACE_SYSCALL"),
+    (25, "PTRACE_GET_THREAD_AREA"),
+    (26, "PTRACE_SET_THREAD_AREA"),
+    (30, "PTRACE_ARCH_PRCTL"),
+    (31, "PTRACE_SYSEMU"),
+    (32, "PTRACE_SYSEMU_SINGLESTEP"),
+    (33, "PTRACE_SINGLEBLOCK"),
+    (0x4200, "PTRACE_SETOPTIONS"),
+    (0x4201, "PTRACE_GETEVENTMSG"),
+    (0x4202, "PTRACE_GETSIGINFO"),
+    (0x4203, "PTRACE_SETSIGINFO"),
+    (0x4204, "PTRACE_GETREGSET"),
+    (0x4205, "PTRACE_SETREGSET"),
+    (0x4206, "PTRACE_SEIZE"),
+    (0x4207, "PTRACE_INTERRUPT"),
+    (0x4208, "PTRACE_LISTEN"),
+    (0x4209, "PTRACE_PEEKSIGINFO"),
+    (0x420a, "PTRACE_GETSIGMASK"),
+    (0x420b, "PTRACE_SETSIGMASK"),
+];
+/// Address families (`include/linux/socket.h`).
+const SOCKET_FAMILY: &[(u64, &str)] = &[
+    (0, "AF_UNSPEC"),
+    (1, "AF_UNIX"),
+    (2, "AF_INET"),
+    (3, "AF_AX25"),
+    (4, "AF_IPX"),
+    (5, "AF_APPLETALK"),
+    (6, "AF_NETROM"),
+    (7, "AF_BRIDGE"),
+    (8, "AF_ATMPVC"),
+    (9, "AF_X25"),
+    (10, "AF_INET6"),
+    (11, "AF_ROSE"),
+    (12, "AF_DECnet"),
+    (13, "AF_NETBEUI"),
+    (14, "AF_SECURITY"),
+    (15, "AF_KEY"),
+    (16, "AF_NETLINK"),
+    (17, "AF_PACKET"),
+    (18, "AF_ASH"),
+    (19, "AF_ECONET"),
+    (20, "AF_ATMSVC"),
+    (21, "AF_RDS"),
+    (22, "AF_SNA"),
+    (23, "AF_IRDA"),
+    (24, "AF_PPPOX"),
+    (25, "AF_WANPIPE"),
+    (26, "AF_LLC"),
+    (29, "AF_CAN"),
+    (30, "AF_TIPC"),
+    (31, "AF_BLUETOOTH"),
+    (32, "AF_IUCV"),
+    (33, "AF_RXRPC"),
+    (34, "AF_ISDN"),
+    (35, "AF_PHONET"),
+    (36, "AF_IEEE802154"),
+    (37, "AF_CAIF"),
+    (38, "AF_ALG"),
+    (39, "AF_NFC"),
+];
+/// bpf(2) commands (`include/uapi/linux/bpf.h`), in their numbering.
+const BPF_COMMAND: &[&str] = &[
+    "BPF_MAP_CREATE",
+    "BPF_MAP_LOOKUP_ELEM",
+    "BPF_MAP_UPDATE_ELEM",
+    "BPF_MAP_DELETE_ELEM",
+    "BPF_MAP_GET_NEXT_KEY",
+    "BPF_PROG_LOAD",
+    "BPF_OBJ_PIN",
+    "BPF_OBJ_GET",
+    "BPF_PROG_ATTACH",
+    "BPF_PROG_DETACH",
+    "BPF_PROG_TEST_RUN",
+    "BPF_PROG_GET_NEXT_ID",
+    "BPF_MAP_GET_NEXT_ID",
+    "BPF_PROG_GET_FD_BY_ID",
+    "BPF_MAP_GET_FD_BY_ID",
+    "BPF_OBJ_GET_INFO_BY_FD",
+    "BPF_PROG_QUERY",
+    "BPF_RAW_TRACEPOINT_OPEN",
+    "BPF_BTF_LOAD",
+    "BPF_BTF_GET_FD_BY_ID",
+    "BPF_TASK_FD_QUERY",
+    "BPF_MAP_LOOKUP_AND_DELETE_ELEM",
+    "BPF_MAP_FREEZE",
+    "BPF_BTF_GET_NEXT_ID",
+    "BPF_MAP_LOOKUP_BATCH",
+    "BPF_MAP_LOOKUP_AND_DELETE_BATCH",
+    "BPF_MAP_UPDATE_BATCH",
+    "BPF_MAP_DELETE_BATCH",
+    "BPF_LINK_CREATE",
+    "BPF_LINK_UPDATE",
+    "BPF_LINK_GET_FD_BY_ID",
+    "BPF_LINK_GET_NEXT_ID",
+    "BPF_ENABLE_STATS",
+    "BPF_ITER_CREATE",
+    "BPF_LINK_DETACH",
+    "BPF_PROG_BIND_MAP",
+];
+
+/// The name of `value` in an enumerated set, as Falco shows `PT_ENUMFLAGS` arguments; the
+/// number itself where the set has no name for it.
+pub fn enum_name(set: EnumSet, value: u64) -> String {
+    let named = match set {
+        EnumSet::PtraceRequest => PTRACE_REQUEST
+            .iter()
+            .find(|(v, _)| *v == value)
+            .map(|(_, n)| *n),
+        EnumSet::SocketFamily => SOCKET_FAMILY
+            .iter()
+            .find(|(v, _)| *v == value)
+            .map(|(_, n)| *n),
+        EnumSet::BpfCommand => usize::try_from(value)
+            .ok()
+            .and_then(|i| BPF_COMMAND.get(i))
+            .copied(),
+    };
+    named.map_or_else(|| value.to_string(), str::to_string)
+}
+
+/// A number as Falco's `PF_HEX` shows it: upper-case hex, no prefix.
+pub fn hex(value: u64) -> String {
+    format!("{value:X}")
+}
+
 /// The top 16 bits of mount(2) flags may hold the historical MS_MGC_VAL magic; it means nothing.
 const MS_MGC_MASK: u64 = 0xffff_0000;
 const MS_MGC_VAL: u64 = 0xc0ed_0000;
@@ -139,6 +348,13 @@ pub fn flags(set: FlagSet, value: u64) -> String {
         FlagSet::MountAttr => bits(value, MOUNT_ATTR),
         FlagSet::MoveMount => bits(value, MOVE_MOUNT),
         FlagSet::OpenTree => bits(value, OPEN_TREE),
+        FlagSet::Unlinkat => bits(value, UNLINKAT),
+        FlagSet::Linkat => bits(value, LINKAT),
+        FlagSet::Renameat2 => bits(value, RENAMEAT2),
+        FlagSet::Clone => bits(value, CLONE),
+        FlagSet::MemfdCreate => bits(value, MEMFD_CREATE),
+        FlagSet::FinitModule => bits(value, FINIT_MODULE),
+        FlagSet::File => bits(value, FILE),
         FlagSet::FsconfigCmd => FSCONFIG_CMD
             .get(value as usize)
             .map_or_else(|| value.to_string(), |s| (*s).to_string()),

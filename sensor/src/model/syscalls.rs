@@ -22,6 +22,14 @@ pub enum ArgType {
     Flags(FlagSet),
     /// A plain number.
     Num,
+    /// A signed `int` in an 8-byte slot (a pid).
+    Int,
+    /// A number Falco shows in upper-case hex without a prefix (`PF_HEX`: mkdir's mode
+    /// 0755 is `1ED`).
+    Hex,
+    /// A number that names one value of a set (`PT_ENUMFLAGS`: ptrace's request, the socket
+    /// domain, bpf's command), shown by that name.
+    Enum(EnumSet),
     /// capset's capability sets (decoded from string slot 0).
     CapSet(CapSet),
 }
@@ -37,6 +45,24 @@ pub enum FlagSet {
     MountAttr,
     MoveMount,
     OpenTree,
+    /// unlinkat's `AT_REMOVEDIR`.
+    Unlinkat,
+    /// linkat's `AT_SYMLINK_FOLLOW`, `AT_EMPTY_PATH`.
+    Linkat,
+    Renameat2,
+    /// `CLONE_*` namespace bits (unshare's flags, setns's nstype).
+    Clone,
+    MemfdCreate,
+    FinitModule,
+    /// `O_*` bits as Falco's `file_flags` (dup3, userfaultfd).
+    File,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EnumSet {
+    PtraceRequest,
+    SocketFamily,
+    BpfCommand,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,6 +88,17 @@ pub enum Family {
     Chmod,
     Mount,
     SetId,
+    /// Links, renames, removals and directories: paths the caller names.
+    File,
+    /// Reaching into other processes and namespaces: ptrace, setns, unshare, memory files,
+    /// userfaultfd, bpf.
+    Process,
+    /// Kernel modules.
+    Module,
+    /// Sockets.
+    Net,
+    /// File descriptors duplicated (dup family).
+    Fd,
 }
 
 #[derive(Debug)]
@@ -428,6 +465,314 @@ pub static SYSCALLS: &[SyscallDef] = &[
             arg("cap_effective", 1, CapSet(self::CapSet::Effective)),
             arg("cap_permitted", 1, CapSet(self::CapSet::Permitted)),
             arg("cap_inheritable", 1, CapSet(self::CapSet::Inheritable)),
+        ]
+    ),
+    // Files: links, renames, removals, directories. Falco's argument names; paths relative
+    // to a dirfd are shown as the caller wrote them, as the chmod family's are.
+    def!(
+        "symlink",
+        "symlink",
+        Some(88),
+        None,
+        File,
+        Checked,
+        None,
+        [arg("target", 0, Str(0)), arg("linkpath", 1, Str(1))]
+    ),
+    def!(
+        "symlinkat",
+        "symlinkat",
+        Some(266),
+        Some(36),
+        File,
+        Checked,
+        None,
+        [
+            arg("target", 0, Str(0)),
+            arg("linkdirfd", 1, Dirfd),
+            arg("linkpath", 2, Str(1)),
+        ]
+    ),
+    def!(
+        "link",
+        "link",
+        Some(86),
+        None,
+        File,
+        Checked,
+        None,
+        [arg("oldpath", 0, Str(0)), arg("newpath", 1, Str(1))]
+    ),
+    def!(
+        "linkat",
+        "linkat",
+        Some(265),
+        Some(37),
+        File,
+        Checked,
+        None,
+        [
+            arg("olddir", 0, Dirfd),
+            arg("oldpath", 1, Str(0)),
+            arg("newdir", 2, Dirfd),
+            arg("newpath", 3, Str(1)),
+            arg("flags", 4, Flags(FlagSet::Linkat)),
+        ]
+    ),
+    def!(
+        "unlink",
+        "unlink",
+        Some(87),
+        None,
+        File,
+        Checked,
+        None,
+        [arg("path", 0, Str(0))]
+    ),
+    def!(
+        "unlinkat",
+        "unlinkat",
+        Some(263),
+        Some(35),
+        File,
+        Checked,
+        None,
+        [
+            arg("dirfd", 0, Dirfd),
+            arg("name", 1, Str(0)),
+            arg("flags", 2, Flags(FlagSet::Unlinkat)),
+        ]
+    ),
+    def!(
+        "rename",
+        "rename",
+        Some(82),
+        None,
+        File,
+        Checked,
+        None,
+        [arg("oldpath", 0, Str(0)), arg("newpath", 1, Str(1))]
+    ),
+    def!(
+        "renameat",
+        "renameat",
+        Some(264),
+        Some(38),
+        File,
+        Checked,
+        None,
+        [
+            arg("olddirfd", 0, Dirfd),
+            arg("oldpath", 1, Str(0)),
+            arg("newdirfd", 2, Dirfd),
+            arg("newpath", 3, Str(1)),
+        ]
+    ),
+    def!(
+        "renameat2",
+        "renameat2",
+        Some(316),
+        Some(276),
+        File,
+        Checked,
+        None,
+        [
+            arg("olddirfd", 0, Dirfd),
+            arg("oldpath", 1, Str(0)),
+            arg("newdirfd", 2, Dirfd),
+            arg("newpath", 3, Str(1)),
+            arg("flags", 4, Flags(FlagSet::Renameat2)),
+        ]
+    ),
+    def!(
+        "mkdir",
+        "mkdir",
+        Some(83),
+        None,
+        File,
+        Checked,
+        None,
+        [arg("path", 0, Str(0)), arg("mode", 1, Hex)]
+    ),
+    def!(
+        "mkdirat",
+        "mkdirat",
+        Some(258),
+        Some(34),
+        File,
+        Checked,
+        None,
+        [
+            arg("dirfd", 0, Dirfd),
+            arg("path", 1, Str(0)),
+            arg("mode", 2, Hex),
+        ]
+    ),
+    def!(
+        "rmdir",
+        "rmdir",
+        Some(84),
+        None,
+        File,
+        Checked,
+        None,
+        [arg("path", 0, Str(0))]
+    ),
+    // Processes and namespaces.
+    def!(
+        "ptrace",
+        "ptrace",
+        Some(101),
+        Some(117),
+        Process,
+        Plain,
+        None,
+        [
+            arg("request", 0, Enum(EnumSet::PtraceRequest)),
+            arg("pid", 1, Int),
+        ]
+    ),
+    def!(
+        "setns",
+        "setns",
+        Some(308),
+        Some(268),
+        Process,
+        Plain,
+        None,
+        [arg("fd", 0, Fd), arg("nstype", 1, Flags(FlagSet::Clone))]
+    ),
+    def!(
+        "unshare",
+        "unshare",
+        Some(272),
+        Some(97),
+        Process,
+        Plain,
+        None,
+        [arg("flags", 0, Flags(FlagSet::Clone))]
+    ),
+    def!(
+        "memfd_create",
+        "memfd_create",
+        Some(319),
+        Some(279),
+        Process,
+        Checked,
+        None,
+        [
+            arg("name", 0, Str(0)),
+            arg("flags", 1, Flags(FlagSet::MemfdCreate)),
+        ]
+    ),
+    def!(
+        "userfaultfd",
+        "userfaultfd",
+        Some(323),
+        Some(282),
+        Process,
+        Plain,
+        None,
+        [arg("flags", 0, Flags(FlagSet::File))]
+    ),
+    def!(
+        "bpf",
+        "bpf",
+        Some(321),
+        Some(280),
+        Process,
+        Plain,
+        None,
+        [arg("cmd", 0, Enum(EnumSet::BpfCommand))]
+    ),
+    // io_uring's operations (openat, connect, symlinkat, ...) bypass the syscall
+    // tracepoints; its setup does not, so a rule can at least see who starts a ring. Falco's
+    // sq/cq sizes and features come from the `params` the kernel fills; only the entries
+    // asked for are carried.
+    def!(
+        "io_uring_setup",
+        "io_uring_setup",
+        Some(425),
+        Some(425),
+        Process,
+        Plain,
+        None,
+        [arg("entries", 0, Num)]
+    ),
+    // Kernel modules. init_module's image is not carried (Falco's `img` is a byte buffer of
+    // up to the whole module); its length and parameters are.
+    def!(
+        "init_module",
+        "init_module",
+        Some(175),
+        Some(105),
+        Module,
+        Checked,
+        None,
+        [arg("length", 1, Num), arg("uargs", 2, Str(0))]
+    ),
+    def!(
+        "finit_module",
+        "finit_module",
+        Some(313),
+        Some(273),
+        Module,
+        Checked,
+        None,
+        [
+            arg("fd", 0, Fd),
+            arg("uargs", 1, Str(0)),
+            arg("flags", 2, Flags(FlagSet::FinitModule)),
+        ]
+    ),
+    // Sockets.
+    def!(
+        "socket",
+        "socket",
+        Some(41),
+        Some(198),
+        Net,
+        Plain,
+        None,
+        [
+            arg("domain", 0, Enum(EnumSet::SocketFamily)),
+            arg("type", 1, Num),
+            arg("proto", 2, Num),
+        ]
+    ),
+    // Descriptors duplicated: the result is the new fd (`evt.rawres`).
+    def!(
+        "dup",
+        "dup",
+        Some(32),
+        Some(23),
+        Fd,
+        Plain,
+        None,
+        [arg("oldfd", 0, Fd)]
+    ),
+    def!(
+        "dup2",
+        "dup2",
+        Some(33),
+        None,
+        Fd,
+        Plain,
+        None,
+        [arg("oldfd", 0, Fd), arg("newfd", 1, Int)]
+    ),
+    def!(
+        "dup3",
+        "dup3",
+        Some(292),
+        Some(24),
+        Fd,
+        Plain,
+        None,
+        [
+            arg("oldfd", 0, Fd),
+            arg("newfd", 1, Int),
+            arg("flags", 2, Flags(FlagSet::File)),
         ]
     ),
 ];

@@ -330,6 +330,15 @@ impl AppArmorObservations {
                 }
                 _ => {}
             },
+            // Loading a module needs CAP_SYS_MODULE whoever asks, so a workload that did it
+            // keeps it.
+            Family::Module => {
+                self.capabilities.insert("sys_module".into());
+            }
+            // Links, renames, namespaces, sockets and descriptors: the profile's file rules
+            // come from its path sets and its syscalls from the recorder's bitmap; these
+            // families add no AppArmor rule of their own yet.
+            Family::File | Family::Process | Family::Net | Family::Fd => {}
         }
     }
 }
