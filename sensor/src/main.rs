@@ -44,6 +44,13 @@ enum Command {
         /// `sensor::kernel`; at most 100 lines a second.
         #[arg(long)]
         kernel_diagnostics: bool,
+        /// The syscall families to show, comma-separated: exec, chmod, mount, setid, file
+        /// (links, renames, removals, directories), process (ptrace, setns, unshare, memfd,
+        /// userfaultfd, bpf), module, net, fd (dup), or all. Only those are traced (exec
+        /// always, for the process table; clone and procexit are shown with exec).
+        #[arg(long, value_name = "LIST", default_value = "all",
+              value_parser = sensor::model::syscall_set::SyscallSet::parse_families)]
+        families: sensor::model::syscall_set::SyscallSet,
         #[command(flatten)]
         kubernetes: cli::KubernetesArgs,
     },
@@ -110,8 +117,10 @@ enum RulesCommand {
 fn init_logging(level: &str, json: bool) {
     let filter = sensor::telemetry::log_filter::parse(level)
         .unwrap_or_else(|| tracing_subscriber::EnvFilter::new("info"));
+    // Colours only for a person at a terminal: a pod's log, a file or a pipe gets plain text.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     if json {
         builder.json().init();
@@ -164,12 +173,19 @@ fn main() -> ExitCode {
             json,
             ring_bytes,
             kernel_diagnostics,
+            families,
             kubernetes,
         } => cli::events::run(
             json,
+            &families,
             &sensor::probe::ProbeConfig {
                 ring_bytes,
                 kernel_diagnostics,
+                syscalls: families.clone().union(
+                    &sensor::model::syscall_set::SyscallSet::families(&[
+                        sensor::model::syscalls::Family::Exec,
+                    ]),
+                ),
                 ..Default::default()
             },
             &kubernetes,

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::enrich::Enricher;
+use crate::model::syscall_set::WantedSyscalls;
 use crate::model::Event;
 use crate::probe::decode::Decoder;
 use crate::probe::{CompatStatus, Loss, Probe};
@@ -86,6 +87,9 @@ pub struct Pipeline {
     stats: Stats,
     poll_interval: Duration,
     telemetry: Option<Arc<Telemetry>>,
+    /// The syscalls a consumer wants traced (the rules' event types), and the generation of
+    /// it the probe follows now.
+    wanted: Option<(Arc<WantedSyscalls>, u64)>,
 }
 
 impl Pipeline {
@@ -114,6 +118,7 @@ impl Pipeline {
             stats: Stats::default(),
             poll_interval: POLL_INTERVAL,
             telemetry: None,
+            wanted: None,
         }
     }
 
@@ -129,6 +134,22 @@ impl Pipeline {
     pub fn with_telemetry(mut self, telemetry: Arc<Telemetry>) -> Self {
         self.telemetry = Some(telemetry);
         self
+    }
+
+    /// Traces the syscalls `wanted` names, now and whenever it changes (looked at once per
+    /// round of the loop, one atomic load). A change that cannot be attached is logged and the
+    /// syscalls traced before stay traced.
+    pub fn with_wanted_syscalls(mut self, wanted: Arc<WantedSyscalls>) -> Self {
+        self.follow(&wanted);
+        let generation = wanted.generation();
+        self.wanted = Some((wanted, generation));
+        self
+    }
+
+    fn follow(&mut self, wanted: &WantedSyscalls) {
+        if let Err(e) = self.probe.trace(&wanted.get()) {
+            tracing::error!("the syscalls the rules need could not all be traced: {e}");
+        }
     }
 
     pub fn probe(&self) -> &Probe {
@@ -176,6 +197,14 @@ impl Pipeline {
                     t.publish_pipeline(&self.stats);
                 }
                 return sink.flush();
+            }
+            if let Some((wanted, seen)) = &self.wanted {
+                let now = wanted.generation();
+                if now != *seen {
+                    let wanted = wanted.clone();
+                    self.follow(&wanted);
+                    self.wanted = Some((wanted, now));
+                }
             }
             crate::telemetry::stall_hook::hold();
             if self.step(self.poll_interval, sink)? < BATCH {

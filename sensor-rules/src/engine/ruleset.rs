@@ -84,6 +84,16 @@ impl Ruleset {
         &self.rules
     }
 
+    /// The event types any enabled rule is evaluated on: what a sensor must capture for
+    /// these rules to see every event they could match.
+    pub fn event_types(&self) -> std::collections::BTreeSet<&'static str> {
+        self.rules
+            .iter()
+            .filter(|rule| rule.enabled)
+            .flat_map(|rule| rule.event_types().iter().copied())
+            .collect()
+    }
+
     pub fn rule(&self, name: &str) -> Option<&Rule> {
         self.rules.iter().find(|rule| rule.name == name)
     }

@@ -2,11 +2,16 @@
 
 use std::io::Write;
 
+use sensor::model::syscall_set::SyscallSet;
+use sensor::model::syscalls::Family;
+use sensor::model::{Event, EventKind};
 use sensor::pipeline::{Pipeline, Sink};
 use sensor::probe::{Probe, ProbeConfig};
 
+/// Shows `families`' events; `probe.syscalls` may trace more (exec, for the process table).
 pub fn run(
     json: bool,
+    families: &SyscallSet,
     probe: &ProbeConfig,
     kubernetes: &super::KubernetesArgs,
 ) -> anyhow::Result<()> {
@@ -18,6 +23,10 @@ pub fn run(
         out: std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock()),
         json,
         line: Vec::with_capacity(4096),
+        shown: families.clone(),
+        lifecycle: SyscallSet::families(&[Family::Exec])
+            .defs()
+            .all(|def| families.contains(def)),
     };
     let result = pipeline.run(&stop, &mut sink);
     eprintln!("{}", pipeline.summary());
@@ -29,12 +38,28 @@ struct EventWriter<W: Write> {
     out: W,
     json: bool,
     line: Vec<u8>,
+    /// The syscalls asked for.
+    shown: SyscallSet,
+    /// Whether `clone` and `procexit` are shown (with the exec family).
+    lifecycle: bool,
+}
+
+impl<W: Write> EventWriter<W> {
+    fn shows(&self, event: &Event) -> bool {
+        match event.kind {
+            EventKind::Syscall(def) => self.shown.contains(def),
+            EventKind::Fork { .. } | EventKind::Exit { .. } => self.lifecycle,
+        }
+    }
 }
 
 impl<W: Write> Sink for EventWriter<W> {
     type Error = std::io::Error;
 
-    fn event(&mut self, event: &sensor::model::Event) -> std::io::Result<()> {
+    fn event(&mut self, event: &Event) -> std::io::Result<()> {
+        if !self.shows(event) {
+            return Ok(());
+        }
         if self.json {
             self.line.clear();
             sensor::event::json::write_json(event, &mut self.line);

@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use sensor::config::{schema, Config};
 use sensor::consumers::Consumers;
+use sensor::model::syscall_set::{self, SyscallSet};
 use sensor::pipeline::Pipeline;
 use sensor::probe::{Probe, ProbeConfig};
 use sensor::rules::{AlertSink, LiveRules, RuleFiles};
@@ -37,8 +38,9 @@ pub struct RunArgs {
     /// No alerts on stdout (use the other outputs).
     #[arg(long)]
     pub no_stdout: bool,
-    /// A rules file or a directory of *.yaml files; repeatable, loaded in the order given.
-    /// Replaces the default rules, as Falco's -r does.
+    /// A rules file or a directory of *.yaml files, or Falco's own rules by name
+    /// (falco-stable, falco-incubating, falco-sandbox: built in); repeatable, loaded in the
+    /// order given. Replaces the default rules, as Falco's -r does.
     #[arg(long = "rules", value_name = "PATH")]
     pub rules: Vec<PathBuf>,
     /// `first` stops at the first matching rule (Falco's default); `all` reports every one.
@@ -260,7 +262,10 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         skipped = report.skipped(),
         "rules loaded (`sensor rules check` lists why any were skipped)"
     );
-    let live = LiveRules::new(ruleset);
+    // Only what the rules are evaluated on is traced, with the base families the process
+    // table and recordings read; each reload changes it.
+    let (live, wanted) =
+        LiveRules::tracing(ruleset, SyscallSet::families(syscall_set::BASE_FAMILIES));
     let telemetry = Telemetry::new();
 
     let stop = super::stop_flag()?;
@@ -367,6 +372,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     let probe = Probe::load(&ProbeConfig {
         ring_bytes: config.probe.ring_buffer_bytes,
         kernel_diagnostics: config.probe.kernel_diagnostics,
+        syscalls: wanted.get(),
         ..ProbeConfig::default()
     })?;
     let _ = recordings.set(probe.recordings());
@@ -389,7 +395,8 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     };
     let mut pipeline = Pipeline::with_enrich(probe, pods, enrich)
         .with_poll_interval(config.probe.poll_interval)
-        .with_telemetry(telemetry.clone());
+        .with_telemetry(telemetry.clone())
+        .with_wanted_syscalls(wanted);
     let matching = match config.rules.matching {
         schema::Matching::First => MatchMode::First,
         schema::Matching::All => MatchMode::All,

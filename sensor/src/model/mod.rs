@@ -9,6 +9,7 @@ pub mod fields;
 pub mod flags;
 pub mod pod;
 pub mod process;
+pub mod syscall_set;
 pub mod syscalls;
 
 pub use event::{ArgValue, Bytes, Event, EventKind, ExePath, ExecDetails};

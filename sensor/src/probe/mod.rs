@@ -12,6 +12,7 @@ pub mod kernel_offsets;
 pub mod privileges;
 pub mod raw_tracepoint;
 mod self_id;
+pub mod traced;
 pub mod tracefs;
 
 /// Transitional: the syscall definitions moved to `crate::model::syscalls`; this keeps code
@@ -24,7 +25,9 @@ use std::time::{Duration, Instant};
 use aya::maps::{Array, HashMap, MapData, PerCpuArray, RingBuf};
 use aya::programs::{RawTracePoint, TracePoint};
 use aya::{Ebpf, EbpfLoader};
-use sensor_common::{loss, SyscallSpec, DEFAULT_RING_BYTES};
+use sensor_common::{loss, DEFAULT_RING_BYTES};
+
+use crate::model::syscall_set::SyscallSet;
 
 /// The programs, built by build.rs from the `sensor-ebpf` crate.
 static EBPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/sensor"));
@@ -75,6 +78,8 @@ pub struct ProbeConfig {
     /// Load the programs with their diagnostics on (`diagnostics.rs`): why a record is lost
     /// or incomplete, logged under `sensor::kernel`. Off, they cost nothing.
     pub kernel_diagnostics: bool,
+    /// The syscalls to trace at first (`Probe::trace` changes them later).
+    pub syscalls: SyscallSet,
 }
 
 impl Default for ProbeConfig {
@@ -83,6 +88,7 @@ impl Default for ProbeConfig {
             ring_bytes: DEFAULT_RING_BYTES,
             compat: true,
             kernel_diagnostics: false,
+            syscalls: SyscallSet::all(),
         }
     }
 }
@@ -160,6 +166,8 @@ pub struct Probe {
     missing_at_attach: u64,
     /// The syscall recorder (loaded, attached only while recording).
     recordings: crate::profile::Recordings,
+    /// Which syscalls the enter and exit programs trace.
+    traced: traced::TracedSyscalls,
 }
 
 fn program_error(
@@ -237,59 +245,14 @@ impl Probe {
         let self_pid = self_id::identify(&mut ebpf)?;
         tracing::debug!(self_pid, "own activity left out");
 
-        let mut attached = Vec::new();
-        {
-            let map = ebpf.map_mut("SYSCALLS").ok_or(ProbeError::Map {
-                name: "SYSCALLS",
-                source: aya::maps::MapError::InvalidName {
-                    name: "SYSCALLS".into(),
-                },
-            })?;
-            let mut table: Array<_, SyscallSpec> =
-                Array::try_from(map).map_err(|source| ProbeError::Map {
-                    name: "SYSCALLS",
-                    source,
-                })?;
-            for def in syscalls::SYSCALLS {
-                let Some(nr) = def.nr() else { continue };
-                if !tracefs::exists("syscalls", &format!("sys_enter_{}", def.tracepoint)) {
-                    tracing::debug!(
-                        syscall = def.name,
-                        "no tracepoint on this kernel; not traced"
-                    );
-                    continue;
-                }
-                table
-                    .set(nr, def.spec(), 0)
-                    .map_err(|source| ProbeError::Map {
-                        name: "SYSCALLS",
-                        source,
-                    })?;
-            }
+        for name in ["sys_enter", "sys_exit"] {
+            let prog: &mut TracePoint = program(&mut ebpf, name)?;
+            prog.load().map_err(program_error(name, "loaded"))?;
         }
-        if config.compat {
-            fill_compat_syscalls(&mut ebpf)?;
-        }
-
-        for (prog_name, direction) in [("sys_enter", "enter"), ("sys_exit", "exit")] {
-            let prog: &mut TracePoint = program(&mut ebpf, prog_name)?;
-            prog.load().map_err(program_error(prog_name, "loaded"))?;
-            for def in syscalls::SYSCALLS {
-                let name = format!("sys_{direction}_{}", def.tracepoint);
-                if def.nr().is_none() || !tracefs::exists("syscalls", &name) {
-                    continue;
-                }
-                // Plain syscalls need no enter program: the exit reads their registers.
-                if direction == "enter" && !def.kind.has_enter() {
-                    continue;
-                }
-                prog.attach("syscalls", &name).map_err(program_error(
-                    prog_name,
-                    &format!("attached to syscalls:{name}"),
-                ))?;
-                attached.push(format!("syscalls:{name}"));
-            }
-        }
+        let mut traced = traced::TracedSyscalls::default();
+        let mut attached = traced
+            .trace(&mut ebpf, &config.syscalls, config.compat)?
+            .unwrap_or_default();
         tracing::debug!(
             ms = started.elapsed().as_secs_f64() * 1e3,
             "syscall programs attached"
@@ -359,6 +322,7 @@ impl Probe {
         let load_time = started.elapsed();
         tracing::info!(
             programs = attached.len(),
+            syscalls = traced.len(),
             load_ms = load_time.as_secs_f64() * 1e3,
             ring_bytes = config.ring_bytes,
             "eBPF programs attached"
@@ -375,9 +339,31 @@ impl Probe {
             program_ids,
             missing_at_attach: 0,
             recordings,
+            traced,
         };
         probe.missing_at_attach = probe.loss().missing_enter;
         Ok(probe)
+    }
+
+    /// Traces exactly `wanted` from now on (less what this kernel lacks): attaches what is
+    /// new, switches off what is no longer wanted. Nothing happens once detached.
+    pub fn trace(&mut self, wanted: &SyscallSet) -> Result<(), ProbeError> {
+        let compat = self.compat.is_some();
+        let Some(ebpf) = self.ebpf.as_mut() else {
+            return Ok(());
+        };
+        let before = self.traced.len();
+        let Some(added) = self.traced.trace(ebpf, wanted, compat)? else {
+            return Ok(());
+        };
+        tracing::info!(
+            traced = self.traced.len(),
+            before,
+            attached = added.len(),
+            "traced syscalls changed"
+        );
+        self.attached.extend(added);
+        Ok(())
     }
 
     /// The handle that starts and stops syscall recordings; it keeps working after `detach`.
@@ -469,32 +455,6 @@ impl Probe {
             compat_unstopped: sum(loss::COMPAT_UNSTOPPED),
         }
     }
-}
-
-/// Fills `COMPAT_SYSCALLS` from this architecture's compat table, for the syscalls whose
-/// 64-bit twin is traced here.
-fn fill_compat_syscalls(ebpf: &mut Ebpf) -> Result<(), ProbeError> {
-    let map_error = |source| ProbeError::Map {
-        name: "COMPAT_SYSCALLS",
-        source,
-    };
-    let map = ebpf
-        .map_mut("COMPAT_SYSCALLS")
-        .ok_or(aya::maps::MapError::InvalidName {
-            name: "COMPAT_SYSCALLS".into(),
-        })
-        .map_err(map_error)?;
-    let mut table: Array<_, SyscallSpec> = Array::try_from(map).map_err(map_error)?;
-    for compat in compat_syscalls::table() {
-        let traced = compat.def().is_some_and(|def| {
-            tracefs::exists("syscalls", &format!("sys_enter_{}", def.tracepoint))
-        });
-        let Some(spec) = compat.spec().filter(|_| traced) else {
-            continue;
-        };
-        table.set(compat.nr, spec, 0).map_err(map_error)?;
-    }
-    Ok(())
 }
 
 /// Loads the compat programs (attached by the compat path while a 32-bit process runs).

@@ -7,10 +7,17 @@ use std::time::Duration;
 
 use sensor_rules::Ruleset;
 
+use crate::model::syscall_set::{SyscallSet, WantedSyscalls};
+
 use super::sources::{RuleFiles, RulesError};
 
 /// How often rule files are checked for changes.
 const WATCH_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The syscalls `ruleset` is evaluated on, with `base`.
+fn needed(ruleset: &Ruleset, base: &SyscallSet) -> SyscallSet {
+    SyscallSet::named(ruleset.event_types()).union(base)
+}
 
 /// Reload counters, for logs and metrics.
 #[derive(Debug, Default)]
@@ -26,6 +33,9 @@ pub struct LiveRules {
     current: RwLock<Arc<Ruleset>>,
     generation: AtomicU64,
     pub metrics: ReloadMetrics,
+    /// The syscalls the rules in force are evaluated on, plus a base the caller always wants
+    /// traced, published for the capture thread at every replacement.
+    wanted: Option<(Arc<WantedSyscalls>, SyscallSet)>,
 }
 
 impl LiveRules {
@@ -34,7 +44,22 @@ impl LiveRules {
             current: RwLock::new(ruleset),
             generation: AtomicU64::new(0),
             metrics: ReloadMetrics::default(),
+            wanted: None,
         })
+    }
+
+    /// As [`LiveRules::new`], publishing in the returned [`WantedSyscalls`] the syscalls
+    /// each ruleset in force is evaluated on, together with `base`: a reload that adds a rule
+    /// on `symlinkat` has it traced, one that drops the last such rule lets it go.
+    pub fn tracing(ruleset: Arc<Ruleset>, base: SyscallSet) -> (Arc<Self>, Arc<WantedSyscalls>) {
+        let wanted = WantedSyscalls::new(needed(&ruleset, &base));
+        let live = Arc::new(Self {
+            current: RwLock::new(ruleset),
+            generation: AtomicU64::new(0),
+            metrics: ReloadMetrics::default(),
+            wanted: Some((wanted.clone(), base)),
+        });
+        (live, wanted)
     }
 
     pub fn generation(&self) -> u64 {
@@ -49,6 +74,9 @@ impl LiveRules {
     }
 
     fn replace(&self, ruleset: Arc<Ruleset>) {
+        if let Some((wanted, base)) = &self.wanted {
+            wanted.set(needed(&ruleset, base));
+        }
         *self
             .current
             .write()
