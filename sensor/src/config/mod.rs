@@ -144,10 +144,14 @@ impl Config {
             );
         }
         for (i, file) in self.rules.files.iter().enumerate() {
-            if !file.exists() {
+            if !file.exists() && crate::rules::sources::builtin(file).is_none() {
                 add(
                     &format!("rules.files.{i}"),
-                    format!("{} does not exist", file.display()),
+                    format!(
+                        "{} does not exist (give a rules file, a directory of them, or one of \
+                         the built-in falco-stable, falco-incubating, falco-sandbox)",
+                        file.display()
+                    ),
                 );
             }
         }

@@ -13,6 +13,37 @@ pub const DEFAULT_RULES: &[(&str, &str)] = &[(
     include_str!("../../../rules/sensor_rules.yaml"),
 )];
 
+/// Falco's own rule files, built in (vendored unmodified in `conformance/falco-rules/`, with
+/// their license and origin), by the short name `--rules` and `rules.files` accept. As in
+/// Falco, incubating and sandbox rules build on the stable file's macros and lists: load
+/// `falco-stable` before them.
+pub const FALCO_RULES: &[(&str, &str, &str)] = &[
+    (
+        "falco-stable",
+        "falco_rules.yaml (built in, falco-stable)",
+        include_str!("../../../conformance/falco-rules/falco_rules.yaml"),
+    ),
+    (
+        "falco-incubating",
+        "falco-incubating_rules.yaml (built in, falco-incubating)",
+        include_str!("../../../conformance/falco-rules/falco-incubating_rules.yaml"),
+    ),
+    (
+        "falco-sandbox",
+        "falco-sandbox_rules.yaml (built in, falco-sandbox)",
+        include_str!("../../../conformance/falco-rules/falco-sandbox_rules.yaml"),
+    ),
+];
+
+/// The built-in rule set a `--rules` argument names: one of [`FALCO_RULES`]' short names,
+/// when no file or directory of that name exists (a file always wins, so nothing a user
+/// already loads changes meaning).
+pub fn builtin(path: &Path) -> Option<(&'static str, &'static str)> {
+    let name = path.to_str()?;
+    let (_, source, text) = FALCO_RULES.iter().find(|(short, _, _)| *short == name)?;
+    (!path.exists()).then_some((*source, *text))
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum RulesError {
     #[error("{path}: {message}")]
@@ -47,6 +78,10 @@ impl RuleFiles {
             }
         }
         for path in &self.paths {
+            if let Some((name, text)) = builtin(path) {
+                builder.add_source(RuleSource::new(name, text));
+                continue;
+            }
             builder.add_path(path).map_err(|e| RulesError::Read {
                 path: path.clone(),
                 message: e.to_string(),
@@ -73,7 +108,7 @@ impl RuleFiles {
     /// Modification times of every rules file, to notice edits.
     pub fn fingerprint(&self) -> Vec<(PathBuf, Option<SystemTime>)> {
         let mut out = Vec::new();
-        for path in &self.paths {
+        for path in self.paths.iter().filter(|p| builtin(p).is_none()) {
             if path.is_dir() {
                 let mut files: Vec<PathBuf> = std::fs::read_dir(path)
                     .map(|d| {
