@@ -1,7 +1,8 @@
 //! The 32-bit compat ABI on the real kernel: a static i386 binary, assembled here and started
 //! from a 64-bit process, makes every traced family's calls through `int $0x80` (chmod,
 //! fchmodat, mount and the old umount in a private mount namespace, a failing mount,
-//! setresuid32, the old 16-bit setuid, and an execve back to a 64-bit /bin/true). Each is an
+//! setresuid32, the old 16-bit setuid, symlink, ptrace, socket, and an execve back to a
+//! 64-bit /bin/true). Each is an
 //! event of its 64-bit twin with its arguments and result, the 32-bit image's own execve (its
 //! exit runs in compat mode, where the 64-bit tracepoint never fires) is one too, and the
 //! default rules fire on the setuid bit and the root setuid.
@@ -30,6 +31,7 @@ struct Scene {
     file: String,
     mountpoint: String,
     missing: String,
+    link: String,
 }
 
 /// The tests' sensors must not run at the same time (see the module documentation).
@@ -106,6 +108,7 @@ fn scene() -> Scene {
     let file = dir.path("target").to_str().unwrap().to_string();
     let mountpoint = dir.path("mnt").to_str().unwrap().to_string();
     let missing = dir.path("no-such-dir").to_str().unwrap().to_string();
+    let link = dir.path("link").to_str().unwrap().to_string();
     std::fs::write(&file, b"x").unwrap();
     std::fs::create_dir(&mountpoint).unwrap();
     // Every call through int $0x80 with i386's numbers; arguments in ebx, ecx, edx, esi, edi.
@@ -147,6 +150,21 @@ _start:
     mov $23, %eax           # setuid (16-bit ids)(0): root again
     xor %ebx, %ebx
     int $0x80
+    mov $83, %eax           # symlink(file, link)
+    mov $file, %ebx
+    mov $link, %ecx
+    int $0x80
+    mov $26, %eax           # ptrace(PTRACE_ATTACH, 0x7ffffff0, 0, 0): ESRCH
+    mov $16, %ebx
+    mov $0x7ffffff0, %ecx
+    xor %edx, %edx
+    xor %esi, %esi
+    int $0x80
+    mov $359, %eax          # socket(AF_UNIX, SOCK_STREAM, 0)
+    mov $1, %ebx
+    mov $1, %ecx
+    xor %edx, %edx
+    int $0x80
     mov $11, %eax           # execve("/bin/true", ["/bin/true", "compat-child"], NULL)
     mov $true_path, %ebx
     mov $argv, %ecx
@@ -159,6 +177,7 @@ _start:
 file: .asciz "{file}"
 mountpoint: .asciz "{mountpoint}"
 missing: .asciz "{missing}"
+link: .asciz "{link}"
 source: .asciz "sensor-compat"
 fstype: .asciz "tmpfs"
 true_path: .asciz "/bin/true"
@@ -173,6 +192,7 @@ argv: .long true_path, child_arg, 0
         file,
         mountpoint,
         missing,
+        link,
     }
 }
 
@@ -260,6 +280,21 @@ fn check_events(scene: &Scene, sensor: &Sensor, pid: u32) {
     assert_eq!(setuid["evt.arg.uid"], 0, "{setuid}");
     assert_eq!(setuid["caller.euid"], 65534, "{setuid}");
     assert_eq!(setuid["user.uid"], 0, "{setuid}");
+
+    // The file, process and net families through the same ABI.
+    let symlink = event(sensor, pid, "symlink", |_| true);
+    assert_success(&symlink);
+    assert_eq!(symlink["evt.arg.target"], scene.file.as_str());
+    assert_eq!(symlink["evt.arg.linkpath"], scene.link.as_str());
+    let ptrace = event(sensor, pid, "ptrace", |_| true);
+    assert_eq!(ptrace["evt.arg.request"], "PTRACE_ATTACH", "{ptrace}");
+    assert_eq!(ptrace["evt.res"], "ESRCH", "{ptrace}");
+    let socket = event(sensor, pid, "socket", |_| true);
+    assert_eq!(socket["evt.arg.domain"], "AF_UNIX", "{socket}");
+    assert!(
+        socket["evt.rawres"].as_i64().is_some_and(|fd| fd >= 0),
+        "{socket}"
+    );
 
     // Back to 64 bits: a compat execve with 4-byte argv pointers, whose exit runs on the
     // 64-bit tracepoint.

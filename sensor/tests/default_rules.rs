@@ -51,17 +51,7 @@ fn sentinel(sensor: &Sensor) {
 
 /// A cgroup named like a containerd container's, unique to this test.
 fn container(tag: &str) -> Cgroup {
-    let id = format!(
-        "c0de{:08x}{:0>4}{}",
-        std::process::id(),
-        tag,
-        "ab12cd34".repeat(6)
-    );
-    assert_eq!(id.len(), 64, "{id}");
-    Cgroup::create(&format!(
-        "sensor-test-{}-{tag}.slice/cri-containerd-{id}.scope",
-        std::process::id()
-    ))
+    common::containerd_cgroup(tag)
 }
 
 /// Runs `script` with sh inside `cgroup`; returns the shell's pid.

@@ -30,7 +30,7 @@ fn check_accepts_falcos_rule_files_and_reports_skips() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}");
     assert!(
-        text.contains("3 file(s), 93 rule(s): 32 compiled, 61 skipped"),
+        text.contains("3 file(s), 93 rule(s): 45 compiled, 48 skipped"),
         "{text}"
     );
     assert!(text.contains("0 error(s)"), "{text}");
@@ -43,6 +43,37 @@ fn check_accepts_falcos_rule_files_and_reports_skips() {
         text.contains("field `container.privileged` is not supplied by this sensor"),
         "{text}"
     );
+}
+
+#[test]
+fn falcos_rules_by_their_short_names() {
+    let out = Command::new(SENSOR)
+        .args(["rules", "check", "falco-stable"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("falco_rules.yaml (built in, falco-stable)"),
+        "{text}"
+    );
+    assert!(text.contains("1 file(s), 25 rule(s)"), "{text}");
+    // A file of that name wins over the built-in set.
+    let dir = TempDir::new("shortname");
+    std::fs::write(dir.path("falco-stable"), rule("Local File", "x")).unwrap();
+    let out = Command::new(SENSOR)
+        .current_dir(&dir.0)
+        .args(["rules", "check", "falco-stable"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("1 file(s), 1 rule(s)"), "{text}");
+    // An unknown name is a missing file, said as such.
+    let out = Command::new(SENSOR)
+        .args(["rules", "check", "falco-stabel"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
 }
 
 #[test]
@@ -71,6 +102,8 @@ struct Running {
     child: Child,
     alerts: Receiver<Value>,
     logs: Receiver<String>,
+    /// The "eBPF programs attached" log line (with the count of traced syscalls).
+    attached_line: String,
 }
 
 impl Running {
@@ -97,12 +130,13 @@ impl Running {
                 let _ = log_tx.send(line);
             }
         });
-        let running = Running {
+        let mut running = Running {
             child,
             alerts,
             logs,
+            attached_line: String::new(),
         };
-        running.wait_log("eBPF programs attached");
+        running.attached_line = running.wait_log("eBPF programs attached");
         running
     }
 
@@ -238,6 +272,65 @@ fn rules_reload_on_change_and_sighup_and_survive_a_broken_file() {
 
     let summary = sensor.stop();
     assert!(summary.contains("rules reloads 3 (failed 1)"), "{summary}");
+    assert!(summary.contains("lost 0"), "{summary}");
+}
+
+/// The number after `syscalls=` in a log line.
+fn traced_count(line: &str) -> usize {
+    let after = line
+        .split("syscalls=")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no syscall count in: {line}"));
+    after
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no syscall count in: {line}"))
+}
+
+#[test]
+fn only_what_the_rules_need_is_traced_and_a_reload_adds_and_drops() {
+    if !privileged() {
+        return;
+    }
+    let dir = TempDir::new("traced");
+    let rules = dir.path("rules.yaml");
+    std::fs::write(&rules, rule("Chmod Only", "target")).unwrap();
+    let sensor = Running::start(&["--rules", rules.to_str().unwrap()]);
+    // The base families (exec, chmod, mount, set*id), nothing else: no symlink tracepoint
+    // carries a program.
+    let base = traced_count(&sensor.attached_line);
+    let link_rule = "- rule: Link Watch\n  desc: d\n  condition: evt.type in (symlink, symlinkat) and evt.arg.target = /etc/traced-test\n  output: linked (target=%evt.arg.target pid=%proc.pid)\n  priority: WARNING\n";
+    let symlink = |name: &str| {
+        let link = dir.path(name);
+        let (pid, status) = run(Command::new("ln")
+            .args(["-s", "/etc/traced-test"])
+            .arg(&link));
+        assert!(status.success());
+        pid
+    };
+    // A reload that adds a rule on symlinks has them traced.
+    std::fs::write(
+        &rules,
+        format!("{}{link_rule}", rule("Chmod Only", "target")),
+    )
+    .unwrap();
+    let changed = sensor.wait_log("traced syscalls changed");
+    // symlink and symlinkat, an enter and an exit tracepoint each.
+    assert!(changed.contains("attached=4"), "{changed}");
+    assert!(
+        changed.contains(&format!("traced={}", base + 2)),
+        "{changed}"
+    );
+    let alerts = sensor.alerts_for(symlink("one"));
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(alerts[0]["rule"], "Link Watch");
+    // One that drops it switches them off again.
+    std::fs::write(&rules, rule("Chmod Only", "target")).unwrap();
+    let changed = sensor.wait_log("traced syscalls changed");
+    assert!(changed.contains(&format!("traced={base}")), "{changed}");
+    assert!(changed.contains("attached=0"), "{changed}");
+    let summary = sensor.stop();
     assert!(summary.contains("lost 0"), "{summary}");
 }
 

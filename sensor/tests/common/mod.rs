@@ -72,6 +72,15 @@ impl Sensor {
         })
     }
 
+    /// A `sensor run --json` of the caller's own (no gRPC socket, no health port) with
+    /// extra arguments, e.g. `--rules falco-stable`: its lines are alerts, all kept. Stopped
+    /// when dropped.
+    pub fn alerts_with(extra: &[&str]) -> Sensor {
+        let mut args = vec!["run", "--json", "--no-grpc-socket", "--no-health"];
+        args.extend_from_slice(extra);
+        Sensor::start(&args, true)
+    }
+
     /// A `sensor events --json` of the caller's own, with extra arguments; it keeps the
     /// events of this test binary's descendants, and is stopped when dropped.
     pub fn events_with(extra: &[&str]) -> Sensor {
@@ -332,6 +341,24 @@ impl Cgroup {
     }
 }
 
+/// A cgroup named like a containerd container's (`cri-containerd-<64 hex>.scope`), unique to
+/// this test process and `tag` (at most 4 hex digits: the id must stay hex), so the sensor
+/// takes its processes for a container's.
+pub fn containerd_cgroup(tag: &str) -> Cgroup {
+    let id = format!(
+        "c0de{:08x}{:0>4}{}",
+        std::process::id(),
+        tag,
+        "ab12cd34".repeat(6)
+    );
+    assert_eq!(id.len(), 64, "{id}");
+    assert!(id.bytes().all(|b| b.is_ascii_hexdigit()), "{id}");
+    Cgroup::create(&format!(
+        "sensor-test-{}-{tag}.slice/cri-containerd-{id}.scope",
+        std::process::id()
+    ))
+}
+
 impl Drop for Cgroup {
     fn drop(&mut self) {
         // Remove leaf first, then the parents this test created (empty ones only).
@@ -349,6 +376,11 @@ impl Drop for Cgroup {
 }
 
 impl Sensor {
+    /// Every line kept so far (for a sensor that keeps all: its alerts).
+    pub fn alerts(&self) -> Vec<Value> {
+        self.seen.0.lock().unwrap().events.clone()
+    }
+
     /// Alerts raised for process `pid` so far (for `shared_alerts`).
     pub fn alerts_of(&self, pid: u32) -> Vec<Value> {
         let seen = self.seen.0.lock().unwrap();
