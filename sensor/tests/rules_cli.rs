@@ -386,3 +386,39 @@ fn process_lineage_reaches_the_rules() {
     );
     sensor.stop();
 }
+
+#[test]
+fn capability_sets_reach_the_rules_as_falco_names_them() {
+    if !privileged() {
+        return;
+    }
+    let dir = TempDir::new("caps");
+    let rules = dir.path("rules.yaml");
+    std::fs::write(
+        &rules,
+        "- rule: Caps\n  desc: the caller's capabilities\n  condition: evt.type in (chmod, fchmodat) and evt.arg.filename endswith caps-target and thread.cap_effective contains CAP_SYS_ADMIN\n  output: caps (eff=%thread.cap_effective perm=%thread.cap_permitted inh=%thread.cap_inheritable pid=%proc.pid)\n  priority: NOTICE\n- rule: No Caps\n  desc: a caller without capabilities\n  condition: evt.type in (chmod, fchmodat) and evt.arg.filename endswith caps-target and not thread.cap_permitted icontains sys_\n  output: no caps (eff=%thread.cap_effective pid=%proc.pid)\n  priority: NOTICE\n",
+    )
+    .unwrap();
+    let file = dir.path("caps-target");
+    std::fs::write(&file, b"x").unwrap();
+    let sensor = Running::start(&["--rules", rules.to_str().unwrap()]);
+    // Root: every capability, space-separated in bit order.
+    let alerts = sensor.alerts_for(chmod(&file));
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    let f = &alerts[0]["output_fields"];
+    let effective = f["thread.cap_effective"].as_str().unwrap_or_default();
+    assert!(effective.starts_with("CAP_CHOWN CAP_DAC_OVERRIDE "), "{f}");
+    assert!(effective.contains(" CAP_SYS_ADMIN "), "{f}");
+    assert_eq!(f["thread.cap_permitted"], f["thread.cap_effective"], "{f}");
+    // A process that gave up root has none.
+    let code = format!(
+        "import os\nos.chmod({:?}, 0o644)\nos.setresuid(65534, 65534, 65534)\ntry:\n    os.chmod({:?}, 0o600)\nexcept PermissionError:\n    pass\n",
+        file.to_str().unwrap(),
+        file.to_str().unwrap()
+    );
+    let (pid, _) = common::python(&code);
+    let alerts = sensor.alerts_for(pid);
+    let rules: Vec<&Value> = alerts.iter().map(|a| &a["rule"]).collect();
+    assert_eq!(rules, ["Caps", "No Caps"], "{alerts:#?}");
+    sensor.stop();
+}
