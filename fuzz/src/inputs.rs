@@ -198,6 +198,7 @@ pub fn sample_events() -> Vec<Event> {
         image_repository: "registry.example:5000/shop/web".into(),
         image_tag: Some("1.2".into()),
         image_digest: Some("sha256:abcd".into()),
+        privileged: false,
     });
     let container = Arc::new(Container {
         full_id: CONTAINER_ID.to_string(),

@@ -12,6 +12,7 @@ mod common;
 use std::process::Command;
 use std::sync::OnceLock;
 
+use common::apiserver::ApiServer;
 use common::{containerd_cgroup, privileged, Cgroup, Sensor, TempDir};
 use serde_json::Value;
 
@@ -21,11 +22,12 @@ const PTRACE_ATTACH: &str = "PTRACE attached to process";
 const PTRACE_ANTI_DEBUG: &str = "PTRACE anti-debug attempt";
 const PACKET_SOCKET: &str = "Packet socket created in container";
 const MODULE: &str = "Linux Kernel Module Injection Detected";
+const DEBUGFS: &str = "Debugfs Launched in Privileged Container";
 
 /// The test binary's `sensor run --rules falco-stable`, left running until it exits.
 fn sensor() -> &'static Sensor {
     static SENSOR: OnceLock<Sensor> = OnceLock::new();
-    SENSOR.get_or_init(|| Sensor::alerts_with(&["--rules", "falco-stable"]))
+    SENSOR.get_or_init(|| Sensor::alerts_with(&["--rules", "falco-stable"]).stopped_at_exit())
 }
 
 /// Runs `code` with Python (in `cgroup` if given), its command line marked with `marker`;
@@ -50,16 +52,24 @@ fn has_marker(alert: &Value, marker: &str) -> bool {
 
 /// Waits for `rule` raised by the action marked `marker`.
 fn assert_raised(rule: &str, marker: &str) -> Value {
-    sensor().wait_for(&format!("`{rule}` for {marker}"), |a| {
+    raised_on(sensor(), rule, marker)
+}
+
+fn raised_on(sensor: &Sensor, rule: &str, marker: &str) -> Value {
+    sensor.wait_for(&format!("`{rule}` for {marker}"), |a| {
         a["rule"] == rule && has_marker(a, marker)
     })
 }
 
 /// Checks that the action marked `marker` raised nothing, once a later sentinel's alert is in.
 fn assert_quiet(marker: &str) {
+    quiet_on(sensor(), marker)
+}
+
+fn quiet_on(sensor: &Sensor, marker: &str) {
     let sentinel = act("sentinel", None, TRACEME);
-    assert_raised(PTRACE_ANTI_DEBUG, &sentinel);
-    let raised: Vec<Value> = sensor()
+    raised_on(sensor, PTRACE_ANTI_DEBUG, &sentinel);
+    let raised: Vec<Value> = sensor
         .alerts()
         .into_iter()
         .filter(|a| has_marker(a, marker))
@@ -212,4 +222,63 @@ print(ctypes.get_errno() if res < 0 else 0)";
     assert_eq!(alert["output_fields"]["evt.type"], "finit_module");
     let marker = act("finit-module-host", None, load);
     assert_quiet(&marker);
+}
+
+#[test]
+fn debugfs_in_a_privileged_container() {
+    if !privileged() {
+        return;
+    }
+    // Two pods of a real API server, one privileged; `container.privileged` comes from the
+    // spec the sensor watches.
+    const NODE: &str = "sensor-falco-node";
+    let server = ApiServer::start();
+    server.kubectl(&["create", "namespace", "falco"], None);
+    let pod = |name: &str, privileged: bool| {
+        serde_json::json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "namespace": "falco"},
+            "spec": {"nodeName": NODE, "containers": [{"name": "tools", "image": "example.com/tools:1",
+                "securityContext": {"privileged": privileged}}]}
+        })
+    };
+    let privileged_cgroup = containerd_cgroup("0b01");
+    let plain_cgroup = containerd_cgroup("0b02");
+    let id = |cgroup: &Cgroup| {
+        let name = cgroup.0.file_name().unwrap().to_str().unwrap();
+        name.trim_start_matches("cri-containerd-")
+            .trim_end_matches(".scope")
+            .to_string()
+    };
+    server.start_pod(&pod("privileged", true), &id(&privileged_cgroup));
+    server.start_pod(&pod("plain", false), &id(&plain_cgroup));
+    let kubeconfig = server.kubeconfig();
+    let sensor = Sensor::alerts_with(&[
+        "--rules",
+        "falco-stable",
+        "--kubeconfig",
+        kubeconfig.to_str().unwrap(),
+        "--node-name",
+        NODE,
+    ]);
+    // A program named debugfs (the rule looks at proc.name): /bin/true under that name.
+    let dir = TempDir::new("falco-debugfs");
+    let debugfs = dir.path("debugfs");
+    std::fs::copy("/bin/true", &debugfs).unwrap();
+    let run_in = |cgroup: &Cgroup, marker: &str| {
+        let marker = format!("{marker}-{}", std::process::id());
+        let script = format!(
+            "{} && exec {} {marker}",
+            cgroup.enter_command(),
+            debugfs.display()
+        );
+        let status = Command::new("sh").args(["-c", &script]).status().unwrap();
+        assert!(status.success());
+        marker
+    };
+    let marker = run_in(&privileged_cgroup, "debugfs-privileged");
+    let alert = raised_on(&sensor, DEBUGFS, &marker);
+    assert_eq!(alert["output_fields"]["proc.name"], "debugfs", "{alert:#}");
+    let marker = run_in(&plain_cgroup, "debugfs-plain");
+    quiet_on(&sensor, &marker);
 }

@@ -380,6 +380,7 @@ mod synthetic {
             image_repository: "registry.local:5000/web".into(),
             image_tag: Some("1.2".into()),
             image_digest: None,
+            privileged: true,
         });
         Event {
             kind: EventKind::Syscall(syscalls::by_name("fchmodat").expect("fchmodat")),

@@ -29,25 +29,7 @@ fn create_pod(server: &ApiServer, name: &str, node: &str, id: &str) {
         "metadata": {"name": name, "namespace": NS, "labels": {"app": "cart", "tier": "web"}},
         "spec": {"nodeName": node, "containers": [{"name": "cart", "image": "registry.example.com:5000/shop/cart:1.4.2"}]}
     });
-    server.kubectl(&["apply", "-f", "-"], Some(&pod.to_string()));
-    let status = serde_json::json!({"status": {"phase": "Running", "containerStatuses": [{
-        "name": "cart", "image": "registry.example.com:5000/shop/cart:1.4.2", "imageID": "",
-        "containerID": format!("containerd://{id}"), "ready": true, "restartCount": 0,
-        "started": true, "state": {"running": {"startedAt": "2026-01-01T00:00:00Z"}}}]}});
-    server.kubectl(
-        &[
-            "patch",
-            "pod",
-            name,
-            "-n",
-            NS,
-            "--subresource=status",
-            "--type=merge",
-            "-p",
-            &status.to_string(),
-        ],
-        None,
-    );
+    server.start_pod(&pod, id);
 }
 
 /// Runs `/bin/true <marker>` inside the container cgroup of `id`; returns the exec event.

@@ -38,25 +38,7 @@ fn create_pod(server: &ApiServer, name: &str, id: &str) {
         "metadata": {"name": name, "namespace": NS},
         "spec": {"nodeName": NODE, "containers": [{"name": "app", "image": "example.com/app:1"}]}
     });
-    server.kubectl(&["apply", "-f", "-"], Some(&pod.to_string()));
-    let status = serde_json::json!({"status": {"phase": "Running", "containerStatuses": [{
-        "name": "app", "image": "example.com/app:1", "imageID": "",
-        "containerID": format!("containerd://{id}"), "ready": true, "restartCount": 0,
-        "started": true, "state": {"running": {"startedAt": "2026-01-01T00:00:00Z"}}}]}});
-    server.kubectl(
-        &[
-            "patch",
-            "pod",
-            name,
-            "-n",
-            NS,
-            "--subresource=status",
-            "--type=merge",
-            "-p",
-            &status.to_string(),
-        ],
-        None,
-    );
+    server.start_pod(&pod, id);
 }
 
 /// The API server with one pod, and a sensor whose pod cache has listed it.

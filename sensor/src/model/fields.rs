@@ -709,6 +709,14 @@ pub static CONTAINER_IMAGE_TAG: Field = field(
     SHOWN,
     BUILTIN,
 );
+pub static CONTAINER_PRIVILEGED: Field = field(
+    "container.privileged",
+    Bool,
+    // From the pod spec the sensor watches; a container it knows no pod of has no value.
+    |v, _| Some(V::Bool(v.event.pod.as_deref()?.privileged)),
+    Json::IfTrue,
+    Rules::Added("True if the container runs privileged (`securityContext.privileged` in its pod's spec); no value for a container without a known pod."),
+);
 pub static K8S_POD_NAME: Field = field(
     "k8s.pod.name",
     Text,
@@ -957,6 +965,7 @@ pub static FIELDS: &[&Field] = &[
     &CONTAINER_IMAGE,
     &CONTAINER_IMAGE_REPOSITORY,
     &CONTAINER_IMAGE_TAG,
+    &CONTAINER_PRIVILEGED,
     &K8S_POD_NAME,
     &K8S_NS_NAME,
     &K8S_POD_UID,

@@ -55,4 +55,7 @@ pub struct PodInfo {
     pub image_repository: Box<str>,
     pub image_tag: Option<Box<str>>,
     pub image_digest: Option<Box<str>>,
+    /// The pod spec runs this container privileged (`securityContext.privileged`): Falco's
+    /// `container.privileged`.
+    pub privileged: bool,
 }

@@ -58,24 +58,8 @@ impl AlertRecord {
     pub fn internal(alert: Alert, wall_ns: u64, sequence: u64) -> Self {
         let json = alert.to_json();
         let proto = api::Alert {
-            time: Some(prost_types::Timestamp {
-                seconds: (wall_ns / 1_000_000_000) as i64,
-                nanos: (wall_ns % 1_000_000_000) as i32,
-            }),
-            rule: alert.rule.clone(),
-            priority: priority_to_proto(alert.priority) as i32,
-            source: alert.source.clone(),
-            hostname: alert.hostname.clone(),
-            output: alert.output.clone(),
-            output_fields: alert
-                .output_fields
-                .iter()
-                .map(|(k, v)| (k.clone(), field_text(v)))
-                .collect(),
-            tags: alert.tags.clone(),
-            sequence,
             falco_json: json.clone(),
-            ..Default::default()
+            ..alert_header(&alert, wall_ns, sequence)
         };
         Self {
             alert,
@@ -208,9 +192,21 @@ fn to_proto(alert: &Alert, event: &Event, sequence: u64) -> api::Alert {
             .collect(),
     });
     api::Alert {
+        process: Some(process),
+        container,
+        pod,
+        event_type: text(&f::EVT_TYPE),
+        ..alert_header(alert, event.wall_ns, sequence)
+    }
+}
+
+/// The message's fields every alert has, from the rule's side: time, rule, priority, source,
+/// host, output, Falco's output fields (as text) and tags; about no process.
+fn alert_header(alert: &Alert, wall_ns: u64, sequence: u64) -> api::Alert {
+    api::Alert {
         time: Some(prost_types::Timestamp {
-            seconds: (event.wall_ns / 1_000_000_000) as i64,
-            nanos: (event.wall_ns % 1_000_000_000) as i32,
+            seconds: (wall_ns / 1_000_000_000) as i64,
+            nanos: (wall_ns % 1_000_000_000) as i32,
         }),
         rule: alert.rule.clone(),
         priority: priority_to_proto(alert.priority) as i32,
@@ -223,12 +219,8 @@ fn to_proto(alert: &Alert, event: &Event, sequence: u64) -> api::Alert {
             .map(|(k, v)| (k.clone(), field_text(v)))
             .collect(),
         tags: alert.tags.clone(),
-        process: Some(process),
-        container,
-        pod,
-        event_type: text(&f::EVT_TYPE),
         sequence,
-        falco_json: String::new(),
+        ..Default::default()
     }
 }
 

@@ -264,6 +264,32 @@ impl ApiServer {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// Creates `pod` (a Pod's JSON, with its one container in `spec.containers[0]`) and marks
+    /// that container started with the containerd id `id`, as kubelet's status update does.
+    pub fn start_pod(&self, pod: &serde_json::Value, id: &str) {
+        self.kubectl(&["apply", "-f", "-"], Some(&pod.to_string()));
+        let container = &pod["spec"]["containers"][0];
+        let status = serde_json::json!({"status": {"phase": "Running", "containerStatuses": [{
+            "name": container["name"], "image": container["image"], "imageID": "",
+            "containerID": format!("containerd://{id}"), "ready": true, "restartCount": 0,
+            "started": true, "state": {"running": {"startedAt": "2026-01-01T00:00:00Z"}}}]}});
+        let (name, namespace) = (&pod["metadata"]["name"], &pod["metadata"]["namespace"]);
+        self.kubectl(
+            &[
+                "patch",
+                "pod",
+                name.as_str().expect("metadata.name"),
+                "-n",
+                namespace.as_str().expect("metadata.namespace"),
+                "--subresource=status",
+                "--type=merge",
+                "-p",
+                &status.to_string(),
+            ],
+            None,
+        );
+    }
+
     /// Stops kube-apiserver only (etcd and its data stay), e.g. to test an outage.
     pub fn stop_apiserver(&mut self) {
         if let Some(child) = self.apiserver.take() {

@@ -60,7 +60,7 @@ impl Sensor {
     /// the binary exits.
     pub fn shared() -> &'static Sensor {
         static SENSOR_PROCESS: OnceLock<Sensor> = OnceLock::new();
-        SENSOR_PROCESS.get_or_init(|| Sensor::start(&["events", "--json"], false))
+        SENSOR_PROCESS.get_or_init(|| Sensor::start(&["events", "--json"], false).stopped_at_exit())
     }
 
     /// The test binary's `sensor run --json` with the default rules: its lines are alerts, all
@@ -69,7 +69,33 @@ impl Sensor {
         static SENSOR_PROCESS: OnceLock<Sensor> = OnceLock::new();
         SENSOR_PROCESS.get_or_init(|| {
             Sensor::start(&["run", "--json", "--no-grpc-socket", "--no-health"], true)
+                .stopped_at_exit()
         })
+    }
+
+    /// For a sensor kept in a static (never dropped): stops it (SIGTERM) when the test binary
+    /// exits. Left running, a `sensor run` that has nothing to print never learns that its
+    /// reader is gone, and an orphaned sensor holding and continuing 32-bit processes races
+    /// the next test binary's own (README, *32-bit processes*).
+    pub fn stopped_at_exit(self) -> Self {
+        static PIDS: Mutex<Vec<i32>> = Mutex::new(Vec::new());
+        static REGISTER: std::sync::Once = std::sync::Once::new();
+        extern "C" fn stop_all() {
+            let pids = PIDS.lock().map(|p| p.clone()).unwrap_or_default();
+            for pid in pids {
+                // SAFETY: signalling children this binary started, by pid; they are not reaped
+                // before exit, so the pid is still theirs.
+                unsafe { libc::kill(pid, libc::SIGTERM) };
+            }
+        }
+        if let Ok(mut pids) = PIDS.lock() {
+            pids.push(self._child.id() as i32);
+        }
+        // SAFETY: registers a plain function with no preconditions.
+        REGISTER.call_once(|| unsafe {
+            libc::atexit(stop_all);
+        });
+        self
     }
 
     /// A `sensor run --json` of the caller's own (no gRPC socket, no health port) with

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
+use k8s_openapi::api::core::v1::{ContainerStatus, Pod, SecurityContext};
 
 use super::container_id;
 use super::image;
@@ -36,24 +36,30 @@ pub fn containers_of(pod: &Pod) -> Vec<PodInfo> {
     let Some(status) = &pod.status else {
         return Vec::new();
     };
-    let spec_image = |container: &str| -> Option<&str> {
+    // Each container of the spec by name: its image and whether it runs privileged.
+    let spec_of = |container: &str| -> Option<(Option<&str>, bool)> {
         let spec = pod.spec.as_ref()?;
-        let regular = spec.containers.iter().map(|c| (&c.name, &c.image));
+        let privileged =
+            |c: &Option<SecurityContext>| c.as_ref().and_then(|c| c.privileged).unwrap_or(false);
+        let regular = spec
+            .containers
+            .iter()
+            .map(|c| (&c.name, &c.image, privileged(&c.security_context)));
         let init = spec
             .init_containers
             .iter()
             .flatten()
-            .map(|c| (&c.name, &c.image));
+            .map(|c| (&c.name, &c.image, privileged(&c.security_context)));
         let ephemeral = spec
             .ephemeral_containers
             .iter()
             .flatten()
-            .map(|c| (&c.name, &c.image));
+            .map(|c| (&c.name, &c.image, privileged(&c.security_context)));
         regular
             .chain(init)
             .chain(ephemeral)
-            .find(|(n, _)| n.as_str() == container)
-            .and_then(|(_, image)| image.as_deref())
+            .find(|(n, _, _)| n.as_str() == container)
+            .map(|(_, image, privileged)| (image.as_deref(), privileged))
     };
     let statuses: [&Option<Vec<ContainerStatus>>; 3] = [
         &status.container_statuses,
@@ -66,7 +72,9 @@ pub fn containers_of(pod: &Pod) -> Vec<PodInfo> {
         .flatten()
         .filter_map(|s| {
             let id = container_id::strip_runtime_prefix(s.container_id.as_deref()?)?;
-            let image = spec_image(&s.name)
+            let spec = spec_of(&s.name);
+            let image = spec
+                .and_then(|(image, _)| image)
                 .filter(|i| !i.is_empty())
                 .unwrap_or(&s.image);
             let parsed = image::parse(image);
@@ -78,6 +86,7 @@ pub fn containers_of(pod: &Pod) -> Vec<PodInfo> {
                 image_repository: parsed.repository.into(),
                 image_tag: parsed.tag.map(Into::into),
                 image_digest: parsed.digest.map(Into::into),
+                privileged: spec.is_some_and(|(_, privileged)| privileged),
             })
         })
         .collect()
@@ -151,7 +160,8 @@ mod tests {
                 "nodeName": "n1",
                 "containers": [{"name": "app", "image": "nginx:1.25"},
                                {"name": "pending", "image": "busybox"}],
-                "initContainers": [{"name": "init", "image": "gcr.io/x/init@sha256:ab"}]
+                "initContainers": [{"name": "init", "image": "gcr.io/x/init@sha256:ab",
+                                    "securityContext": {"privileged": true}}]
             },
             "status": {
                 "containerStatuses": [
@@ -181,6 +191,10 @@ mod tests {
         assert_eq!(&*c[1].container_id, id('b'));
         assert_eq!(&*c[1].image_repository, "gcr.io/x/init");
         assert_eq!(c[1].image_digest.as_deref(), Some("sha256:ab"));
+        // Privileged as its spec says; a container missing from the spec is not.
+        assert!(!c[0].privileged);
+        assert!(c[1].privileged);
+        assert!(!c[2].privileged);
         // An ephemeral container missing from the spec takes the status's image.
         assert_eq!(&*c[2].container_id, id('c'));
         assert_eq!(&*c[2].image, "busybox:1.36");
