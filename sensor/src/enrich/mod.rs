@@ -351,9 +351,15 @@ impl Knowledge {
         }
         for (_, (q, answer)) in self.roots.answers() {
             any = true;
-            match answer {
+            let kept = match answer {
                 Some(names) => self.names.learn(&q, names),
                 None => self.names.learn_unknown(&q),
+            };
+            if !kept {
+                // The namespace mounted something (over /etc/passwd, perhaps: a container's
+                // runtime sets its root up after the first event in it) while the question
+                // was out: ask again, through the same process, for what it sees now.
+                self.roots.ask(self.names.question(q.pid, q.mnt_ns));
             }
         }
         for (pid, answer) in self.procs.answers() {

@@ -161,11 +161,14 @@ impl UserNames {
     }
 
     /// Keeps the answer to `q`, unless the namespace changed its mounts since it was asked.
-    pub fn learn(&mut self, q: &NamesQuestion, names: Names) {
+    /// False for such a stale answer: the caller asks again, or the events waiting for this
+    /// namespace would wait out their deadline for an answer nobody asked for.
+    pub fn learn(&mut self, q: &NamesQuestion, names: Names) -> bool {
         if q.epoch != self.epoch(q.mnt_ns) {
-            return;
+            return false;
         }
         self.keep(q.mnt_ns, Instant::now(), names);
+        true
     }
 
     /// Holds `names` for `mnt_ns`, making room by dropping the least recently used
@@ -197,14 +200,15 @@ impl UserNames {
 
     /// The process behind `q` was gone: serve empty names for now, due a re-read at once
     /// (through the next event's process), so that nothing waits on this namespace again.
-    pub fn learn_unknown(&mut self, q: &NamesQuestion) {
+    pub fn learn_unknown(&mut self, q: &NamesQuestion) -> bool {
         if q.epoch != self.epoch(q.mnt_ns) {
-            return;
+            return false;
         }
         let stale = Instant::now()
             .checked_sub(REFRESH)
             .unwrap_or_else(Instant::now);
         self.keep(q.mnt_ns, stale, Names::default());
+        true
     }
 
     /// Drops what is known of `mnt_ns`: it changed its mounts. The host's own namespace is
@@ -261,6 +265,25 @@ mod tests {
         }
         // The newest namespace is kept.
         assert!(names.cached(64).is_some());
+    }
+
+    #[test]
+    fn an_answer_older_than_a_mount_is_refused_and_a_new_question_is_current() {
+        let mut names = UserNames::new();
+        let names_of = |user: &str| Names {
+            users: parse_ids(&format!("{user}:x:4242:0::/:/bin/sh\n")),
+            groups: HashMap::new(),
+        };
+        // Asked at the namespace's first event; it then bind-mounts its own /etc/passwd.
+        let before = names.question(7, 99);
+        names.forget(99);
+        assert!(!names.learn(&before, names_of("host")));
+        assert!(!names.learn_unknown(&before));
+        assert!(names.cached(99).is_none(), "a stale answer is not kept");
+        let again = names.question(before.pid, before.mnt_ns);
+        assert!(names.learn(&again, names_of("appuser")));
+        let (held, _) = names.cached(99).expect("kept");
+        assert_eq!(held.user(4242).as_deref(), Some("appuser"));
     }
 
     #[test]
