@@ -178,14 +178,9 @@ fn main() -> ExitCode {
         } => cli::events::run(
             json,
             &families,
-            &sensor::probe::ProbeConfig {
+            sensor::probe::ProbeConfig {
                 ring_bytes,
                 kernel_diagnostics,
-                syscalls: families.clone().union(
-                    &sensor::model::syscall_set::SyscallSet::families(&[
-                        sensor::model::syscalls::Family::Exec,
-                    ]),
-                ),
                 ..Default::default()
             },
             &kubernetes,

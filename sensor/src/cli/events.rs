@@ -8,25 +8,26 @@ use sensor::model::{Event, EventKind};
 use sensor::pipeline::{Pipeline, Sink};
 use sensor::probe::{Probe, ProbeConfig};
 
-/// Shows `families`' events; `probe.syscalls` may trace more (exec, for the process table).
+/// Shows `families`' events. The exec family is traced whatever they are: the process table
+/// learns command lines and images from it; `clone` and `procexit` are shown with it.
 pub fn run(
     json: bool,
     families: &SyscallSet,
-    probe: &ProbeConfig,
+    mut probe: ProbeConfig,
     kubernetes: &super::KubernetesArgs,
 ) -> anyhow::Result<()> {
     let stop = super::stop_flag()?;
     let pods = kubernetes.pod_cache()?;
-    let probe = Probe::load(probe)?;
+    let exec = SyscallSet::families(&[Family::Exec]);
+    probe.syscalls = families.clone().union(&exec);
+    let probe = Probe::load(&probe)?;
     let mut pipeline = Pipeline::with_enrich(probe, pods, kubernetes.enrich_options());
     let mut sink = EventWriter {
         out: std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock()),
         json,
         line: Vec::with_capacity(4096),
         shown: families.clone(),
-        lifecycle: SyscallSet::families(&[Family::Exec])
-            .defs()
-            .all(|def| families.contains(def)),
+        lifecycle: exec.defs().all(|def| families.contains(def)),
     };
     let result = pipeline.run(&stop, &mut sink);
     eprintln!("{}", pipeline.summary());

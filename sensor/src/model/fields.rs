@@ -190,7 +190,7 @@ impl<'e> View<'e> {
     fn capabilities(&self, which: usize) -> &[u8] {
         let set = self.event.task.caps.get(which).copied().unwrap_or(0);
         self.capabilities[which % 3]
-            .get_or_init(|| flags::capabilities(set).replace('|', " ").into_bytes())
+            .get_or_init(|| flags::capabilities_joined(set, " ").into_bytes())
     }
 
     fn process(&self) -> Option<&'e Process> {

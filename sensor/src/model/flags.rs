@@ -415,8 +415,14 @@ const CAPS: &[&str] = &[
     "CAP_CHECKPOINT_RESTORE",
 ];
 
-/// A capability set as Falco shows it: names joined by `|`.
+/// A capability set as Falco shows a syscall's argument: names joined by `|`.
 pub fn capabilities(set: u64) -> String {
+    capabilities_joined(set, "|")
+}
+
+/// A capability set's names, in bit order, joined by `separator` (Falco's `thread.cap_*`
+/// use a space).
+pub fn capabilities_joined(set: u64, separator: &str) -> String {
     let names: Vec<String> = (0..64)
         .filter(|bit| set & (1u64 << bit) != 0)
         .map(|bit| {
@@ -424,7 +430,7 @@ pub fn capabilities(set: u64) -> String {
                 .map_or_else(|| format!("CAP_{bit}"), |s| (*s).to_string())
         })
         .collect();
-    names.join("|")
+    names.join(separator)
 }
 
 #[cfg(test)]

@@ -40,12 +40,7 @@ pub struct LiveRules {
 
 impl LiveRules {
     pub fn new(ruleset: Arc<Ruleset>) -> Arc<Self> {
-        Arc::new(Self {
-            current: RwLock::new(ruleset),
-            generation: AtomicU64::new(0),
-            metrics: ReloadMetrics::default(),
-            wanted: None,
-        })
+        Self::with_wanted(ruleset, None)
     }
 
     /// As [`LiveRules::new`], publishing in the returned [`WantedSyscalls`] the syscalls
@@ -53,13 +48,22 @@ impl LiveRules {
     /// on `symlinkat` has it traced, one that drops the last such rule lets it go.
     pub fn tracing(ruleset: Arc<Ruleset>, base: SyscallSet) -> (Arc<Self>, Arc<WantedSyscalls>) {
         let wanted = WantedSyscalls::new(needed(&ruleset, &base));
-        let live = Arc::new(Self {
+        (
+            Self::with_wanted(ruleset, Some((wanted.clone(), base))),
+            wanted,
+        )
+    }
+
+    fn with_wanted(
+        ruleset: Arc<Ruleset>,
+        wanted: Option<(Arc<WantedSyscalls>, SyscallSet)>,
+    ) -> Arc<Self> {
+        Arc::new(Self {
             current: RwLock::new(ruleset),
             generation: AtomicU64::new(0),
             metrics: ReloadMetrics::default(),
-            wanted: Some((wanted.clone(), base)),
-        });
-        (live, wanted)
+            wanted,
+        })
     }
 
     pub fn generation(&self) -> u64 {
