@@ -343,7 +343,10 @@ fn every_family_through_int_0x80_is_seen_and_raises_the_default_rules() {
         );
     }
 
-    let alerts = Sensor::shared_alerts();
+    // The test's own, stopped before the lock is let go: a second sensor still running
+    // would continue the next test's 32-bit process before that test's sensor attached
+    // (README, *32-bit processes*).
+    let alerts = Sensor::alerts_with(&[]);
     std::fs::write(&scene.file, b"x").unwrap();
     let pid = start(&scene);
     let bit = alerts.alert_of(pid, SETUID_BIT);
