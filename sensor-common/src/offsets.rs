@@ -94,6 +94,21 @@ pub struct KernelOffsets {
     pub fs_type_name: u32,
     /// `super_block.s_subtype` (FUSE's `sshfs` in `fuse.sshfs`).
     pub sb_subtype: u32,
+    /// An open's file from the caller's fd table: `task->files`, `files_struct.fdt`,
+    /// `fdtable.max_fds` and `fdtable.fd`; then `file.f_mode`, `file.f_inode`, and the
+    /// inode's `i_mode`, `i_ino`, `i_sb` and `super_block.s_dev`.
+    pub task_files: u32,
+    pub files_fdt: u32,
+    pub fdtable_max_fds: u32,
+    pub fdtable_fd: u32,
+    pub file_f_mode: u32,
+    pub file_f_inode: u32,
+    pub inode_i_mode: u32,
+    pub inode_i_ino: u32,
+    pub inode_i_sb: u32,
+    pub sb_s_dev: u32,
+    /// `task_struct.start_time` (CLOCK_MONOTONIC ns), read on the thread group leader.
+    pub task_start_time: u32,
 }
 
 /// How a kernel keeps a namespace's mounts, in [`KernelOffsets::mnt_ns_order`].
@@ -174,6 +189,17 @@ impl KernelOffsets {
         sb_type: Self::MISSING,
         fs_type_name: Self::MISSING,
         sb_subtype: Self::MISSING,
+        task_files: Self::MISSING,
+        files_fdt: Self::MISSING,
+        fdtable_max_fds: Self::MISSING,
+        fdtable_fd: Self::MISSING,
+        file_f_mode: Self::MISSING,
+        file_f_inode: Self::MISSING,
+        inode_i_mode: Self::MISSING,
+        inode_i_ino: Self::MISSING,
+        inode_i_sb: Self::MISSING,
+        sb_s_dev: Self::MISSING,
+        task_start_time: Self::MISSING,
     };
 }
 

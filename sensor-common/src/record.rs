@@ -53,6 +53,37 @@ pub mod exe_flags {
     pub const NO_IMAGE: u64 = 2;
 }
 
+/// What a successful open adds to its `Syscall` record (`SpecKind::Open`): string 1 is the
+/// opened file's path as NUL-terminated names from the file up to the mount namespace's root
+/// (as [`RecordKind::ExecImage`]'s string 2), string 2 an [`OpenedFile`]. Both are absent
+/// when the open failed or the fd table did not hold the file.
+pub mod open {
+    /// The opened file, read from the caller's fd table right after the call.
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    pub struct OpenedFile {
+        /// `file->f_mode` (`FMODE_READ` 1, `FMODE_WRITE` 2, `FMODE_CREATED` 0x100000).
+        pub f_mode: u32,
+        /// `inode->i_mode`: the file type and permission bits.
+        pub i_mode: u32,
+        /// `inode->i_sb->s_dev`, the kernel's device number (major << 20 | minor).
+        pub dev: u32,
+        /// [`super::exe_flags`] of the path walk (`DETACHED`).
+        pub path_flags: u32,
+        pub ino: u64,
+    }
+
+    impl OpenedFile {
+        pub const SIZE: usize = core::mem::size_of::<Self>();
+    }
+
+    pub const FMODE_READ: u32 = 0x1;
+    pub const FMODE_WRITE: u32 = 0x2;
+    pub const FMODE_EXEC: u32 = 0x20;
+    /// The open created the file (Linux 4.19+).
+    pub const FMODE_CREATED: u32 = 0x100000;
+}
+
 /// Values of [`RecordHeader::abi`].
 pub mod abi {
     /// The kernel's own ABI (x86_64, arm64).
@@ -116,6 +147,8 @@ pub struct TaskInfo {
     /// Controlling terminal as /proc's `tty_nr` encodes it; 0 for none.
     pub tty: u32,
     pub _pad: u32,
+    /// CLOCK_MONOTONIC time the process (its thread group leader) started, in ns.
+    pub start_ns: u64,
 }
 
 /// Fixed part of every ring buffer record.

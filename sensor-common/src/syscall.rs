@@ -30,6 +30,12 @@ pub enum SpecKind {
     /// mount(2): as `Checked`, and after a successful mount of a new filesystem its source
     /// and type are read from the new `struct mount` itself, what the kernel acted on.
     Mount = 6,
+    /// The open family: as `Checked` for the path the caller passed; after a successful
+    /// open the file the kernel put in the fd table is read back ([`crate::record::open`]):
+    /// its path as the kernel walks it, its type, device and inode, and the access it was
+    /// opened with. openat2's `struct open_how` (pointer at [`SyscallSpec::argv_arg`]) is
+    /// read at enter into the record's `args[3..6]` (flags, mode, resolve).
+    Open = 7,
 }
 
 impl SpecKind {
@@ -45,7 +51,7 @@ impl SpecKind {
 
     /// Whether its string arguments are read at enter as well as at exit.
     pub const fn checks_strings(self) -> bool {
-        matches!(self, Self::Checked | Self::Mount)
+        matches!(self, Self::Checked | Self::Mount | Self::Open)
     }
 }
 
@@ -55,7 +61,8 @@ impl SpecKind {
 pub struct SyscallSpec {
     /// A [`SpecKind`].
     pub kind: u8,
-    /// For `Exec`: index of the argv argument.
+    /// For `Exec`: index of the argv argument. For `Open`: index of openat2's `open_how`
+    /// pointer ([`NO_ARG`] for the other opens).
     pub argv_arg: u8,
     /// Indexes of arguments read as NUL-terminated user strings ([`NO_ARG`] for none).
     pub str_args: [u8; crate::MAX_STRINGS],

@@ -28,6 +28,8 @@ mod maps;
 #[cfg(target_arch = "bpf")]
 mod new_mount;
 #[cfg(target_arch = "bpf")]
+mod open;
+#[cfg(target_arch = "bpf")]
 mod record;
 #[cfg(target_arch = "bpf")]
 mod recorder;

@@ -11,7 +11,8 @@
 //! come from the kernel at `sched_process_exec` (`exec.rs`), or, if it failed, from the
 //! caller's memory at the exit. `Checked` and `Mount` calls have an enter program too, which
 //! hashes their strings so the exit can tell whether a thread rewrote them during the call
-//! (`arg_check.rs`); a new mount's source and type come from the kernel (`new_mount.rs`).
+//! (`arg_check.rs`); a new mount's source and type come from the kernel (`new_mount.rs`), and
+//! an open's file from the caller's fd table (`open.rs`).
 //! The work itself (`enter`, `exit`) is shared with the 32-bit
 //! compat programs (`compat.rs`).
 
@@ -31,6 +32,7 @@ use crate::{
     arg_check, exec,
     maps::{count_loss, offsets, self_tgid, Pending, PENDING, SYSCALLS},
     new_mount::{self, NewMount},
+    open,
     record::Builder,
     task::{current_creds, saved_args},
 };
@@ -109,10 +111,15 @@ pub fn enter(pid_tgid: u64, call: &Call, args: [u64; 6]) {
         _pad: 0,
         newest_mount: 0,
     };
-    if spec.kind == SpecKind::Checked as u8 || spec.kind == SpecKind::Mount as u8 {
+    if spec.kind == SpecKind::Checked as u8
+        || spec.kind == SpecKind::Mount as u8
+        || spec.kind == SpecKind::Open as u8
+    {
         arg_check::hash_at_enter(&mut pending, &spec.str_args);
         if spec.kind == SpecKind::Mount as u8 {
             pending.newest_mount = new_mount::newest_now();
+        } else if spec.kind == SpecKind::Open as u8 {
+            open::read_open_how(&mut pending, spec);
         }
     } else {
         // Exec too: a setuid image changes the ids, and rules ask who the caller was before.
@@ -190,9 +197,12 @@ fn write_syscall_record(pending: &Pending, spec: &SyscallSpec, res: i64) {
             exec::push_failed_exec_args(&mut record, spec, pending);
         }
     } else {
-        // Every traced syscall with string arguments is `Checked` or `Mount`; a `Plain` one
-        // passes through with none to push.
+        // Every traced syscall with string arguments is `Checked`, `Mount` or `Open`; a
+        // `Plain` one passes through with none to push.
         push_checked_strings(&mut record, pending, spec, res);
+        if spec.kind == SpecKind::Open as u8 && res >= 0 {
+            open::push_opened(&mut record, res);
+        }
     }
     record.submit();
 }

@@ -177,6 +177,7 @@ pub fn fill_task_info(info: &mut TaskInfo) {
         // struct pid. `numbers[level]` is a variable offset, which the verifier allows only
         // through a probe read.
         let leader = load_ptr(task, o.task_group_leader);
+        info.start_ns = load::<u64>(leader, o.task_start_time);
         let pid = load_ptr(leader, o.task_thread_pid);
         let level: u32 = load(pid, o.pid_level);
         if !pid.is_null() && o.pid_numbers != KernelOffsets::MISSING && level < 32 {

@@ -46,9 +46,12 @@ enum Command {
         kernel_diagnostics: bool,
         /// The syscall families to show, comma-separated: exec, chmod, mount, setid, file
         /// (links, renames, removals, directories), process (ptrace, setns, unshare, memfd,
-        /// userfaultfd, bpf), module, net, fd (dup), or all. Only those are traced (exec
-        /// always, for the process table; clone and procexit are shown with exec).
-        #[arg(long, value_name = "LIST", default_value = "all",
+        /// userfaultfd, bpf), module, net, fd (dup), open (open, openat, openat2, creat: the
+        /// machine's most frequent calls, so not shown unless asked), or all. Only those are
+        /// traced (exec always, for the process table; clone and procexit are shown with
+        /// exec).
+        #[arg(long, value_name = "LIST",
+              default_value = "exec,chmod,mount,setid,file,process,module,net,fd",
               value_parser = sensor::model::syscall_set::SyscallSet::parse_families)]
         families: sensor::model::syscall_set::SyscallSet,
         #[command(flatten)]

@@ -23,6 +23,11 @@ const PTRACE_ANTI_DEBUG: &str = "PTRACE anti-debug attempt";
 const PACKET_SOCKET: &str = "Packet socket created in container";
 const MODULE: &str = "Linux Kernel Module Injection Detected";
 const DEBUGFS: &str = "Debugfs Launched in Privileged Container";
+const SENSITIVE_UNTRUSTED: &str = "Read sensitive file untrusted";
+const SENSITIVE_AFTER_STARTUP: &str = "Read sensitive file trusted after startup";
+const TRAVERSAL: &str = "Directory traversal monitored file read";
+const CLEAR_LOG: &str = "Clear Log Activities";
+const RELEASE_AGENT: &str = "Detect release_agent File Container Escapes";
 
 /// The test binary's `sensor run --rules falco-stable`, left running until it exits.
 fn sensor() -> &'static Sensor {
@@ -73,6 +78,19 @@ fn quiet_on(sensor: &Sensor, marker: &str) {
         .alerts()
         .into_iter()
         .filter(|a| has_marker(a, marker))
+        .collect();
+    assert!(raised.is_empty(), "{marker} raised {raised:#?}");
+}
+
+/// Checks that the action marked `marker` did not raise `rule` (it may raise others), once a
+/// later sentinel's alert is in.
+fn assert_not_raised(rule: &str, marker: &str) {
+    let sentinel = act("sentinel", None, TRACEME);
+    raised_on(sensor(), PTRACE_ANTI_DEBUG, &sentinel);
+    let raised: Vec<Value> = sensor()
+        .alerts()
+        .into_iter()
+        .filter(|a| a["rule"] == rule && has_marker(a, marker))
         .collect();
     assert!(raised.is_empty(), "{marker} raised {raised:#?}");
 }
@@ -281,4 +299,197 @@ fn debugfs_in_a_privileged_container() {
     assert_eq!(alert["output_fields"]["proc.name"], "debugfs", "{alert:#}");
     let marker = run_in(&plain_cgroup, "debugfs-plain");
     quiet_on(&sensor, &marker);
+}
+
+/// `fd.name` is the file the kernel opened: a symlink, a relative path or `..` does not hide
+/// /etc/shadow, and access the kernel did not grant (O_PATH) is no read.
+#[test]
+fn read_sensitive_file_untrusted() {
+    if !privileged() {
+        return;
+    }
+    sensor();
+    let marker = act(
+        "read-shadow",
+        None,
+        "os.close(os.open('/etc/shadow', os.O_RDONLY))",
+    );
+    let alert = assert_raised(SENSITIVE_UNTRUSTED, &marker);
+    assert_eq!(
+        alert["output_fields"]["fd.name"], "/etc/shadow",
+        "{alert:#}"
+    );
+    assert_eq!(alert["output_fields"]["evt.type"], "openat", "{alert:#}");
+
+    // Under another name: a symlink, and a relative path from /etc.
+    let dir = TempDir::new("falco-sensitive");
+    let link = dir.path("innocent");
+    std::os::unix::fs::symlink("/etc/shadow", &link).unwrap();
+    let marker = act(
+        "read-shadow-via-link",
+        None,
+        &format!("os.close(os.open('{}', os.O_RDONLY))", link.display()),
+    );
+    let alert = assert_raised(SENSITIVE_UNTRUSTED, &marker);
+    assert_eq!(
+        alert["output_fields"]["fd.name"], "/etc/shadow",
+        "{alert:#}"
+    );
+    let marker = act(
+        "read-shadow-relative",
+        None,
+        "os.chdir('/etc')\nos.close(os.open('shadow', os.O_RDONLY))",
+    );
+    let alert = assert_raised(SENSITIVE_UNTRUSTED, &marker);
+    assert_eq!(
+        alert["output_fields"]["fd.name"], "/etc/shadow",
+        "{alert:#}"
+    );
+
+    // openat2, its flags in a struct.
+    let openat2 = "how = (ctypes.c_uint64 * 3)(0, 0, 0)
+fd = libc.syscall(437, -100, b'/etc/shadow', ctypes.byref(how), 24)
+assert fd >= 0, ctypes.get_errno()
+os.close(fd)";
+    let marker = act("read-shadow-openat2", None, openat2);
+    let alert = assert_raised(SENSITIVE_UNTRUSTED, &marker);
+    assert_eq!(alert["output_fields"]["evt.type"], "openat2", "{alert:#}");
+
+    // An O_PATH open reads nothing; reopening it through /proc for reading does.
+    let marker = act(
+        "shadow-o-path",
+        None,
+        "os.close(os.open('/etc/shadow', os.O_PATH))",
+    );
+    assert_quiet(&marker);
+    let marker = act(
+        "shadow-o-path-reopened",
+        None,
+        "fd = os.open('/etc/shadow', os.O_PATH)\nos.close(os.open(f'/proc/self/fd/{fd}', os.O_RDONLY))",
+    );
+    let alert = assert_raised(SENSITIVE_UNTRUSTED, &marker);
+    assert_eq!(
+        alert["output_fields"]["fd.name"], "/etc/shadow",
+        "{alert:#}"
+    );
+
+    let marker = act(
+        "read-hostname",
+        None,
+        "os.close(os.open('/etc/hostname', os.O_RDONLY))",
+    );
+    assert_quiet(&marker);
+}
+
+/// A server program (named nginx) that reads /etc/shadow more than 5 s after it started;
+/// at its start it may.
+#[test]
+fn read_sensitive_file_trusted_after_startup() {
+    if !privileged() {
+        return;
+    }
+    sensor();
+    let code = |wait: f64| {
+        format!(
+            "libc.prctl(15, b'nginx', 0, 0, 0)\ntime.sleep({wait})\nos.close(os.open('/etc/shadow', os.O_RDONLY))"
+        )
+    };
+    let marker = act("nginx-late", None, &code(5.5));
+    let alert = assert_raised(SENSITIVE_AFTER_STARTUP, &marker);
+    assert_eq!(alert["output_fields"]["proc.name"], "nginx", "{alert:#}");
+    let marker = act("nginx-at-start", None, &code(0.0));
+    assert_not_raised(SENSITIVE_AFTER_STARTUP, &marker);
+}
+
+/// `..` twice in the path the caller passed, to a file under /etc; a failed attempt counts.
+#[test]
+fn directory_traversal_monitored_file_read() {
+    if !privileged() {
+        return;
+    }
+    sensor();
+    let marker = act(
+        "traversal-shadow",
+        None,
+        "os.close(os.open('/etc/../etc/../etc/shadow', os.O_RDONLY))",
+    );
+    let alert = assert_raised(TRAVERSAL, &marker);
+    assert_eq!(
+        alert["output_fields"]["fd.name"], "/etc/shadow",
+        "{alert:#}"
+    );
+    assert_eq!(
+        alert["output_fields"]["fd.nameraw"], "/etc/../etc/../etc/shadow",
+        "{alert:#}"
+    );
+    let marker = act(
+        "traversal-missing",
+        None,
+        "try:\n    os.open('/etc/../etc/../etc/no-such-file', os.O_RDONLY)\nexcept OSError:\n    pass",
+    );
+    let alert = assert_raised(TRAVERSAL, &marker);
+    assert_eq!(
+        alert["output_fields"]["fd.name"], "/etc/no-such-file",
+        "{alert:#}"
+    );
+    // The same walk outside /etc.
+    let dir = TempDir::new("falco-traversal");
+    std::fs::create_dir(dir.path("sub")).unwrap();
+    std::fs::write(dir.path("file"), b"x").unwrap();
+    let marker = act(
+        "traversal-tmp",
+        None,
+        &format!(
+            "os.close(os.open('{}/sub/../sub/../file', os.O_RDONLY))",
+            dir.0.display()
+        ),
+    );
+    assert_not_raised(TRAVERSAL, &marker);
+}
+
+/// A log file opened for writing with O_TRUNC; appending to it is not clearing it.
+#[test]
+fn clear_log_activities() {
+    if !privileged() {
+        return;
+    }
+    sensor();
+    let dir = TempDir::new("falco-clear-log");
+    let log = dir.path("syslog");
+    std::fs::write(&log, b"evidence\n").unwrap();
+    let open = |flags: &str| format!("os.close(os.open('{}', {flags}))", log.display());
+    let marker = act("truncate-syslog", None, &open("os.O_WRONLY | os.O_TRUNC"));
+    let alert = assert_raised(CLEAR_LOG, &marker);
+    assert_eq!(
+        alert["output_fields"]["fd.name"],
+        log.to_str().unwrap(),
+        "{alert:#}"
+    );
+    let marker = act("append-syslog", None, &open("os.O_WRONLY | os.O_APPEND"));
+    assert_quiet(&marker);
+}
+
+/// A file named release_agent opened for writing by root with CAP_SYS_ADMIN in a container;
+/// on the host it is not a container escape.
+#[test]
+fn detect_release_agent_file_container_escapes() {
+    if !privileged() {
+        return;
+    }
+    sensor();
+    let dir = TempDir::new("falco-release-agent");
+    let agent = dir.path("release_agent");
+    std::fs::write(&agent, b"").unwrap();
+    let write = format!("os.close(os.open('{}', os.O_WRONLY))", agent.display());
+    let cgroup = containerd_cgroup("0a03");
+    let marker = act("release-agent", Some(&cgroup), &write);
+    let alert = assert_raised(RELEASE_AGENT, &marker);
+    assert!(
+        alert["output_fields"]["thread.cap_effective"]
+            .as_str()
+            .is_some_and(|c| c.contains("CAP_SYS_ADMIN")),
+        "{alert:#}"
+    );
+    let marker = act("release-agent-host", None, &write);
+    assert_quiet(&marker);
 }

@@ -404,6 +404,7 @@ mod synthetic {
                 comm: comm("chmod"),
                 tty: 34816,
                 _pad: 0,
+                start_ns: 1_000,
             },
             creds_before: Some(creds),
             raw_args: [(-100i64) as u64, 0, 0o4755, 0, 0, 0],
@@ -415,6 +416,7 @@ mod synthetic {
             exec: None,
             process: Some(process),
             fd_path: None,
+            opened: None,
             container: Some(Arc::new(Container {
                 full_id: CONTAINER.to_string(),
                 runtime: Runtime::Containerd,
@@ -443,5 +445,47 @@ mod synthetic {
         assert_eq!(json["user.loginuid"], 4294967294u64, "{json}");
         assert_eq!(json["proc.name"], "chmod", "{json}");
         assert_eq!(json["k8s.pod.labels"]["tier"], "front", "{json}");
+    }
+
+    /// An openat of a file through a relative path: the open family's fields agree too.
+    #[test]
+    fn json_rules_and_message_agree_on_an_open() {
+        let dir = TempDir::new("agreement-open");
+        let ruleset = every_field_rule(&dir);
+        let mut event = event();
+        event.kind = EventKind::Syscall(syscalls::by_name("openat").expect("openat"));
+        event.res = 3;
+        // dirfd, name, flags O_WRONLY|O_CREAT|O_TRUNC|O_CLOEXEC, mode 0755.
+        event.raw_args = [(-100i64) as u64, 0, 0o2001101, 0o755, 0, 0];
+        event.strings = [b"../etc/x".to_vec().into(), Box::new([]), Box::new([])];
+        event.fd_path = Some(b"/etc/x".to_vec().into());
+        event.opened = Some(sensor_common::record::open::OpenedFile {
+            f_mode: 0x2 | 0x100000,
+            i_mode: 0o100755,
+            dev: (254 << 20) | 1,
+            path_flags: 0,
+            ino: 42,
+        });
+        let wrong = disagreements(&event, &ruleset);
+        assert!(
+            wrong.is_empty(),
+            "renderings disagree:\n{}",
+            wrong.join("\n")
+        );
+        let mut line = Vec::new();
+        sensor::event::json::write_json(&event, &mut line);
+        let json: Value = serde_json::from_slice(&line).unwrap();
+        assert_eq!(json["fd.name"], "/etc/x", "{json}");
+        assert_eq!(json["fd.nameraw"], "../etc/x", "{json}");
+        assert_eq!(json["fd.typechar"], "f", "{json}");
+        assert_eq!(json["fd.num"], 3, "{json}");
+        assert_eq!(
+            json["evt.arg.flags"], "O_TRUNC|O_CREAT|O_WRONLY|O_CLOEXEC|O_F_CREATED",
+            "{json}"
+        );
+        assert_eq!(json["evt.arg.mode"], "0755", "{json}");
+        // new_encode_dev(MKDEV(254, 1)), as stat(2) shows it.
+        assert_eq!(json["evt.arg.dev"], "FE01", "{json}");
+        assert_eq!(json["evt.arg.ino"], 42, "{json}");
     }
 }

@@ -29,6 +29,7 @@ use std::time::{Duration, Instant};
 
 use crate::model::syscalls::ArgType;
 use crate::model::Event;
+use sensor_common::syscall::SpecKind;
 
 use container::{CgroupQuestion, Container};
 use event_cache::{EventCache, EventCacheStats, Verdict};
@@ -238,6 +239,14 @@ impl Enricher {
             if let Some(arg) = def.args.iter().find(|a| a.ty == ArgType::Fd) {
                 let fd_number = event.raw_args[arg.index as usize] as u32 as i32 as i64;
                 event.fd_path = fd::resolve(event.task.pid, fd_number);
+            } else if def.kind == SpecKind::Open && event.fd_path.is_none() {
+                // An open that opened nothing: what it asked for, made absolute.
+                let dirfd = def.arg("dirfd").map_or(-100, |a| {
+                    event.raw_args[a.index as usize] as u32 as i32 as i64
+                });
+                let cwd = event.process.as_ref().and_then(|p| p.cwd.clone());
+                event.fd_path =
+                    fd::requested_path(event.task.pid, dirfd, &event.strings[0], cwd.as_deref());
             }
         }
         let pid = event.task.pid;

@@ -2,13 +2,14 @@
 
 use std::sync::Arc;
 
+use sensor_common::record::open::{OpenedFile, FMODE_CREATED};
 use sensor_common::{Creds, TaskInfo};
 
 use super::container::Container;
 use super::flags;
 use super::pod::PodInfo;
 use super::process::Process;
-use super::syscalls::{ArgType, CapSet, SyscallDef};
+use super::syscalls::{ArgType, CapSet, FlagSet, OpenedField, SyscallDef};
 
 /// A byte string from the kernel: paths and arguments need not be UTF-8.
 pub type Bytes = Box<[u8]>;
@@ -76,8 +77,13 @@ pub struct Event {
     pub exec: Option<Box<ExecDetails>>,
     /// The process as the enrich stage knows it, after this event.
     pub process: Option<Arc<Process>>,
-    /// For fd arguments: the path the fd referred to, when the agent could resolve it.
+    /// The path of the call's file descriptor: for an open, the file the kernel opened
+    /// (walked from the fd table, `probe::decode`) or, for a failed open, the path the caller
+    /// passed made absolute; for an fd argument, the path it referred to, when the agent
+    /// could resolve it.
     pub fd_path: Option<Bytes>,
+    /// What the kernel side read about the file a successful open opened.
+    pub opened: Option<OpenedFile>,
     /// The container the process runs in; `None` on the host.
     pub container: Option<Arc<Container>>,
     /// The Kubernetes pod and container, from the node's pod cache.
@@ -86,6 +92,13 @@ pub struct Event {
     pub user_name: Option<Arc<str>>,
     pub group_name: Option<Arc<str>>,
     pub login_name: Option<Arc<str>>,
+}
+
+/// A device number as user space (and Falco's `dev`) encodes it, from the kernel's
+/// `MKDEV` form (`major << 20 | minor`): `new_encode_dev`, as `stat`'s `st_dev`.
+pub fn user_dev(kernel_dev: u32) -> u32 {
+    let (major, minor) = (kernel_dev >> 20, kernel_dev & 0xf_ffff);
+    (minor & 0xff) | (major << 8) | ((minor & !0xff) << 12)
 }
 
 /// One argument, rendered.
@@ -168,9 +181,38 @@ impl Event {
                 text: flags::mode(raw & 0o7777),
                 raw: raw & 0o7777,
             },
+            ArgType::Flags(FlagSet::Open) => {
+                // Flags are an `int`; whether the open created the file is the kernel's word.
+                let mut raw = raw & 0xffff_ffff;
+                if self.opened.is_some_and(|o| o.f_mode & FMODE_CREATED != 0) {
+                    raw |= flags::O_F_CREATED;
+                }
+                ArgValue::Named {
+                    text: flags::flags(FlagSet::Open, raw),
+                    raw,
+                }
+            }
             ArgType::Flags(set) => ArgValue::Named {
                 text: flags::flags(set, raw),
                 raw,
+            },
+            ArgType::Res => ArgValue::Int(self.res),
+            ArgType::Oct => ArgValue::Named {
+                text: flags::octal(raw & 0o7777),
+                raw: raw & 0o7777,
+            },
+            ArgType::Opened(field) => match (field, self.opened) {
+                (OpenedField::Dev, Some(o)) => ArgValue::Named {
+                    text: flags::hex(u64::from(user_dev(o.dev))),
+                    raw: u64::from(user_dev(o.dev)),
+                },
+                (OpenedField::Ino, Some(o)) => ArgValue::Int(o.ino as i64),
+                // A failed open has neither, as in Falco's (which shows 0).
+                (OpenedField::Dev, None) => ArgValue::Named {
+                    text: "0".to_string(),
+                    raw: 0,
+                },
+                (OpenedField::Ino, None) => ArgValue::Int(0),
             },
             ArgType::CapSet(which) => {
                 let set = self.capability_set(which);

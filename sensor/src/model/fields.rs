@@ -12,8 +12,12 @@ use std::cell::OnceCell;
 use sensor_rules::fields::FieldType;
 use sensor_rules::{FieldArg, FieldValue, ValueList};
 
+use sensor_common::record::open::{FMODE_READ, FMODE_WRITE};
+use sensor_common::syscall::SpecKind;
+
 use super::flags;
 use super::process::Process;
+use super::syscalls::ArgType;
 use super::{ArgValue, Bytes, Event, EventKind};
 
 /// How a field's value is read from the event's view; `None` when the event has none.
@@ -193,6 +197,50 @@ impl<'e> View<'e> {
             .get_or_init(|| flags::capabilities_joined(set, " ").into_bytes())
     }
 
+    /// The event, if it is an open's.
+    fn open(&self) -> Option<&'e Event> {
+        self.event
+            .syscall()
+            .is_some_and(|d| d.kind == SpecKind::Open)
+            .then_some(self.event)
+    }
+
+    /// An open's flags and mode as the caller passed them (creat's are implied).
+    fn open_flags_and_mode(&self) -> Option<(u64, u64)> {
+        let event = self.open()?;
+        let def = event.syscall()?;
+        let arg = |name| {
+            def.arg(name)
+                .map(|a| event.raw_args[a.index as usize] & 0xffff_ffff)
+        };
+        // creat(path, mode) is open(path, O_CREAT|O_WRONLY|O_TRUNC, mode).
+        let flags = arg("flags").unwrap_or(O_CREAT | O_TRUNC | 1);
+        Some((flags, arg("mode").unwrap_or(0)))
+    }
+
+    /// Whether an open's file is a directory: the kernel's inode type when it opened one,
+    /// `O_DIRECTORY` when it failed.
+    fn open_is_directory(&self) -> Option<bool> {
+        if let Some(file) = self.open()?.opened {
+            return Some(file.i_mode & S_IFMT == S_IFDIR);
+        }
+        Some(self.open_flags_and_mode()?.0 & O_DIRECTORY != 0)
+    }
+
+    /// Whether an open reads and writes: from the kernel's file mode when it opened a file
+    /// (the access it got, whatever a racing thread did to openat2's flags), else from the
+    /// flags' access mode.
+    fn open_access(&self) -> Option<(bool, bool)> {
+        if let Some(file) = self.open()?.opened {
+            return Some((
+                file.f_mode & FMODE_READ != 0,
+                file.f_mode & FMODE_WRITE != 0,
+            ));
+        }
+        let access = self.open_flags_and_mode()?.0 & 0o3;
+        Some((access == 0 || access == 2, access == 1 || access == 2))
+    }
+
     fn process(&self) -> Option<&'e Process> {
         self.event.process.as_deref()
     }
@@ -293,6 +341,24 @@ pub fn loginuid(raw: u32) -> i64 {
         i64::from(raw)
     }
 }
+
+/// `dirname` and `basename` of an absolute path (`/etc/shadow`: `/etc`, `shadow`; `/x`:
+/// `/`, `x`).
+fn split_path(path: &[u8]) -> (&[u8], &[u8]) {
+    match path.iter().rposition(|&b| b == b'/') {
+        Some(0) => (&path[..1], &path[1..]),
+        Some(i) => (&path[..i], &path[i + 1..]),
+        None => (&path[..0], path),
+    }
+}
+
+const O_CREAT: u64 = 0o100;
+const O_TRUNC: u64 = 0o1000;
+const O_DIRECTORY: u64 = 0o200000;
+/// `__O_TMPFILE`.
+const O_TMPFILE: u64 = 0o20000000;
+const S_IFMT: u32 = 0o170000;
+const S_IFDIR: u32 = 0o040000;
 
 use FieldType::{Bool, Int64, String as Text, Uint64};
 use FieldValue as V;
@@ -429,8 +495,135 @@ pub static FD_NAME: Field = field(
     |v, _| Some(V::Str(v.event.fd_path.as_deref()?)),
     SHOWN,
     Rules::Added(
-        "For a call with an fd argument (fchmod, fsconfig...): the path the fd refers to.",
+        "For an open: the file the kernel opened, absolute, as it resolved it (symlinks and `..` followed); for a failed open the requested path made absolute; for a call with an fd argument (fchmod, fsconfig...): the path the fd refers to.",
     ),
+);
+pub static FD_NAMERAW: Field = field(
+    "fd.nameraw",
+    Text,
+    |v, _| Some(V::Str(&v.open()?.strings[0])),
+    SHOWN,
+    Rules::Added(
+        "For an open: the path as the caller passed it (`fd.name` is the file the kernel opened).",
+    ),
+);
+pub static FD_DIRECTORY: Field = field(
+    "fd.directory",
+    Text,
+    |v, _| {
+        let name = v.event.fd_path.as_deref()?;
+        if v.open_is_directory() == Some(true) {
+            return Some(V::Str(name));
+        }
+        Some(V::Str(split_path(name).0))
+    },
+    HIDDEN,
+    Rules::Added("The directory of `fd.name` (`fd.name` itself for a directory)."),
+);
+pub static FD_FILENAME: Field = field(
+    "fd.filename",
+    Text,
+    |v, _| {
+        if v.open_is_directory() == Some(true) {
+            return None;
+        }
+        Some(V::Str(split_path(v.event.fd_path.as_deref()?).1))
+    },
+    HIDDEN,
+    Rules::Added("The last component of `fd.name` (none for a directory)."),
+);
+pub static FD_TYPECHAR: Field = field(
+    "fd.typechar",
+    Text,
+    |v, _| Some(V::Str(if v.open_is_directory()? { b"d" } else { b"f" })),
+    SHOWN,
+    Rules::Added("For an open: `f` for a file, `d` for a directory (Falco's fd type letters)."),
+);
+pub static FD_TYPE: Field = field(
+    "fd.type",
+    Text,
+    |v, _| {
+        Some(V::Str(if v.open_is_directory()? {
+            b"directory"
+        } else {
+            b"file"
+        }))
+    },
+    HIDDEN,
+    Rules::Added("For an open: `file` or `directory`."),
+);
+pub static FD_NUM: Field = field(
+    "fd.num",
+    Int64,
+    |v, _| {
+        let def = v.event.syscall()?;
+        if def.kind == SpecKind::Open {
+            // A failed open's is -1, as in Falco (`open_file_failed`: `fd.num=-1`).
+            return Some(V::I64(v.event.res.max(-1)));
+        }
+        let arg = def.args.iter().find(|a| a.ty == ArgType::Fd)?;
+        Some(V::I64(
+            v.event.raw_args[arg.index as usize] as u32 as i32 as i64,
+        ))
+    },
+    SHOWN,
+    Rules::Added(
+        "The call's file descriptor: an open's result (-1 if it failed), or the fd argument.",
+    ),
+);
+pub static FD_DEV: Field = field(
+    "fd.dev",
+    Uint64,
+    |v, _| {
+        Some(V::U64(u64::from(super::event::user_dev(
+            v.event.opened?.dev,
+        ))))
+    },
+    HIDDEN,
+    Rules::Added("For an open: the device number of the file's filesystem."),
+);
+pub static FD_INO: Field = field(
+    "fd.ino",
+    Uint64,
+    |v, _| Some(V::U64(v.event.opened?.ino)),
+    HIDDEN,
+    Rules::Added("For an open: the file's inode number."),
+);
+pub static EVT_IS_OPEN_READ: Field = field(
+    "evt.is_open_read",
+    Bool,
+    |v, _| Some(V::Bool(v.open_access()?.0)),
+    HIDDEN,
+    Rules::Added("For an open: whether the file was opened for reading (the kernel's file mode after a successful open, the flags otherwise)."),
+);
+pub static EVT_IS_OPEN_WRITE: Field = field(
+    "evt.is_open_write",
+    Bool,
+    |v, _| Some(V::Bool(v.open_access()?.1)),
+    HIDDEN,
+    Rules::Added("For an open: whether the file was opened for writing."),
+);
+pub static EVT_IS_OPEN_EXEC: Field = field(
+    "evt.is_open_exec",
+    Bool,
+    |v, _| {
+        let (flags, mode) = v.open_flags_and_mode()?;
+        Some(V::Bool(
+            flags & (O_CREAT | O_TMPFILE) != 0 && mode & 0o111 != 0,
+        ))
+    },
+    HIDDEN,
+    Rules::Added("For an open: whether it creates a file with an execute bit in its mode."),
+);
+pub static PROC_DURATION: Field = field(
+    "proc.duration",
+    Uint64,
+    |v, _| {
+        let start = v.event.task.start_ns;
+        (start != 0).then(|| V::U64(v.event.mono_ns.saturating_sub(start)))
+    },
+    HIDDEN,
+    Rules::Added("Nanoseconds since the process started."),
 );
 pub static CALLER_RUID: Field = field(
     "caller.ruid",
@@ -928,6 +1121,9 @@ pub static FIELDS: &[&Field] = &[
     &EVT_FAILED,
     &EVT_ARG,
     &FD_NAME,
+    &FD_NAMERAW,
+    &FD_TYPECHAR,
+    &FD_NUM,
     &CALLER_RUID,
     &CALLER_EUID,
     &CALLER_SUID,
@@ -992,6 +1188,15 @@ pub static FIELDS: &[&Field] = &[
     &THREAD_CAP_EFFECTIVE,
     &THREAD_CAP_PERMITTED,
     &THREAD_CAP_INHERITABLE,
+    &FD_DIRECTORY,
+    &FD_FILENAME,
+    &FD_TYPE,
+    &FD_DEV,
+    &FD_INO,
+    &EVT_IS_OPEN_READ,
+    &EVT_IS_OPEN_WRITE,
+    &EVT_IS_OPEN_EXEC,
+    &PROC_DURATION,
 ];
 
 /// The field named `name`.

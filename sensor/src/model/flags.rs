@@ -180,6 +180,80 @@ const FILE: &[(u64, &str)] = &[
     (0o2000000, "O_CLOEXEC"),
 ];
 
+/// An open's flags other than the access mode, in Falco's `file_flags` order (x86_64's and
+/// arm64's values; `O_SYNC` is `__O_SYNC` alone, as the driver converts it, so that a sync
+/// open shows `O_DSYNC` too), then the bits Falco's driver drops, named rather than lost.
+const OPEN_BEFORE_ACCESS: &[(u64, &str)] = &[
+    (0o100000, "O_LARGEFILE"),
+    (0o200000, "O_DIRECTORY"),
+    (0o40000, "O_DIRECT"),
+    (0o1000, "O_TRUNC"),
+    (0o4000000, "O_SYNC"),
+    (0o4000, "O_NONBLOCK"),
+    (0o200, "O_EXCL"),
+    (0o10000, "O_DSYNC"),
+    (0o2000, "O_APPEND"),
+    (0o100, "O_CREAT"),
+];
+const OPEN_AFTER_ACCESS: &[(u64, &str)] = &[
+    (0o2000000, "O_CLOEXEC"),
+    // `__O_TMPFILE`: O_TMPFILE is it with O_DIRECTORY, named above.
+    (0o20000000, "O_TMPFILE"),
+    (O_F_CREATED, "O_F_CREATED"),
+    (0o10000000, "O_PATH"),
+    (0o400000, "O_NOFOLLOW"),
+    (0o1000000, "O_NOATIME"),
+    (0o400, "O_NOCTTY"),
+];
+/// Not an `O_*` bit: set by the agent on an open's flags when the kernel reports the open
+/// created the file (`FMODE_CREATED`), which Falco shows as `O_F_CREATED`.
+pub const O_F_CREATED: u64 = 1 << 32;
+
+/// An open's flags as Falco renders them: `O_RDONLY|O_CLOEXEC`.
+fn open_flags(value: u64) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut rest = value & !0o3;
+    let named = |rest: &mut u64, table: &[(u64, &str)], parts: &mut Vec<String>| {
+        for (bit, name) in table {
+            if *rest & bit == *bit {
+                parts.push((*name).to_string());
+                *rest &= !bit;
+            }
+        }
+    };
+    named(&mut rest, OPEN_BEFORE_ACCESS, &mut parts);
+    match value & 0o3 {
+        0 => parts.push("O_RDONLY".to_string()),
+        1 => parts.push("O_WRONLY".to_string()),
+        2 => parts.push("O_RDWR".to_string()),
+        _ => {}
+    }
+    named(&mut rest, OPEN_AFTER_ACCESS, &mut parts);
+    if rest != 0 {
+        parts.push(format!("{rest:#x}"));
+    }
+    if parts.is_empty() {
+        "O_NONE".to_string()
+    } else {
+        parts.join("|")
+    }
+}
+
+/// openat2's `RESOLVE_*`, in Falco's `openat2_flags` order.
+const OPENAT2_RESOLVE: &[(u64, &str)] = &[
+    (0x08, "RESOLVE_BENEATH"),
+    (0x10, "RESOLVE_IN_ROOT"),
+    (0x02, "RESOLVE_NO_MAGICLINKS"),
+    (0x04, "RESOLVE_NO_SYMLINKS"),
+    (0x01, "RESOLVE_NO_XDEV"),
+    (0x20, "RESOLVE_CACHED"),
+];
+
+/// An octal number as Falco's `PF_OCT` shows it: a leading 0 (`0644`, and `00` for none).
+pub fn octal(value: u64) -> String {
+    format!("0{value:o}")
+}
+
 /// ptrace requests (`include/uapi/linux/ptrace.h`, x86's `asm/ptrace-abi.h`).
 const PTRACE_REQUEST: &[(u64, &str)] = &[
     (0, "PTRACE_TRACEME"),
@@ -355,6 +429,8 @@ pub fn flags(set: FlagSet, value: u64) -> String {
         FlagSet::MemfdCreate => bits(value, MEMFD_CREATE),
         FlagSet::FinitModule => bits(value, FINIT_MODULE),
         FlagSet::File => bits(value, FILE),
+        FlagSet::Open => open_flags(value),
+        FlagSet::Openat2Resolve => bits(value, OPENAT2_RESOLVE),
         FlagSet::FsconfigCmd => FSCONFIG_CMD
             .get(value as usize)
             .map_or_else(|| value.to_string(), |s| (*s).to_string()),
@@ -457,6 +533,30 @@ mod tests {
         assert_eq!(flags(FlagSet::Mount, 0), "0");
         assert_eq!(flags(FlagSet::Umount, 2 | 0x100), "MNT_DETACH|0x100");
         assert_eq!(flags(FlagSet::FsconfigCmd, 6), "FSCONFIG_CMD_CREATE");
+    }
+
+    #[test]
+    fn open_flags_as_falco_renders_them() {
+        assert_eq!(flags(FlagSet::Open, 0o2000000), "O_RDONLY|O_CLOEXEC");
+        assert_eq!(
+            flags(FlagSet::Open, 0o1101 | O_F_CREATED),
+            "O_TRUNC|O_CREAT|O_WRONLY|O_F_CREATED"
+        );
+        // O_SYNC holds O_DSYNC; Falco's driver reports both.
+        assert_eq!(flags(FlagSet::Open, 0o4010002), "O_SYNC|O_DSYNC|O_RDWR");
+        // O_TMPFILE is __O_TMPFILE | O_DIRECTORY.
+        assert_eq!(
+            flags(FlagSet::Open, 0o20200002),
+            "O_DIRECTORY|O_RDWR|O_TMPFILE"
+        );
+        assert_eq!(flags(FlagSet::Open, 0o10000000), "O_RDONLY|O_PATH");
+        assert_eq!(flags(FlagSet::Open, 3), "O_NONE");
+        assert_eq!(
+            flags(FlagSet::Openat2Resolve, 0x0c),
+            "RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS"
+        );
+        assert_eq!(octal(0o644), "0644");
+        assert_eq!(octal(0), "00");
     }
 
     #[test]

@@ -23,6 +23,7 @@ pub const FAMILIES: &[(&str, Family)] = &[
     ("module", Family::Module),
     ("net", Family::Net),
     ("fd", Family::Fd),
+    ("open", Family::Open),
 ];
 
 /// The families `sensor run` always traces, whatever its rules: exec keeps the process
@@ -38,6 +39,19 @@ impl SyscallSet {
     /// Every syscall of the table.
     pub fn all() -> Self {
         Self(SYSCALLS.iter().map(|s| s.name).collect())
+    }
+
+    /// Every syscall but the open family's: what is traced when nothing narrower is asked
+    /// for (`sensor events`, `sensor record`). Opens are the machine's most frequent calls;
+    /// they are traced when a rule or `--families open` asks for them.
+    pub fn all_but_opens() -> Self {
+        Self(
+            SYSCALLS
+                .iter()
+                .filter(|s| s.family != Family::Open)
+                .map(|s| s.name)
+                .collect(),
+        )
     }
 
     /// The syscalls of `families`.

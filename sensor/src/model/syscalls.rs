@@ -32,6 +32,21 @@ pub enum ArgType {
     Enum(EnumSet),
     /// capset's capability sets (decoded from string slot 0).
     CapSet(CapSet),
+    /// The call's return value as an fd (the open family's `fd`; the index is unused).
+    Res,
+    /// A number Falco shows in octal with a leading 0 (`PF_OCT`: an open's mode `0644`).
+    Oct,
+    /// What the kernel side read about an opened file (the index is unused).
+    Opened(OpenedField),
+}
+
+/// A property of the file an open opened (`sensor_common::record::open::OpenedFile`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpenedField {
+    /// The device number, shown in hex as Falco does.
+    Dev,
+    /// The inode number.
+    Ino,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,6 +71,11 @@ pub enum FlagSet {
     FinitModule,
     /// `O_*` bits as Falco's `file_flags` (dup3, userfaultfd).
     File,
+    /// An open's flags: the access mode named (`O_RDONLY`, `O_WRONLY`, `O_RDWR`) and the
+    /// other `O_*` bits, as Falco renders `file_flags`.
+    Open,
+    /// openat2's `RESOLVE_*` bits.
+    Openat2Resolve,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -99,6 +119,9 @@ pub enum Family {
     Net,
     /// File descriptors duplicated (dup family).
     Fd,
+    /// Files opened (open, openat, openat2, creat): the machine's most frequent calls, so
+    /// traced only when asked for.
+    Open,
 }
 
 #[derive(Debug)]
@@ -111,7 +134,7 @@ pub struct SyscallDef {
     pub nr_aarch64: Option<u32>,
     pub family: Family,
     pub kind: SpecKind,
-    /// For the exec family: which argument is argv.
+    /// For the exec family: which argument is argv; for openat2, its `open_how` pointer.
     pub argv_arg: Option<u8>,
     pub args: &'static [ArgDef],
 }
@@ -139,6 +162,11 @@ impl SyscallDef {
             }
         }
         spec
+    }
+
+    /// The argument named `name` (Falco's `evt.arg.<name>`).
+    pub fn arg(&self, name: &str) -> Option<&'static ArgDef> {
+        self.args.iter().find(|a| a.name == name)
     }
 
     /// The argument read into string slot `slot`, if any.
@@ -193,6 +221,77 @@ pub static SYSCALLS: &[SyscallDef] = &[
             arg("dirfd", 0, Dirfd),
             arg("pathname", 1, Str(0)),
             arg("flags", 4, Flags(FlagSet::At)),
+        ]
+    ),
+    def!(
+        "open",
+        "open",
+        Some(2),
+        None,
+        Open,
+        Open,
+        None,
+        [
+            arg("fd", 0, Res),
+            arg("name", 0, Str(0)),
+            arg("flags", 1, Flags(FlagSet::Open)),
+            arg("mode", 2, Oct),
+            arg("dev", 0, Opened(OpenedField::Dev)),
+            arg("ino", 0, Opened(OpenedField::Ino)),
+        ]
+    ),
+    def!(
+        "openat",
+        "openat",
+        Some(257),
+        Some(56),
+        Open,
+        Open,
+        None,
+        [
+            arg("fd", 0, Res),
+            arg("dirfd", 0, Dirfd),
+            arg("name", 1, Str(0)),
+            arg("flags", 2, Flags(FlagSet::Open)),
+            arg("mode", 3, Oct),
+            arg("dev", 0, Opened(OpenedField::Dev)),
+            arg("ino", 0, Opened(OpenedField::Ino)),
+        ]
+    ),
+    // `struct open_how` (argument 2) is read at enter into args 3..6 (`SpecKind::Open`).
+    def!(
+        "openat2",
+        "openat2",
+        Some(437),
+        Some(437),
+        Open,
+        Open,
+        Some(2),
+        [
+            arg("fd", 0, Res),
+            arg("dirfd", 0, Dirfd),
+            arg("name", 1, Str(0)),
+            arg("flags", 3, Flags(FlagSet::Open)),
+            arg("mode", 4, Oct),
+            arg("resolve", 5, Flags(FlagSet::Openat2Resolve)),
+            arg("dev", 0, Opened(OpenedField::Dev)),
+            arg("ino", 0, Opened(OpenedField::Ino)),
+        ]
+    ),
+    def!(
+        "creat",
+        "creat",
+        Some(85),
+        None,
+        Open,
+        Open,
+        None,
+        [
+            arg("fd", 0, Res),
+            arg("name", 0, Str(0)),
+            arg("mode", 1, Oct),
+            arg("dev", 0, Opened(OpenedField::Dev)),
+            arg("ino", 0, Opened(OpenedField::Ino)),
         ]
     ),
     def!(

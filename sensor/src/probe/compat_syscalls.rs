@@ -46,6 +46,10 @@ const fn quirk(nr: u32, twin: &'static str, quirk: Quirk) -> CompatSyscall {
 
 /// i386's numbers (the kernel's `arch/x86/entry/syscalls/syscall_32.tbl`).
 static I386: &[CompatSyscall] = &[
+    same(5, "open"),
+    same(295, "openat"),
+    same(437, "openat2"),
+    same(8, "creat"),
     same(11, "execve"),
     same(358, "execveat"),
     same(15, "chmod"),

@@ -1,7 +1,8 @@
 //! Turning ring buffer records into [`Event`]s, joining the exec family's records.
 
 use sensor_common::arg_hash;
-use sensor_common::record::{abi, exe_flags, string_bit};
+use sensor_common::record::{abi, exe_flags, open::OpenedFile, string_bit};
+use sensor_common::syscall::SpecKind;
 use sensor_common::{RecordHeader, RecordKind};
 
 use super::compat_syscalls;
@@ -183,6 +184,9 @@ impl Decoder {
                     event.changed |= changed;
                     event.unverified = unverified;
                 }
+                if def.kind == SpecKind::Open {
+                    opened(def, &mut event, &record);
+                }
                 Some(event)
             }
             RecordKind::Fork => {
@@ -267,6 +271,7 @@ impl Decoder {
             exec: None,
             process: None,
             fd_path: None,
+            opened: None,
             container: None,
             pod: None,
             user_name: None,
@@ -274,6 +279,29 @@ impl Decoder {
             login_name: None,
         }
     }
+}
+
+/// An open's file as the kernel side read it from the fd table (strings 1 and 2,
+/// `sensor_common::record::open`) into `fd_path` and `opened`; those strings are no
+/// arguments and go. The mode an open without `O_CREAT` or `O_TMPFILE` passes means nothing
+/// (the kernel ignores it) and reads 0, as in Falco.
+fn opened(def: &SyscallDef, event: &mut Event, record: &Record<'_>) {
+    const CREATES: u64 = 0o100 | 0o20000000;
+    if let (Some(flags), Some(mode)) = (def.arg("flags"), def.arg("mode")) {
+        if event.raw_args[flags.index as usize] & CREATES == 0 {
+            event.raw_args[mode.index as usize] = 0;
+        }
+    }
+    let blob = record.strings[2];
+    if event.res >= 0 && blob.len() == OpenedFile::SIZE {
+        // SAFETY: length checked; plain data, read unaligned.
+        let file = unsafe { std::ptr::read_unaligned(blob.as_ptr() as *const OpenedFile) };
+        let path = exe_path::assemble(record.strings[1], u64::from(file.path_flags));
+        event.fd_path = Some(path.path);
+        event.opened = Some(file);
+    }
+    event.strings[1] = Bytes::default();
+    event.strings[2] = Bytes::default();
 }
 
 /// Which strings of a `Checked`/`Mount` call differ from what the caller's memory held at

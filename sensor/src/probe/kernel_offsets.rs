@@ -107,8 +107,55 @@ pub fn read() -> Result<KernelOffsets, OffsetsError> {
             .unwrap_or(KernelOffsets::MISSING),
         task_compat,
         compat_mask,
-        ..new_mount(&s, exec_image_path(&s, task, cgroup_id_path(&s, task)))
+        task_start_time: s
+            .btf
+            .member_offset(task, "start_time")
+            .unwrap_or(KernelOffsets::MISSING),
+        ..opened_file(
+            &s,
+            task,
+            new_mount(&s, exec_image_path(&s, task, cgroup_id_path(&s, task))),
+        )
     })
+}
+
+/// Where an open's file is found in the caller's fd table, and its mode, type, device and
+/// inode. All MISSING if any is: opens then carry the caller's path only, and `fd.name` is
+/// joined from it in the agent.
+fn opened_file(s: &Structs, task: u32, mut o: KernelOffsets) -> KernelOffsets {
+    let found = (|| {
+        let files = s.find("files_struct").ok()?;
+        let fdtable = s.find("fdtable").ok()?;
+        let file = s.find("file").ok()?;
+        let inode = s.find("inode").ok()?;
+        let sb = s.find("super_block").ok()?;
+        Some([
+            s.btf.member_offset(task, "files")?,
+            s.btf.member_offset(files, "fdt")?,
+            s.btf.member_offset(fdtable, "max_fds")?,
+            s.btf.member_offset(fdtable, "fd")?,
+            s.btf.member_offset(file, "f_mode")?,
+            s.btf.member_offset(file, "f_inode")?,
+            s.btf.member_offset(inode, "i_mode")?,
+            s.btf.member_offset(inode, "i_ino")?,
+            s.btf.member_offset(inode, "i_sb")?,
+            s.btf.member_offset(sb, "s_dev")?,
+        ])
+    })();
+    if let Some([task_files, fdt, max_fds, fd, f_mode, f_inode, i_mode, i_ino, i_sb, s_dev]) = found
+    {
+        o.task_files = task_files;
+        o.files_fdt = fdt;
+        o.fdtable_max_fds = max_fds;
+        o.fdtable_fd = fd;
+        o.file_f_mode = f_mode;
+        o.file_f_inode = f_inode;
+        o.inode_i_mode = i_mode;
+        o.inode_i_ino = i_ino;
+        o.inode_i_sb = i_sb;
+        o.sb_s_dev = s_dev;
+    }
+    o
 }
 
 /// Where a namespace's newest mount is found and what a mount's source and type are (see

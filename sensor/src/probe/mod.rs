@@ -88,7 +88,7 @@ impl Default for ProbeConfig {
             ring_bytes: DEFAULT_RING_BYTES,
             compat: true,
             kernel_diagnostics: false,
-            syscalls: SyscallSet::all(),
+            syscalls: SyscallSet::all_but_opens(),
         }
     }
 }

@@ -337,8 +337,9 @@ impl AppArmorObservations {
             }
             // Links, renames, namespaces, sockets and descriptors: the profile's file rules
             // come from its path sets and its syscalls from the recorder's bitmap; these
-            // families add no AppArmor rule of their own yet.
-            Family::File | Family::Process | Family::Net | Family::Fd => {}
+            // families add no AppArmor rule of their own yet. Opens are not traced while
+            // recording (BASE_FAMILIES).
+            Family::File | Family::Process | Family::Net | Family::Fd | Family::Open => {}
         }
     }
 }
