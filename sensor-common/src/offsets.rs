@@ -109,6 +109,12 @@ pub struct KernelOffsets {
     pub sb_s_dev: u32,
     /// `task_struct.start_time` (CLOCK_MONOTONIC ns), read on the thread group leader.
     pub task_start_time: u32,
+    /// A socket file's `struct socket` (`file.private_data`), its `type` and `sk`, and the
+    /// `struct sock`'s family (`__sk_common.skc_family`). MISSING: sockets show no family.
+    pub file_private_data: u32,
+    pub socket_type: u32,
+    pub socket_sk: u32,
+    pub sock_family: u32,
 }
 
 /// How a kernel keeps a namespace's mounts, in [`KernelOffsets::mnt_ns_order`].
@@ -200,6 +206,10 @@ impl KernelOffsets {
         inode_i_sb: Self::MISSING,
         sb_s_dev: Self::MISSING,
         task_start_time: Self::MISSING,
+        file_private_data: Self::MISSING,
+        socket_type: Self::MISSING,
+        socket_sk: Self::MISSING,
+        sock_family: Self::MISSING,
     };
 }
 

@@ -53,7 +53,8 @@ pub mod exe_flags {
     pub const NO_IMAGE: u64 = 2;
 }
 
-/// What a successful open adds to its `Syscall` record (`SpecKind::Open`): string 1 is the
+/// What a successful open or dup adds to its `Syscall` record (`SpecKind::Open`, `Dup`):
+/// string 1 is the
 /// opened file's path as NUL-terminated names from the file up to the mount namespace's root
 /// (as [`RecordKind::ExecImage`]'s string 2), string 2 an [`OpenedFile`]. Both are absent
 /// when the open failed or the fd table did not hold the file.
@@ -71,6 +72,11 @@ pub mod open {
         /// [`super::exe_flags`] of the path walk (`DETACHED`).
         pub path_flags: u32,
         pub ino: u64,
+        /// For a socket (`i_mode` `S_IFSOCK`, whose path is not walked): its address family
+        /// (`AF_INET`...) and type (`SOCK_STREAM`...); 0 otherwise.
+        pub sock_family: u16,
+        pub sock_type: u16,
+        pub _pad: u32,
     }
 
     impl OpenedFile {

@@ -36,12 +36,16 @@ pub enum SpecKind {
     /// opened with. openat2's `struct open_how` (pointer at [`SyscallSpec::argv_arg`]) is
     /// read at enter into the record's `args[3..6]` (flags, mode, resolve).
     Open = 7,
+    /// The dup family: as `Plain`, and after a successful call the file behind the new fd is
+    /// read as an open's is (its type, and for a socket its family), so a rule can tell a
+    /// network connection dup'd over stdin or stdout.
+    Dup = 8,
 }
 
 impl SpecKind {
     /// Whether the kind has an enter program.
     pub const fn has_enter(self) -> bool {
-        !matches!(self, Self::Off | Self::Plain)
+        !matches!(self, Self::Off | Self::Plain | Self::Dup)
     }
 
     /// Whether the enter captures the caller's credentials.

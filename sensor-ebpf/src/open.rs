@@ -14,6 +14,9 @@ use crate::{
     exe_path::push_path, exe_path::read_ptr, maps::offsets, maps::Pending, record::Builder,
 };
 
+const S_IFMT: u32 = 0o170000;
+const S_IFSOCK: u32 = 0o140000;
+
 #[inline(always)]
 fn read_u32(base: u64, offset: u32) -> u32 {
     if base == 0 {
@@ -40,8 +43,8 @@ pub fn read_open_how(pending: &mut Pending, spec: &SyscallSpec) {
     }
 }
 
-/// After an open that returned `fd`: the file's path as string 1 and an [`OpenedFile`] as
-/// string 2 (`sensor_common::record::open`). Nothing is added if the kernel has no offsets
+/// After an open or a dup that returned `fd`: the file's path as string 1 (none for a
+/// socket) and an [`OpenedFile`] as string 2 (`sensor_common::record::open`). Nothing is added if the kernel has no offsets
 /// for the fd table or the file is gone already.
 #[inline(always)]
 pub fn push_opened(record: &mut Builder, fd: i64) {
@@ -60,18 +63,32 @@ pub fn push_opened(record: &mut Builder, fd: i64) {
     if file == 0 {
         return;
     }
-    let dentry = read_ptr(file, o.file_path_dentry);
-    let vfsmount = read_ptr(file, o.file_path_mnt);
-    let mnt_ns = read_ptr(read_ptr(task, o.task_nsproxy), o.nsproxy_mnt_ns);
-    let path_flags = push_path(record, 1, dentry, vfsmount, mnt_ns, o);
     let inode = read_ptr(file, o.file_f_inode);
-    let opened = OpenedFile {
+    let i_mode = read_u32(inode, o.inode_i_mode) & 0xffff;
+    let mut opened = OpenedFile {
         f_mode: read_u32(file, o.file_f_mode),
-        i_mode: read_u32(inode, o.inode_i_mode) & 0xffff,
+        i_mode,
         dev: read_u32(read_ptr(inode, o.inode_i_sb), o.sb_s_dev),
-        path_flags: path_flags as u32,
+        path_flags: 0,
         ino: read_ptr(inode, o.inode_i_ino),
+        sock_family: 0,
+        sock_type: 0,
+        _pad: 0,
     };
+    if i_mode & S_IFMT == S_IFSOCK {
+        // A socket has no path to walk (sockfs names it `socket:[ino]`): its family says
+        // what it is.
+        if o.file_private_data != KernelOffsets::MISSING {
+            let socket = read_ptr(file, o.file_private_data);
+            opened.sock_type = read_u32(socket, o.socket_type) as u16;
+            opened.sock_family = read_u32(read_ptr(socket, o.socket_sk), o.sock_family) as u16;
+        }
+    } else {
+        let dentry = read_ptr(file, o.file_path_dentry);
+        let vfsmount = read_ptr(file, o.file_path_mnt);
+        let mnt_ns = read_ptr(read_ptr(task, o.task_nsproxy), o.nsproxy_mnt_ns);
+        opened.path_flags = push_path(record, 1, dentry, vfsmount, mnt_ns, o) as u32;
+    }
     unsafe { core::ptr::write_unaligned(record.cursor() as *mut OpenedFile, opened) };
     record.header().str_len[2] = OpenedFile::SIZE as u16;
     record.advance(OpenedFile::SIZE);

@@ -135,7 +135,7 @@ pub fn enter(pid_tgid: u64, call: &Call, args: [u64; 6]) {
 #[inline(always)]
 pub fn exit(pid_tgid: u64, call: &Call, res: i64, plain_args: impl FnOnce() -> [u64; 6]) {
     let spec = &call.spec;
-    let pending = if spec.kind == SpecKind::Plain as u8 {
+    let pending = if spec.kind == SpecKind::Plain as u8 || spec.kind == SpecKind::Dup as u8 {
         Pending {
             syscall_nr: call.nr,
             abi: call.abi,
@@ -198,9 +198,9 @@ fn write_syscall_record(pending: &Pending, spec: &SyscallSpec, res: i64) {
         }
     } else {
         // Every traced syscall with string arguments is `Checked`, `Mount` or `Open`; a
-        // `Plain` one passes through with none to push.
+        // `Plain` or `Dup` one passes through with none to push.
         push_checked_strings(&mut record, pending, spec, res);
-        if spec.kind == SpecKind::Open as u8 && res >= 0 {
+        if (spec.kind == SpecKind::Open as u8 || spec.kind == SpecKind::Dup as u8) && res >= 0 {
             open::push_opened(&mut record, res);
         }
     }

@@ -3,9 +3,12 @@
 //!
 //! - chmod storm: one process calling fchmodat as fast as it can for a fixed count.
 //! - fork+exec storm: one process forking and exec'ing /bin/true, one at a time.
+//! - open storm: one process opening (openat, O_RDONLY) and closing an unrelated file.
 //!
 //! Each storm runs three ways: untraced; traced with the library pipeline (decode + enrich)
-//! consuming events; traced with `sensor events --json > /dev/null` as the consumer.
+//! consuming events; traced with the CLI as the consumer: `sensor events --json > /dev/null`
+//! for chmod and exec, `sensor run --rules falco-stable` (every open evaluated against
+//! Falco's stable rules, which want the open family) for open.
 
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};
@@ -32,6 +35,7 @@ fn main() {
     };
     let chmod_calls = arg("--chmod-calls", 2_000_000);
     let execs = arg("--execs", 10_000);
+    let opens = arg("--opens", 1_000_000);
     let rounds = arg("--rounds", 3).max(1) as usize;
     println!(
         "storm benchmark: calls/s of the storm process (median of {rounds} interleaved rounds), \
@@ -39,6 +43,33 @@ fn main() {
     );
     run_storm("chmod", "fchmodat", chmod_calls, rounds);
     run_storm("exec", "execve", execs, rounds);
+    run_storm("open", "openat", opens, rounds);
+}
+
+/// The syscalls traced for a storm: the open family only when it is the storm's (as with
+/// rules that want it); otherwise what `sensor events` traces by default.
+fn traced_for(kind: &str) -> sensor::model::syscall_set::SyscallSet {
+    use sensor::model::syscall_set::SyscallSet;
+    if kind == "open" {
+        SyscallSet::all()
+    } else {
+        SyscallSet::all_but_opens()
+    }
+}
+
+/// The CLI consumer of a storm's events.
+fn cli_args(kind: &str) -> &'static [&'static str] {
+    if kind == "open" {
+        &[
+            "run",
+            "--rules",
+            "falco-stable",
+            "--no-grpc-socket",
+            "--no-health",
+        ]
+    } else {
+        &["events", "--json"]
+    }
 }
 
 /// One way of running a storm, measured.
@@ -69,6 +100,21 @@ fn storm(kind: &str, count: u64) {
                 let mode = if i % 2 == 0 { 0o644 } else { 0o600 };
                 // SAFETY: valid NUL-terminated path; fchmodat touches no memory of ours.
                 unsafe { libc::fchmodat(libc::AT_FDCWD, path.as_ptr(), mode, 0) };
+            }
+            let _ = std::fs::remove_file(&file);
+        }
+        "open" => {
+            let file = format!("/tmp/sensor-storm-open-{}", std::process::id());
+            std::fs::write(&file, b"x").expect("storm file");
+            let path = std::ffi::CString::new(file.clone()).expect("path");
+            for _ in 0..count {
+                // SAFETY: valid NUL-terminated path; the fd is ours and closed at once.
+                unsafe {
+                    let fd = libc::openat(libc::AT_FDCWD, path.as_ptr(), libc::O_RDONLY);
+                    if fd >= 0 {
+                        libc::close(fd);
+                    }
+                }
             }
             let _ = std::fs::remove_file(&file);
         }
@@ -138,7 +184,11 @@ fn run_storm(kind: &str, evt_type: &'static str, count: u64, rounds: usize) {
 }
 
 fn traced_with_pipeline(kind: &str, evt_type: &'static str, count: u64) -> Run {
-    let probe = Probe::load(&ProbeConfig::default()).expect("load probe (run as root)");
+    let probe = Probe::load(&ProbeConfig {
+        syscalls: traced_for(kind),
+        ..ProbeConfig::default()
+    })
+    .expect("load probe (run as root)");
     let mut pipeline = Pipeline::new(probe);
     let stop = Arc::new(AtomicBool::new(false));
     let target = Arc::new(AtomicU64::new(0));
@@ -175,7 +225,7 @@ fn traced_with_pipeline(kind: &str, evt_type: &'static str, count: u64) -> Run {
 
 fn traced_with_cli(kind: &str, evt_type: &str, count: u64) -> Run {
     let mut sensor = Command::new(env!("CARGO_BIN_EXE_sensor"))
-        .args(["events", "--json"])
+        .args(cli_args(kind))
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

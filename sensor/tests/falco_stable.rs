@@ -28,6 +28,7 @@ const SENSITIVE_AFTER_STARTUP: &str = "Read sensitive file trusted after startup
 const TRAVERSAL: &str = "Directory traversal monitored file read";
 const CLEAR_LOG: &str = "Clear Log Activities";
 const RELEASE_AGENT: &str = "Detect release_agent File Container Escapes";
+const REDIRECT: &str = "Redirect STDOUT/STDIN to Network Connection in Container";
 
 /// The test binary's `sensor run --rules falco-stable`, left running until it exits.
 fn sensor() -> &'static Sensor {
@@ -492,4 +493,38 @@ fn detect_release_agent_file_container_escapes() {
     );
     let marker = act("release-agent-host", None, &write);
     assert_quiet(&marker);
+}
+
+/// A TCP connection (to a listener of this test, on loopback) dup'd over stdout in a
+/// container: `fd.type` is the socket's family, read from the kernel's socket. A Unix socket
+/// dup'd the same way, or the TCP one on the host, is no such redirect.
+#[test]
+fn redirect_stdout_stdin_to_network_connection_in_container() {
+    if !privileged() {
+        return;
+    }
+    sensor();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let tcp =
+        format!("s = socket.create_connection(('127.0.0.1', {port}))\nos.dup2(s.fileno(), 1)");
+    let cgroup = containerd_cgroup("0a04");
+    let marker = act("redirect-tcp", Some(&cgroup), &tcp);
+    let alert = assert_raised(REDIRECT, &marker);
+    assert_eq!(alert["output_fields"]["fd.type"], "ipv4", "{alert:#}");
+    assert_eq!(alert["output_fields"]["evt.type"], "dup2", "{alert:#}");
+    // dup3, over stdin.
+    let marker = act(
+        "redirect-tcp-dup3",
+        Some(&cgroup),
+        &format!("s = socket.create_connection(('127.0.0.1', {port}))\nos.dup2(s.fileno(), 0, inheritable=False)"),
+    );
+    let alert = assert_raised(REDIRECT, &marker);
+    assert_eq!(alert["output_fields"]["evt.type"], "dup3", "{alert:#}");
+    let unix = "a, b = socket.socketpair()\nos.dup2(a.fileno(), 1)";
+    let marker = act("redirect-unix", Some(&cgroup), unix);
+    assert_not_raised(REDIRECT, &marker);
+    let marker = act("redirect-tcp-host", None, &tcp);
+    assert_not_raised(REDIRECT, &marker);
+    drop(listener);
 }

@@ -465,6 +465,7 @@ mod synthetic {
             dev: (254 << 20) | 1,
             path_flags: 0,
             ino: 42,
+            ..Default::default()
         });
         let wrong = disagreements(&event, &ruleset);
         assert!(

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
-pub fn run(chmod_calls: u64, execs: u64, rounds: u64) -> Result<()> {
+pub fn run(chmod_calls: u64, execs: u64, opens: u64, rounds: u64) -> Result<()> {
     if !crate::is_root() {
         bail!("the benchmarks load eBPF programs: run them as root");
     }
@@ -36,6 +36,8 @@ pub fn run(chmod_calls: u64, execs: u64, rounds: u64) -> Result<()> {
         &chmod_calls.to_string(),
         "--execs",
         &execs.to_string(),
+        "--opens",
+        &opens.to_string(),
         "--rounds",
         &rounds.to_string(),
     ])?;

@@ -46,7 +46,7 @@ enum Cmd {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
-    /// Set up, then run the benchmarks: the chmod and fork+exec storms untraced and traced,
+    /// Set up, then run the benchmarks: the chmod, fork+exec and open storms untraced and traced,
     /// rule evaluation, alert delivery over gRPC and the sensor's resource use.
     Bench {
         /// Calls in the chmod storm.
@@ -55,6 +55,9 @@ enum Cmd {
         /// Processes in the fork+exec storm.
         #[arg(long, default_value_t = 10_000)]
         execs: u64,
+        /// Opens in the open storm (Falco's stable rules loaded).
+        #[arg(long, default_value_t = 1_000_000)]
+        opens: u64,
         /// Interleaved rounds; each figure is the median.
         #[arg(long, default_value_t = 3)]
         rounds: u64,
@@ -122,6 +125,7 @@ fn main() -> Result<()> {
         }
         Cmd::Bench {
             chmod_calls,
+            opens,
             execs,
             rounds,
             resource_only,
@@ -145,7 +149,7 @@ fn main() -> Result<()> {
                 }
                 bench::resource(10, 100_000)
             } else {
-                bench::run(chmod_calls, execs, rounds)
+                bench::run(chmod_calls, execs, opens, rounds)
             }
         }
         Cmd::Apiserver => {

@@ -236,10 +236,12 @@ impl Enricher {
         // Read now, while the fd is open. A readlink of /proc/PID/fd/N takes no lock the
         // process can hold (the path is the kernel's d_path, no filesystem is asked).
         if let Some(def) = event.syscall() {
-            if let Some(arg) = def.args.iter().find(|a| a.ty == ArgType::Fd) {
+            if event.fd_path.is_some() {
+                // The kernel side walked it (an open's or a dup's file).
+            } else if let Some(arg) = def.args.iter().find(|a| a.ty == ArgType::Fd) {
                 let fd_number = event.raw_args[arg.index as usize] as u32 as i32 as i64;
                 event.fd_path = fd::resolve(event.task.pid, fd_number);
-            } else if def.kind == SpecKind::Open && event.fd_path.is_none() {
+            } else if def.kind == SpecKind::Open {
                 // An open that opened nothing: what it asked for, made absolute.
                 let dirfd = def.arg("dirfd").map_or(-100, |a| {
                     event.raw_args[a.index as usize] as u32 as i32 as i64

@@ -218,13 +218,22 @@ impl<'e> View<'e> {
         Some((flags, arg("mode").unwrap_or(0)))
     }
 
-    /// Whether an open's file is a directory: the kernel's inode type when it opened one,
-    /// `O_DIRECTORY` when it failed.
-    fn open_is_directory(&self) -> Option<bool> {
-        if let Some(file) = self.open()?.opened {
-            return Some(file.i_mode & S_IFMT == S_IFDIR);
+    /// What kind of file the call's fd is: from the kernel's inode (and a socket's family)
+    /// when the kernel side read the file (an open's or a dup's), from `O_DIRECTORY` for an
+    /// open that opened nothing.
+    fn fd_kind(&self) -> Option<FdKind> {
+        if let Some(file) = self.event.opened {
+            return Some(FdKind::of(file.i_mode, file.sock_family));
         }
-        Some(self.open_flags_and_mode()?.0 & O_DIRECTORY != 0)
+        Some(if self.open_flags_and_mode()?.0 & O_DIRECTORY != 0 {
+            FdKind::Directory
+        } else {
+            FdKind::File
+        })
+    }
+
+    fn is_directory(&self) -> bool {
+        self.fd_kind() == Some(FdKind::Directory)
     }
 
     /// Whether an open reads and writes: from the kernel's file mode when it opened a file
@@ -352,6 +361,68 @@ fn split_path(path: &[u8]) -> (&[u8], &[u8]) {
     }
 }
 
+/// A file descriptor's type, as Falco's `fd.type` and `fd.typechar` name it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum FdKind {
+    File,
+    Directory,
+    Ipv4,
+    Ipv6,
+    Unix,
+    Netlink,
+    Pipe,
+    Unknown,
+}
+
+impl FdKind {
+    fn of(i_mode: u32, sock_family: u16) -> Self {
+        const AF_UNIX: u16 = 1;
+        const AF_INET: u16 = 2;
+        const AF_INET6: u16 = 10;
+        const AF_NETLINK: u16 = 16;
+        match i_mode & S_IFMT {
+            S_IFDIR => Self::Directory,
+            S_IFSOCK => match sock_family {
+                AF_INET => Self::Ipv4,
+                AF_INET6 => Self::Ipv6,
+                AF_UNIX => Self::Unix,
+                AF_NETLINK => Self::Netlink,
+                _ => Self::Unknown,
+            },
+            S_IFIFO => Self::Pipe,
+            // Anonymous inodes (eventfd, epoll, ...) have no type bits.
+            0 => Self::Unknown,
+            _ => Self::File,
+        }
+    }
+
+    fn name(self) -> &'static [u8] {
+        match self {
+            Self::File => b"file",
+            Self::Directory => b"directory",
+            Self::Ipv4 => b"ipv4",
+            Self::Ipv6 => b"ipv6",
+            Self::Unix => b"unix",
+            Self::Netlink => b"netlink",
+            Self::Pipe => b"pipe",
+            Self::Unknown => b"unknown",
+        }
+    }
+
+    fn letter(self) -> &'static [u8] {
+        match self {
+            Self::File => b"f",
+            Self::Directory => b"d",
+            Self::Ipv4 => b"4",
+            Self::Ipv6 => b"6",
+            Self::Unix => b"u",
+            Self::Netlink => b"n",
+            Self::Pipe => b"p",
+            Self::Unknown => b"o",
+        }
+    }
+}
+
 const O_CREAT: u64 = 0o100;
 const O_TRUNC: u64 = 0o1000;
 const O_DIRECTORY: u64 = 0o200000;
@@ -359,6 +430,8 @@ const O_DIRECTORY: u64 = 0o200000;
 const O_TMPFILE: u64 = 0o20000000;
 const S_IFMT: u32 = 0o170000;
 const S_IFDIR: u32 = 0o040000;
+const S_IFSOCK: u32 = 0o140000;
+const S_IFIFO: u32 = 0o010000;
 
 use FieldType::{Bool, Int64, String as Text, Uint64};
 use FieldValue as V;
@@ -512,7 +585,7 @@ pub static FD_DIRECTORY: Field = field(
     Text,
     |v, _| {
         let name = v.event.fd_path.as_deref()?;
-        if v.open_is_directory() == Some(true) {
+        if v.is_directory() {
             return Some(V::Str(name));
         }
         Some(V::Str(split_path(name).0))
@@ -524,7 +597,7 @@ pub static FD_FILENAME: Field = field(
     "fd.filename",
     Text,
     |v, _| {
-        if v.open_is_directory() == Some(true) {
+        if v.is_directory() {
             return None;
         }
         Some(V::Str(split_path(v.event.fd_path.as_deref()?).1))
@@ -535,22 +608,16 @@ pub static FD_FILENAME: Field = field(
 pub static FD_TYPECHAR: Field = field(
     "fd.typechar",
     Text,
-    |v, _| Some(V::Str(if v.open_is_directory()? { b"d" } else { b"f" })),
+    |v, _| Some(V::Str(v.fd_kind()?.letter())),
     SHOWN,
-    Rules::Added("For an open: `f` for a file, `d` for a directory (Falco's fd type letters)."),
+    Rules::Added("For an open or a dup: Falco's letter for the fd's type (`f` file, `d` directory, `4` IPv4 socket, `6` IPv6, `u` Unix, `p` pipe, `n` netlink, `o` other)."),
 );
 pub static FD_TYPE: Field = field(
     "fd.type",
     Text,
-    |v, _| {
-        Some(V::Str(if v.open_is_directory()? {
-            b"directory"
-        } else {
-            b"file"
-        }))
-    },
+    |v, _| Some(V::Str(v.fd_kind()?.name())),
     HIDDEN,
-    Rules::Added("For an open: `file` or `directory`."),
+    Rules::Added("For an open or a dup: the fd's type as Falco names it (`file`, `directory`, `ipv4`, `ipv6`, `unix`, `pipe`, `netlink`, `unknown`)."),
 );
 pub static FD_NUM: Field = field(
     "fd.num",

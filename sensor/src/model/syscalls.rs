@@ -839,14 +839,15 @@ pub static SYSCALLS: &[SyscallDef] = &[
             arg("proto", 2, Num),
         ]
     ),
-    // Descriptors duplicated: the result is the new fd (`evt.rawres`).
+    // Descriptors duplicated: the result is the new fd (`evt.rawres`), whose file the kernel
+    // side reads (`SpecKind::Dup`: a socket's family is `fd.type`).
     def!(
         "dup",
         "dup",
         Some(32),
         Some(23),
         Fd,
-        Plain,
+        Dup,
         None,
         [arg("oldfd", 0, Fd)]
     ),
@@ -856,7 +857,7 @@ pub static SYSCALLS: &[SyscallDef] = &[
         Some(33),
         None,
         Fd,
-        Plain,
+        Dup,
         None,
         [arg("oldfd", 0, Fd), arg("newfd", 1, Int)]
     ),
@@ -866,7 +867,7 @@ pub static SYSCALLS: &[SyscallDef] = &[
         Some(292),
         Some(24),
         Fd,
-        Plain,
+        Dup,
         None,
         [
             arg("oldfd", 0, Fd),

@@ -184,7 +184,7 @@ impl Decoder {
                     event.changed |= changed;
                     event.unverified = unverified;
                 }
-                if def.kind == SpecKind::Open {
+                if matches!(def.kind, SpecKind::Open | SpecKind::Dup) {
                     opened(def, &mut event, &record);
                 }
                 Some(event)
@@ -281,10 +281,10 @@ impl Decoder {
     }
 }
 
-/// An open's file as the kernel side read it from the fd table (strings 1 and 2,
-/// `sensor_common::record::open`) into `fd_path` and `opened`; those strings are no
-/// arguments and go. The mode an open without `O_CREAT` or `O_TMPFILE` passes means nothing
-/// (the kernel ignores it) and reads 0, as in Falco.
+/// An open's or dup's file as the kernel side read it from the fd table (strings 1 and 2,
+/// `sensor_common::record::open`) into `fd_path` (not for a socket, which has no path) and
+/// `opened`; those strings are no arguments and go. The mode an open without `O_CREAT` or
+/// `O_TMPFILE` passes means nothing (the kernel ignores it) and reads 0, as in Falco.
 fn opened(def: &SyscallDef, event: &mut Event, record: &Record<'_>) {
     const CREATES: u64 = 0o100 | 0o20000000;
     if let (Some(flags), Some(mode)) = (def.arg("flags"), def.arg("mode")) {
@@ -296,13 +296,18 @@ fn opened(def: &SyscallDef, event: &mut Event, record: &Record<'_>) {
     if event.res >= 0 && blob.len() == OpenedFile::SIZE {
         // SAFETY: length checked; plain data, read unaligned.
         let file = unsafe { std::ptr::read_unaligned(blob.as_ptr() as *const OpenedFile) };
-        let path = exe_path::assemble(record.strings[1], u64::from(file.path_flags));
-        event.fd_path = Some(path.path);
+        if file.i_mode & S_IFMT != S_IFSOCK {
+            let path = exe_path::assemble(record.strings[1], u64::from(file.path_flags));
+            event.fd_path = Some(path.path);
+        }
         event.opened = Some(file);
     }
     event.strings[1] = Bytes::default();
     event.strings[2] = Bytes::default();
 }
+
+const S_IFMT: u32 = 0o170000;
+const S_IFSOCK: u32 = 0o140000;
 
 /// Which strings of a `Checked`/`Mount` call differ from what the caller's memory held at
 /// the call's enter (`sensor_common::arg_hash`), and which could not be compared because the

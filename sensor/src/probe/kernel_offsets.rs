@@ -155,6 +155,25 @@ fn opened_file(s: &Structs, task: u32, mut o: KernelOffsets) -> KernelOffsets {
         o.inode_i_sb = i_sb;
         o.sb_s_dev = s_dev;
     }
+    let socket = (|| {
+        let file = s.find("file").ok()?;
+        let socket = s.find("socket").ok()?;
+        let sock = s.find("sock").ok()?;
+        let common = s.find("sock_common").ok()?;
+        Some([
+            s.btf.member_offset(file, "private_data")?,
+            s.btf.member_offset(socket, "type")?,
+            s.btf.member_offset(socket, "sk")?,
+            s.btf.member_offset(sock, "__sk_common")?
+                + s.btf.member_offset(common, "skc_family")?,
+        ])
+    })();
+    if let Some([private_data, socket_type, sk, family]) = socket {
+        o.file_private_data = private_data;
+        o.socket_type = socket_type;
+        o.socket_sk = sk;
+        o.sock_family = family;
+    }
     o
 }
 
