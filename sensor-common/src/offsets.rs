@@ -115,6 +115,16 @@ pub struct KernelOffsets {
     pub socket_type: u32,
     pub socket_sk: u32,
     pub sock_family: u32,
+    /// A `struct sock`'s protocol and both ends: `sk_protocol` (its first byte is read: a
+    /// u16 since 5.6, an 8-bit bitfield on a byte boundary before), `__sk_common`'s `skc_daddr`, `skc_rcv_saddr`, `skc_dport`,
+    /// `skc_num`, `skc_v6_daddr` and `skc_v6_rcv_saddr` (MISSING without IPv6).
+    pub sock_protocol: u32,
+    pub sock_daddr: u32,
+    pub sock_rcv_saddr: u32,
+    pub sock_dport: u32,
+    pub sock_num: u32,
+    pub sock_v6_daddr: u32,
+    pub sock_v6_rcv_saddr: u32,
 }
 
 /// How a kernel keeps a namespace's mounts, in [`KernelOffsets::mnt_ns_order`].
@@ -210,6 +220,13 @@ impl KernelOffsets {
         socket_type: Self::MISSING,
         socket_sk: Self::MISSING,
         sock_family: Self::MISSING,
+        sock_protocol: Self::MISSING,
+        sock_daddr: Self::MISSING,
+        sock_rcv_saddr: Self::MISSING,
+        sock_dport: Self::MISSING,
+        sock_num: Self::MISSING,
+        sock_v6_daddr: Self::MISSING,
+        sock_v6_rcv_saddr: Self::MISSING,
     };
 }
 

@@ -90,6 +90,38 @@ pub mod open {
     pub const FMODE_CREATED: u32 = 0x100000;
 }
 
+/// What a socket call adds to its `Syscall` record (`SpecKind::Socket`): string 1 is the
+/// address the caller passed (raw `struct sockaddr` bytes, at most
+/// [`socket::SOCKADDR_MAX`]), string 2 a [`socket::SocketInfo`] when the fd was a socket.
+pub mod socket {
+    /// `sizeof(struct sockaddr_storage)`.
+    pub const SOCKADDR_MAX: usize = 128;
+
+    /// A socket as the kernel holds it after the call (`struct sock`).
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    pub struct SocketInfo {
+        /// `skc_family`: `AF_INET` 2, `AF_INET6` 10, `AF_UNIX` 1.
+        pub family: u16,
+        /// `socket->type`: `SOCK_STREAM` 1, `SOCK_DGRAM` 2, `SOCK_RAW` 3.
+        pub sock_type: u16,
+        /// `sk_protocol` (`IPPROTO_TCP` 6, `IPPROTO_UDP` 17, `IPPROTO_ICMP` 1, ...).
+        pub protocol: u16,
+        /// Local port (`skc_num`, host order) and remote port (`skc_dport`, converted to
+        /// host order by the kernel side).
+        pub local_port: u16,
+        pub remote_port: u16,
+        pub _pad: [u16; 3],
+        /// Local and remote address: an IPv4 one in the first 4 bytes, an IPv6 one whole.
+        pub local: [u8; 16],
+        pub remote: [u8; 16],
+    }
+
+    impl SocketInfo {
+        pub const SIZE: usize = core::mem::size_of::<Self>();
+    }
+}
+
 /// Values of [`RecordHeader::abi`].
 pub mod abi {
     /// The kernel's own ABI (x86_64, arm64).

@@ -6,6 +6,9 @@
 /// No argument in this string slot.
 pub const NO_ARG: u8 = 0xff;
 
+/// In [`SyscallSpec::addr_arg`]: the argument is a `struct msghdr *`.
+pub const ADDR_IN_MSGHDR: u8 = 0x80;
+
 /// How the enter and exit programs treat a syscall.
 #[repr(u8)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,12 +43,19 @@ pub enum SpecKind {
     /// read as an open's is (its type, and for a socket its family), so a rule can tell a
     /// network connection dup'd over stdin or stdout.
     Dup = 8,
+    /// Socket calls (connect, accept, bind, listen, sendto, sendmsg): as `Plain`, and after
+    /// the call the socket behind the fd ([`SyscallSpec::argv_arg`], or the result for
+    /// accept) is read from the kernel ([`crate::record::socket`]): family, type, protocol and
+    /// both ends as the kernel holds them. The address the caller passed
+    /// ([`SyscallSpec::addr_arg`]) is copied from its memory too, for calls whose destination
+    /// is per call (sendto on an unconnected socket) or that failed.
+    Socket = 9,
 }
 
 impl SpecKind {
     /// Whether the kind has an enter program.
     pub const fn has_enter(self) -> bool {
-        !matches!(self, Self::Off | Self::Plain | Self::Dup)
+        !matches!(self, Self::Off | Self::Plain | Self::Dup | Self::Socket)
     }
 
     /// Whether the enter captures the caller's credentials.
@@ -66,11 +76,15 @@ pub struct SyscallSpec {
     /// A [`SpecKind`].
     pub kind: u8,
     /// For `Exec`: index of the argv argument. For `Open`: index of openat2's `open_how`
-    /// pointer ([`NO_ARG`] for the other opens).
+    /// pointer ([`NO_ARG`] for the other opens). For `Socket`: index of the fd argument
+    /// ([`NO_ARG`]: the result is the socket, as for accept).
     pub argv_arg: u8,
     /// Indexes of arguments read as NUL-terminated user strings ([`NO_ARG`] for none).
     pub str_args: [u8; crate::MAX_STRINGS],
-    pub _pad: u8,
+    /// For `Socket`: index of the `struct sockaddr *` argument, its length the next one; with
+    /// [`ADDR_IN_MSGHDR`] set, of a `struct msghdr *` whose `msg_name` it is (sendmsg).
+    /// [`NO_ARG`] for none.
+    pub addr_arg: u8,
     /// In the `COMPAT_SYSCALLS` map: the 64-bit number of the syscall this compat one is
     /// recorded as (so every record names a 64-bit definition). Unused in `SYSCALLS`.
     pub native_nr: u16,
@@ -81,7 +95,7 @@ impl SyscallSpec {
         kind: SpecKind::Off as u8,
         argv_arg: NO_ARG,
         str_args: [NO_ARG; crate::MAX_STRINGS],
-        _pad: 0,
+        addr_arg: NO_ARG,
         native_nr: 0,
     };
 }

@@ -36,6 +36,8 @@ mod recorder;
 #[cfg(target_arch = "bpf")]
 mod self_id;
 #[cfg(target_arch = "bpf")]
+mod socket;
+#[cfg(target_arch = "bpf")]
 mod syscall;
 #[cfg(target_arch = "bpf")]
 mod task;

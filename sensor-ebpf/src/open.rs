@@ -14,11 +14,11 @@ use crate::{
     exe_path::push_path, exe_path::read_ptr, maps::offsets, maps::Pending, record::Builder,
 };
 
-const S_IFMT: u32 = 0o170000;
-const S_IFSOCK: u32 = 0o140000;
+pub const S_IFMT: u32 = 0o170000;
+pub const S_IFSOCK: u32 = 0o140000;
 
 #[inline(always)]
-fn read_u32(base: u64, offset: u32) -> u32 {
+pub fn read_u32(base: u64, offset: u32) -> u32 {
     if base == 0 {
         return 0;
     }
@@ -43,6 +43,20 @@ pub fn read_open_how(pending: &mut Pending, spec: &SyscallSpec) {
     }
 }
 
+/// The `struct file` behind `fd` in `task`'s fd table; 0 if there is none.
+#[inline(always)]
+pub fn file_of_fd(task: u64, fd: i64, o: &KernelOffsets) -> u64 {
+    if o.task_files == KernelOffsets::MISSING {
+        return 0;
+    }
+    let fdt = read_ptr(read_ptr(task, o.task_files), o.files_fdt);
+    let max_fds = read_u32(fdt, o.fdtable_max_fds);
+    if fd < 0 || fd >= max_fds as i64 {
+        return 0;
+    }
+    read_ptr(read_ptr(fdt, o.fdtable_fd), (fd as u32) * 8)
+}
+
 /// After an open or a dup that returned `fd`: the file's path as string 1 (none for a
 /// socket) and an [`OpenedFile`] as string 2 (`sensor_common::record::open`). Nothing is added if the kernel has no offsets
 /// for the fd table or the file is gone already.
@@ -53,13 +67,7 @@ pub fn push_opened(record: &mut Builder, fd: i64) {
         return;
     }
     let task = unsafe { bpf_get_current_task_btf() } as u64;
-    let fdt = read_ptr(read_ptr(task, o.task_files), o.files_fdt);
-    let max_fds = read_u32(fdt, o.fdtable_max_fds);
-    if fd < 0 || fd >= max_fds as i64 {
-        return;
-    }
-    let array = read_ptr(fdt, o.fdtable_fd);
-    let file = read_ptr(array, (fd as u32) * 8);
+    let file = file_of_fd(task, fd, o);
     if file == 0 {
         return;
     }

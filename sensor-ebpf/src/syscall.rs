@@ -34,6 +34,7 @@ use crate::{
     new_mount::{self, NewMount},
     open,
     record::Builder,
+    socket,
     task::{current_creds, saved_args},
 };
 
@@ -135,7 +136,10 @@ pub fn enter(pid_tgid: u64, call: &Call, args: [u64; 6]) {
 #[inline(always)]
 pub fn exit(pid_tgid: u64, call: &Call, res: i64, plain_args: impl FnOnce() -> [u64; 6]) {
     let spec = &call.spec;
-    let pending = if spec.kind == SpecKind::Plain as u8 || spec.kind == SpecKind::Dup as u8 {
+    let pending = if spec.kind == SpecKind::Plain as u8
+        || spec.kind == SpecKind::Dup as u8
+        || spec.kind == SpecKind::Socket as u8
+    {
         Pending {
             syscall_nr: call.nr,
             abi: call.abi,
@@ -196,6 +200,8 @@ fn write_syscall_record(pending: &Pending, spec: &SyscallSpec, res: i64) {
         if res < 0 {
             exec::push_failed_exec_args(&mut record, spec, pending);
         }
+    } else if spec.kind == SpecKind::Socket as u8 {
+        socket::push_socket(&mut record, pending, spec, res);
     } else {
         // Every traced syscall with string arguments is `Checked`, `Mount` or `Open`; a
         // `Plain` or `Dup` one passes through with none to push.

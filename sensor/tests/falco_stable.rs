@@ -29,6 +29,7 @@ const TRAVERSAL: &str = "Directory traversal monitored file read";
 const CLEAR_LOG: &str = "Clear Log Activities";
 const RELEASE_AGENT: &str = "Detect release_agent File Container Escapes";
 const REDIRECT: &str = "Redirect STDOUT/STDIN to Network Connection in Container";
+const SSH_NON_STANDARD: &str = "Disallowed SSH Connection Non Standard Port";
 
 /// The test binary's `sensor run --rules falco-stable`, left running until it exits.
 fn sensor() -> &'static Sensor {
@@ -527,4 +528,49 @@ fn redirect_stdout_stdin_to_network_connection_in_container() {
     let marker = act("redirect-tcp-host", None, &tcp);
     assert_not_raised(REDIRECT, &marker);
     drop(listener);
+}
+
+/// An outbound TCP connection by a program called ssh to a port of Falco's non-standard list
+/// (4444), to an address outside loopback and RFC 1918 (198.51.100.2, TEST-NET-2) that the
+/// action assigns to the loopback device of a network namespace it creates, where it also
+/// listens: nothing leaves the machine. Port 22, or the same port on 127.0.0.1, is no such
+/// connection.
+#[test]
+fn disallowed_ssh_connection_non_standard_port() {
+    if !privileged() {
+        return;
+    }
+    sensor();
+    let connect = |ip: &str, port: u16, tag: &str| {
+        let marker = format!("{tag}-{}", std::process::id());
+        // The listener survives the exec into the program named ssh (Python under that
+        // argv[0], told where its library is); the connect is that program's.
+        let code = format!(
+            "assert libc.unshare(0x40000000) == 0, ctypes.get_errno()
+assert os.system('ip link set lo up && ip addr add 198.51.100.2/32 dev lo') == 0
+srv = socket.socket()
+srv.bind(('{ip}', {port}))
+srv.listen()
+srv.set_inheritable(True)
+inner = \"import socket\\nsocket.create_connection(('{ip}', {port})).close() # {marker}\"
+os.execve(sys.executable, ['ssh', '-c', inner], dict(os.environ, PYTHONHOME=sys.prefix))"
+        );
+        act(tag, None, &code);
+        marker
+    };
+    let marker = connect("198.51.100.2", 4444, "ssh-4444");
+    let alert = assert_raised(SSH_NON_STANDARD, &marker);
+    assert_eq!(alert["output_fields"]["fd.rport"], 4444, "{alert:#}");
+    assert_eq!(alert["output_fields"]["fd.l4proto"], "tcp", "{alert:#}");
+    assert_eq!(alert["output_fields"]["evt.type"], "connect", "{alert:#}");
+    assert!(
+        alert["output_fields"]["fd.name"]
+            .as_str()
+            .is_some_and(|n| n.ends_with("->198.51.100.2:4444")),
+        "{alert:#}"
+    );
+    let marker = connect("198.51.100.2", 22, "ssh-22");
+    assert_not_raised(SSH_NON_STANDARD, &marker);
+    let marker = connect("127.0.0.1", 4444, "ssh-loopback");
+    assert_not_raised(SSH_NON_STANDARD, &marker);
 }

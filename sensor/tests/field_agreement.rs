@@ -417,6 +417,7 @@ mod synthetic {
             process: Some(process),
             fd_path: None,
             opened: None,
+            socket: None,
             container: Some(Arc::new(Container {
                 full_id: CONTAINER.to_string(),
                 runtime: Runtime::Containerd,

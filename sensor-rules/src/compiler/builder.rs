@@ -13,6 +13,8 @@ fn cost(node: &Node) -> u32 {
         Node::Const(_) | Node::EventType(_) => 0,
         Node::NumField(_) => 1,
         Node::Exists(_) => 2,
+        // A canonical form, a few compares or a hash lookup, and a scan of the networks.
+        Node::IpField(_) => 3,
         Node::StrField(check) => match check.test {
             StrTest::Eq(_) | StrTest::Ne(_) | StrTest::StartsWith(_) | StrTest::EndsWith(_) => 3,
             StrTest::In(_) => 4,
@@ -34,6 +36,8 @@ fn usually_true(node: &Node) -> bool {
         Node::EventType(_) | Node::Exists(_) => true,
         Node::StrField(check) => matches!(check.test, StrTest::Ne(_)),
         Node::NumField(check) => matches!(check.test, NumTest::Compare(NumOp::Ne, _)),
+        // `fd.ip != "0.0.0.0"`, `fd.net != "127.0.0.0/8"`: most connections pass.
+        Node::IpField(check) => check.test.is_negated(),
         Node::Check(_) => false,
         Node::Not(child) => !usually_true(child),
         Node::All(children) => children.iter().all(usually_true),

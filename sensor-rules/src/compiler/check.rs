@@ -9,12 +9,15 @@ use regex::bytes::RegexBuilder;
 use super::event_types::{evt_num_invariant, Invariant};
 use super::extract::Source;
 use super::matchers::{
-    parse_integer, ByteSet, GlobPattern, NumOp, NumTest, PathPrefixSet, StrTest,
+    parse_integer, parse_ip_address, ByteSet, GlobPattern, IpNetwork, IpParseError, IpTest, NumOp,
+    NumTest, PathPrefixSet, StrTest,
 };
 use super::operand::{BuiltOperand, OperandBuilder};
 use super::pattern_budget::PatternBudget;
 use super::problems::Problems;
-use super::program::{Check, FieldTest, ListMode, Node, NumFieldCheck, StrFieldCheck, Test};
+use super::program::{
+    Check, FieldTest, IpFieldCheck, ListMode, Node, NumFieldCheck, StrFieldCheck, Test,
+};
 use crate::condition::{ListItem, Modifier, Operand, Operator, Span, Value};
 use crate::diagnostic::{Diagnostic, Position};
 use crate::fields::{EventTypeId, EventTypeMask, FieldRegistry, FieldType, Resolution, Shape};
@@ -31,6 +34,13 @@ const NUMERIC_OPERATORS: &[Operator] = &[
     Operator::Intersects,
 ];
 const BOOL_OPERATORS: &[Operator] = &[
+    Operator::Eq,
+    Operator::Ne,
+    Operator::In,
+    Operator::Intersects,
+];
+/// libsinsp's `flt_is_comparable_ip_or_net`: equality and membership only.
+const IP_OPERATORS: &[Operator] = &[
     Operator::Eq,
     Operator::Ne,
     Operator::In,
@@ -56,15 +66,18 @@ fn allowed_operators(field_type: FieldType) -> Option<&'static [Operator]> {
         FieldType::Bytes => Some(BYTES_OPERATORS),
         FieldType::Int64 | FieldType::Uint64 | FieldType::AbsTime => Some(NUMERIC_OPERATORS),
         FieldType::Bool => Some(BOOL_OPERATORS),
+        FieldType::Ip | FieldType::IpNet => Some(IP_OPERATORS),
     }
 }
 
+/// The family libsinsp names in "'<' operator not supported for ... filters".
 fn type_family(field_type: FieldType) -> &'static str {
     match field_type {
         FieldType::String => "string",
         FieldType::Bytes => "buffer",
         FieldType::Bool => "boolean",
-        _ => "numeric",
+        FieldType::Int64 | FieldType::Uint64 | FieldType::AbsTime => "numeric",
+        FieldType::Ip | FieldType::IpNet => "ip address and network",
     }
 }
 
@@ -195,7 +208,16 @@ impl CheckBuilder<'_> {
                     None => return Node::Const(false),
                 }
             }
-            numeric_or_bool => {
+            FieldType::Ip | FieldType::IpNet => {
+                match self.ip_test(operator, &built, &values, problems) {
+                    Some(test) => Test::Ip(test),
+                    None => return Node::Const(false),
+                }
+            }
+            numeric_or_bool @ (FieldType::Int64
+            | FieldType::Uint64
+            | FieldType::AbsTime
+            | FieldType::Bool) => {
                 match self.number_test(operator, numeric_or_bool, &built, &values, problems) {
                     Some(test) => Test::Num(test),
                     None => return Node::Const(false),
@@ -216,6 +238,11 @@ impl CheckBuilder<'_> {
                     test,
                 }))
             }
+            (Test::Ip(test), true) => Node::IpField(Box::new(IpFieldCheck {
+                field: built.extractor.field,
+                test,
+                list_mode,
+            })),
             (test, _) => Node::Check(Box::new(Check {
                 left: built.extractor,
                 test,
@@ -486,6 +513,84 @@ impl CheckBuilder<'_> {
             _ => return None,
         };
         numbers.first().map(|bound| NumTest::Compare(op, *bound))
+    }
+
+    /// Parses the constants of a check on an `ipaddr` or `ipnet` field: addresses for the
+    /// first, networks (or single addresses) for the second.
+    fn ip_test(
+        &self,
+        operator: Operator,
+        built: &BuiltOperand,
+        values: &[&ListItem],
+        problems: &mut Problems,
+    ) -> Option<IpTest> {
+        let negated = match operator {
+            Operator::Eq | Operator::In | Operator::Intersects => false,
+            Operator::Ne => true,
+            _ => return None,
+        };
+        let mut constants = Vec::with_capacity(values.len());
+        for item in values {
+            match self.ip_constant(built, item) {
+                Ok(constant) => constants.push(constant),
+                Err(message) => {
+                    problems
+                        .errors
+                        .push(Diagnostic::error(self.position(item.span), message));
+                    return None;
+                }
+            }
+        }
+        Some(IpTest::new(constants, negated))
+    }
+
+    /// One constant of an IP check, or the error naming the value, the field and what to
+    /// write instead.
+    fn ip_constant(&self, built: &BuiltOperand, item: &ListItem) -> Result<IpNetwork, String> {
+        let text = text_of(&item.value);
+        let field = built.extractor.field.name();
+        let field_type = built.field_type;
+        if field_type == FieldType::IpNet {
+            return IpNetwork::parse(&text).map_err(|error| {
+                format!("`{text}` is not a valid network for field `{field}` ({field_type}): {error}; use a network such as 10.0.0.0/8 or fd00::/8, or a single address")
+            });
+        }
+        match parse_ip_address(&text) {
+            Ok(address) => Ok(IpNetwork::host(address)),
+            // Falco refuses it too ("unrecognized IPv4 address 10.0.0.0/8"): an `ipaddr`
+            // field is compared for equality, and networks belong to the `ipnet` fields.
+            Err(IpParseError::NetworkNotAddress) => Err(format!(
+                "`{text}` is a network, but field `{field}` ({field_type}) is compared with single addresses, as in Falco; {}",
+                self.network_field_hint(field)
+            )),
+            Err(error) => Err(format!(
+                "`{text}` is not a valid IP address for field `{field}` ({field_type}): {error}; use an IPv4 or IPv6 address such as 10.0.0.1 or fd00::1"
+            )),
+        }
+    }
+
+    /// What to use to test network membership instead of an `ipaddr` field: Falco pairs each
+    /// (`fd.sip`) with an `ipnet` field (`fd.snet`).
+    fn network_field_hint(&self, field: &str) -> String {
+        let paired = field
+            .strip_suffix("ip")
+            .map(|stem| format!("{stem}net"))
+            .filter(
+                |name| match self.registry.resolve_without_hints(name, None) {
+                    Resolution::Supplied { def, .. } => def.field_type == FieldType::IpNet,
+                    Resolution::NotSupplied { .. } => true,
+                    Resolution::Unknown { .. } | Resolution::BadArgument { .. } => false,
+                },
+            );
+        match paired {
+            Some(name) => {
+                format!("to test membership in a network use `{name}`, e.g. `{name} = 10.0.0.0/8`")
+            }
+            None => {
+                "to test membership in a network use an ipnet field (`fd.snet`, `fd.rnet`, ...)"
+                    .to_string()
+            }
+        }
     }
 
     fn build_field_comparison(

@@ -109,7 +109,8 @@ impl Transformer {
                     .collect::<Option<Vec<_>>>()
                     .map(Val::OwnedList)
             }
-            number => Some(number),
+            // Numbers and addresses: no transformer applies to them (rejected at load time).
+            other => Some(other),
         }
     }
 }

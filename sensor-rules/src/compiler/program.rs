@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 
 use super::extract::Extractor;
-use super::matchers::{NumTest, StrTest};
+use super::matchers::{same_ip, IpTest, NumTest, StrTest};
 use super::value::Val;
 use crate::event::{Event, FieldRef, FieldValue};
 use crate::fields::{EventTypeId, EventTypeMask};
@@ -26,6 +26,7 @@ pub(crate) enum ListMode {
 pub(crate) enum Test {
     Str(StrTest),
     Num(NumTest),
+    Ip(IpTest),
     /// Compare with another field of the same event (`val(...)` or a transformer).
     Field(Box<FieldTest>),
 }
@@ -58,6 +59,15 @@ pub(crate) struct NumFieldCheck {
     pub test: NumTest,
 }
 
+/// A plain event field of type `ipaddr` or `ipnet` tested against address or network
+/// constants.
+#[derive(Clone, Debug)]
+pub(crate) struct IpFieldCheck {
+    pub field: FieldRef,
+    pub test: IpTest,
+    pub list_mode: ListMode,
+}
+
 #[derive(Clone, Debug)]
 pub(crate) enum Node {
     All(Box<[Node]>),
@@ -68,6 +78,7 @@ pub(crate) enum Node {
     Exists(Box<Extractor>),
     StrField(Box<StrFieldCheck>),
     NumField(Box<NumFieldCheck>),
+    IpField(Box<IpFieldCheck>),
     Check(Box<Check>),
 }
 
@@ -100,6 +111,14 @@ impl Node {
                 }),
                 _ => false,
             },
+            Node::IpField(check) => match event.field(&check.field) {
+                Some(FieldValue::Ip(address)) => check.test.matches(address),
+                Some(FieldValue::List(list)) => {
+                    ip_list_matches(&check.test, &Val::List(list), check.list_mode)
+                }
+                // Missing, or not an address: false, as every comparison on a missing value.
+                _ => false,
+            },
             Node::Check(check) => check.eval(event),
         }
     }
@@ -120,12 +139,38 @@ fn list_matches(value: Val<'_>, mode: ListMode, test: impl Fn(&Val<'_>) -> bool)
     }
 }
 
+/// An IP test on several addresses: a list field, or a sensor handing both ends of a
+/// connection for `fd.ip`/`fd.net`. `in` on a list field needs every address in the set (as
+/// `in` on labels); otherwise `=`/`in` hold if any address matches and `!=` if none does, as
+/// Falco's `fd.ip != X` means that neither end is X (not that one end is not). An empty list
+/// is no value: false.
+fn ip_list_matches(test: &IpTest, value: &Val<'_>, mode: ListMode) -> bool {
+    if value.is_empty_list() {
+        return false;
+    }
+    let hit = |v: &Val<'_>| v.as_ip().is_some_and(|address| test.contains(address));
+    let element = |list: &dyn crate::event::ValueList, index: usize| {
+        list.get(index).is_some_and(|item| hit(&Val::from(item)))
+    };
+    let hits = match (mode, value) {
+        (ListMode::All, Val::List(list)) => (0..list.len()).all(|i| element(*list, i)),
+        (ListMode::All, Val::OwnedList(items)) => items.iter().all(hit),
+        (_, Val::List(list)) => (0..list.len()).any(|i| element(*list, i)),
+        (_, Val::OwnedList(items)) => items.iter().any(hit),
+        (_, scalar) => hit(scalar),
+    };
+    test.decide(hits)
+}
+
 impl Check {
     fn eval<E: Event + ?Sized>(&self, event: &E) -> bool {
         let Some(value) = self.left.extract(event) else {
             return false;
         };
         if value.is_list() {
+            if let Test::Ip(test) = &self.test {
+                return ip_list_matches(test, &value, self.list_mode);
+            }
             return list_matches(value, self.list_mode, |v| self.test_value(v, event));
         }
         self.test_value(&value, event)
@@ -135,6 +180,7 @@ impl Check {
         match &self.test {
             Test::Str(test) => value.as_bytes().is_some_and(|bytes| test.matches(bytes)),
             Test::Num(test) => value.as_number().is_some_and(|n| test.matches(n)),
+            Test::Ip(test) => value.as_ip().is_some_and(|address| test.matches(address)),
             Test::Field(field_test) => field_test.matches(value, event),
         }
     }
@@ -166,6 +212,14 @@ impl FieldTest {
                 _ => false,
             };
         }
+        if let (Some(l), Some(r)) = (left.as_ip(), right.as_ip()) {
+            // Only equality applies to addresses (the operator was checked at load time).
+            return match self.operator {
+                Op::Eq => same_ip(l, r),
+                Op::Ne => !same_ip(l, r),
+                _ => false,
+            };
+        }
         let (Some(l), Some(r)) = (left.as_bytes(), right.as_bytes()) else {
             return false;
         };
@@ -190,12 +244,15 @@ impl FieldTest {
 }
 
 fn values_equal(left: &Val<'_>, right: &Val<'_>) -> bool {
-    match (left.as_number(), right.as_number()) {
+    if let (Some(l), Some(r)) = (left.as_number(), right.as_number()) {
+        return l == r;
+    }
+    if let (Some(l), Some(r)) = (left.as_ip(), right.as_ip()) {
+        return same_ip(l, r);
+    }
+    match (left.as_bytes(), right.as_bytes()) {
         (Some(l), Some(r)) => l == r,
-        _ => match (left.as_bytes(), right.as_bytes()) {
-            (Some(l), Some(r)) => l == r,
-            _ => false,
-        },
+        _ => false,
     }
 }
 

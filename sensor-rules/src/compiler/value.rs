@@ -2,6 +2,7 @@
 //! transformer or a derived field had to build them.
 
 use std::borrow::Cow;
+use std::net::IpAddr;
 
 use crate::event::{FieldValue, ValueList};
 
@@ -10,6 +11,7 @@ pub(crate) enum Val<'a> {
     I64(i64),
     U64(u64),
     Bool(bool),
+    Ip(IpAddr),
     List(&'a dyn ValueList),
     OwnedList(Vec<Val<'a>>),
 }
@@ -22,6 +24,7 @@ impl<'a> From<FieldValue<'a>> for Val<'a> {
             FieldValue::I64(v) => Val::I64(v),
             FieldValue::U64(v) => Val::U64(v),
             FieldValue::Bool(v) => Val::Bool(v),
+            FieldValue::Ip(v) => Val::Ip(v),
             FieldValue::List(list) => Val::List(list),
         }
     }
@@ -47,8 +50,25 @@ impl<'a> Val<'a> {
         }
     }
 
+    #[inline]
+    pub fn as_ip(&self) -> Option<IpAddr> {
+        match self {
+            Val::Ip(address) => Some(*address),
+            _ => None,
+        }
+    }
+
     pub fn is_list(&self) -> bool {
         matches!(self, Val::List(_) | Val::OwnedList(_))
+    }
+
+    /// A list without elements (a scalar is never empty).
+    pub fn is_empty_list(&self) -> bool {
+        match self {
+            Val::List(list) => list.is_empty(),
+            Val::OwnedList(items) => items.is_empty(),
+            _ => false,
+        }
     }
 
     /// The elements of a list value (a scalar is a list of one).
@@ -70,6 +90,9 @@ impl<'a> Val<'a> {
             Val::I64(v) => v.to_string(),
             Val::U64(v) => v.to_string(),
             Val::Bool(v) => v.to_string(),
+            // As inet_ntop(3) prints it: `127.0.0.1`, `::1`, `fd00::1`, `::ffff:10.1.2.3`
+            // (the address as the event supplied it; only comparisons make it canonical).
+            Val::Ip(v) => v.to_string(),
             Val::List(list) => {
                 let items: Vec<String> = (0..list.len())
                     .filter_map(|i| list.get(i))
@@ -90,6 +113,8 @@ impl<'a> Val<'a> {
             Val::I64(v) => serde_json::Value::from(*v),
             Val::U64(v) => serde_json::Value::from(*v),
             Val::Bool(v) => serde_json::Value::Bool(*v),
+            // Falco's `output_fields` carry addresses as strings.
+            Val::Ip(v) => serde_json::Value::String(v.to_string()),
             Val::List(list) => serde_json::Value::Array(
                 (0..list.len())
                     .filter_map(|i| list.get(i))

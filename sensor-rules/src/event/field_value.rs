@@ -1,6 +1,7 @@
 //! Values an event hands to the engine, borrowed from the event.
 
 use std::fmt;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 /// The value of one field. Strings are bytes: paths and command lines need not be UTF-8.
@@ -10,6 +11,10 @@ pub enum FieldValue<'a> {
     I64(i64),
     U64(u64),
     Bool(bool),
+    /// An IP address, for fields of type `ipaddr` and `ipnet` alike (for an `ipnet` field
+    /// the engine tests whether the address lies in the rule's networks). An IPv4-mapped
+    /// IPv6 address (`::ffff:10.1.2.3`) compares as the IPv4 address.
+    Ip(IpAddr),
     /// Several values: labels, or every ancestor for `proc.aname` without index.
     List(&'a dyn ValueList),
 }
@@ -27,6 +32,7 @@ impl fmt::Debug for FieldValue<'_> {
             FieldValue::I64(value) => write!(f, "I64({value})"),
             FieldValue::U64(value) => write!(f, "U64({value})"),
             FieldValue::Bool(value) => write!(f, "Bool({value})"),
+            FieldValue::Ip(value) => write!(f, "Ip({value})"),
             FieldValue::List(list) => {
                 let items: Vec<FieldValue<'_>> =
                     (0..list.len()).filter_map(|i| list.get(i)).collect();
@@ -82,6 +88,17 @@ impl ValueList for [u64] {
     }
     fn get(&self, index: usize) -> Option<FieldValue<'_>> {
         <[u64]>::get(self, index).map(|value| FieldValue::U64(*value))
+    }
+}
+
+/// Several addresses, e.g. both ends of a connection for `fd.ip` (a check then holds if it
+/// holds for either end, and `!=` if neither end is equal, as Falco's `fd.ip`).
+impl ValueList for [IpAddr] {
+    fn len(&self) -> usize {
+        <[IpAddr]>::len(self)
+    }
+    fn get(&self, index: usize) -> Option<FieldValue<'_>> {
+        <[IpAddr]>::get(self, index).map(|value| FieldValue::Ip(*value))
     }
 }
 

@@ -1,11 +1,12 @@
 //! An owned event built from field names, for tests, benchmarks and replay tools.
 
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
 use super::field_ref::{FieldArg, FieldRef};
 use super::field_value::{FieldValue, ValueList};
 use super::Event;
-use crate::fields::{EventTypeId, FieldRegistry, Resolution};
+use crate::fields::{EventTypeId, FieldRegistry, FieldType, Resolution};
 
 /// A value owned by a [`MapEvent`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -14,8 +15,10 @@ pub enum OwnedValue {
     I64(i64),
     U64(u64),
     Bool(bool),
+    Ip(IpAddr),
     StrList(Vec<Vec<u8>>),
     I64List(Vec<i64>),
+    IpList(Vec<IpAddr>),
 }
 
 impl OwnedValue {
@@ -25,8 +28,10 @@ impl OwnedValue {
             OwnedValue::I64(value) => FieldValue::I64(*value),
             OwnedValue::U64(value) => FieldValue::U64(*value),
             OwnedValue::Bool(value) => FieldValue::Bool(*value),
+            OwnedValue::Ip(value) => FieldValue::Ip(*value),
             OwnedValue::StrList(items) => FieldValue::List(items as &dyn ValueList),
             OwnedValue::I64List(items) => FieldValue::List(items as &dyn ValueList),
+            OwnedValue::IpList(items) => FieldValue::List(items as &dyn ValueList),
         }
     }
 }
@@ -79,6 +84,30 @@ impl From<bool> for OwnedValue {
     }
 }
 
+impl From<IpAddr> for OwnedValue {
+    fn from(value: IpAddr) -> Self {
+        OwnedValue::Ip(value)
+    }
+}
+
+impl From<Ipv4Addr> for OwnedValue {
+    fn from(value: Ipv4Addr) -> Self {
+        OwnedValue::Ip(IpAddr::V4(value))
+    }
+}
+
+impl From<Ipv6Addr> for OwnedValue {
+    fn from(value: Ipv6Addr) -> Self {
+        OwnedValue::Ip(IpAddr::V6(value))
+    }
+}
+
+impl From<Vec<IpAddr>> for OwnedValue {
+    fn from(values: Vec<IpAddr>) -> Self {
+        OwnedValue::IpList(values)
+    }
+}
+
 impl From<Vec<&str>> for OwnedValue {
     fn from(values: Vec<&str>) -> Self {
         OwnedValue::StrList(values.into_iter().map(|v| v.as_bytes().to_vec()).collect())
@@ -97,6 +126,8 @@ pub enum MapEventError {
     UnknownField { name: String },
     #[error("field `{name}`: {message}")]
     BadArgument { name: String, message: String },
+    #[error("field `{name}`: {message}")]
+    BadValue { name: String, message: String },
 }
 
 /// An event that owns its values, keyed by field name (`proc.aname[2]`, `evt.arg.mode`).
@@ -144,8 +175,8 @@ impl MapEvent {
             Some((base, rest)) => (base, Some(rest.strip_suffix(']').unwrap_or(rest))),
             None => (name, None),
         };
-        let field = match self.registry.resolve(base, arg) {
-            Resolution::Supplied { field, .. } => field,
+        let (field, field_type) = match self.registry.resolve(base, arg) {
+            Resolution::Supplied { field, def } => (field, def.field_type),
             Resolution::BadArgument { name, message } => {
                 return Err(MapEventError::BadArgument { name, message })
             }
@@ -153,7 +184,14 @@ impl MapEvent {
                 return Err(MapEventError::UnknownField { name })
             }
         };
-        let value = value.into();
+        let mut value = value.into();
+        // Text for an address field (`.with("fd.sip", "10.0.0.1")`, or a replayed alert's
+        // `output_fields`) is parsed: the engine compares addresses, never text, with them.
+        if field_type.is_ip() {
+            if let OwnedValue::Str(text) = &value {
+                value = address_value(name, field_type, text)?;
+            }
+        }
         if field.arg == FieldArg::None {
             let index = usize::from(field.id.0);
             if self.plain.len() <= index {
@@ -180,6 +218,24 @@ impl MapEvent {
         }
         self
     }
+}
+
+fn address_value(
+    name: &str,
+    field_type: FieldType,
+    text: &[u8],
+) -> Result<OwnedValue, MapEventError> {
+    std::str::from_utf8(text)
+        .ok()
+        .and_then(|text| text.parse::<IpAddr>().ok())
+        .map(OwnedValue::Ip)
+        .ok_or_else(|| MapEventError::BadValue {
+            name: name.to_string(),
+            message: format!(
+                "`{}` is not an IP address, and the field is {field_type}",
+                String::from_utf8_lossy(text)
+            ),
+        })
 }
 
 impl Event for MapEvent {
@@ -232,6 +288,37 @@ mod tests {
             Some(FieldValue::Str(b"S_ISUID"))
         ));
         assert_eq!(event.event_type_id().map(|id| id.name()), Some("execve"));
+    }
+
+    #[test]
+    fn stores_addresses_and_parses_text_for_address_fields() {
+        let mut registry = FieldRegistry::sensor_default();
+        let sip = registry.add_field(
+            "fd.sip",
+            FieldType::Ip,
+            crate::fields::ArgSpec::NoArg,
+            crate::fields::Shape::Scalar,
+            "server address",
+        );
+        let registry = Arc::new(registry);
+        let sip = FieldRef::new(sip, FieldArg::None, "fd.sip");
+        let event = MapEvent::with_registry("connect", registry.clone()).with("fd.sip", "::1");
+        assert!(matches!(
+            event.field(&sip),
+            Some(FieldValue::Ip(address)) if address == IpAddr::V6(Ipv6Addr::LOCALHOST)
+        ));
+        let event = MapEvent::with_registry("connect", registry.clone())
+            .with("fd.sip", Ipv4Addr::new(10, 0, 0, 1));
+        assert!(matches!(
+            event.field(&sip),
+            Some(FieldValue::Ip(address)) if address == IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1))
+        ));
+        let mut event = MapEvent::with_registry("connect", registry);
+        assert!(matches!(
+            event.set("fd.sip", "10.0.0.0/8"),
+            Err(MapEventError::BadValue { .. })
+        ));
+        assert!(event.field(&sip).is_none());
     }
 
     #[test]

@@ -20,6 +20,15 @@ pub enum FieldType {
     Bool,
     /// Nanoseconds since the epoch.
     AbsTime,
+    /// An IPv4 or IPv6 address (Falco `ipaddr`: `fd.ip`, `fd.sip`, `fd.cip`, `fd.lip`,
+    /// `fd.rip`). The event supplies [`crate::FieldValue::Ip`]; constants are addresses
+    /// (`fd.sip = 10.0.0.1`, `fd.rip in (::1, 127.0.0.1)`), compared for equality.
+    Ip,
+    /// An address tested for membership in networks (Falco `ipnet`: `fd.net`, `fd.snet`,
+    /// `fd.cnet`, `fd.lnet`, `fd.rnet`). The event supplies the address as
+    /// [`crate::FieldValue::Ip`]; constants are networks (`10.0.0.0/8`, `fd00::/8`) or single
+    /// addresses, and `=` means "lies in".
+    IpNet,
 }
 
 impl FieldType {
@@ -31,7 +40,14 @@ impl FieldType {
             FieldType::Uint64 => "uint64",
             FieldType::Bool => "bool",
             FieldType::AbsTime => "abstime",
+            FieldType::Ip => "ipaddr",
+            FieldType::IpNet => "ipnet",
         }
+    }
+
+    /// True for `ipaddr` and `ipnet`, whose values are [`crate::FieldValue::Ip`].
+    pub fn is_ip(self) -> bool {
+        matches!(self, FieldType::Ip | FieldType::IpNet)
     }
 
     pub fn is_numeric(self) -> bool {

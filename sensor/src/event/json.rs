@@ -109,6 +109,7 @@ impl Object<'_> {
             FieldValue::I64(v) => self.num(&[name], v),
             FieldValue::U64(v) => self.num(&[name], v),
             FieldValue::Bool(v) => self.num(&[name], v),
+            FieldValue::Ip(ip) => self.str(&[name], &ip.to_string()),
             // Lists have a shape of their own (`Json::Labels`).
             FieldValue::List(_) => {}
         }
@@ -206,6 +207,7 @@ fn arguments(w: &mut Object<'_>, event: &Event) {
                 w.str(&["evt.arg.", name], &text);
                 w.num(&["evt.rawarg.", name], raw);
             }
+            ArgValue::Text(text) => w.str(&["evt.arg.", name], &text),
         }
     }
 }

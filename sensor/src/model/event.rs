@@ -9,6 +9,7 @@ use super::container::Container;
 use super::flags;
 use super::pod::PodInfo;
 use super::process::Process;
+use super::socket::{self, Socket};
 use super::syscalls::{ArgType, CapSet, FlagSet, OpenedField, SyscallDef};
 
 /// A byte string from the kernel: paths and arguments need not be UTF-8.
@@ -84,6 +85,9 @@ pub struct Event {
     pub fd_path: Option<Bytes>,
     /// What the kernel side read about the file a successful open opened.
     pub opened: Option<OpenedFile>,
+    /// A socket call's socket: its ends as the kernel holds them, or as the caller named
+    /// them.
+    pub socket: Option<Socket>,
     /// The container the process runs in; `None` on the host.
     pub container: Option<Arc<Container>>,
     /// The Kubernetes pod and container, from the node's pod cache.
@@ -111,6 +115,8 @@ pub enum ArgValue<'a> {
     /// A number with a textual rendering (mode, flags): `evt.arg` shows the text and
     /// `evt.rawarg` the number.
     Named { text: String, raw: u64 },
+    /// Text the agent built (an address, a connection's tuple).
+    Text(String),
 }
 
 impl Event {
@@ -197,6 +203,15 @@ impl Event {
                 raw,
             },
             ArgType::Res => ArgValue::Int(self.res),
+            ArgType::SockAddr | ArgType::MsgAddr => {
+                ArgValue::Text(socket::sockaddr_text(&self.strings[1]))
+            }
+            ArgType::Tuple => ArgValue::Text(
+                self.socket
+                    .as_ref()
+                    .and_then(Socket::name)
+                    .unwrap_or_default(),
+            ),
             ArgType::Oct => ArgValue::Named {
                 text: flags::octal(raw & 0o7777),
                 raw: raw & 0o7777,

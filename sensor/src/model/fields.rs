@@ -8,6 +8,7 @@
 //! the rest of the event's life, so a rule that reads three fields pays for three.
 
 use std::cell::OnceCell;
+use std::net::IpAddr;
 
 use sensor_rules::fields::FieldType;
 use sensor_rules::{FieldArg, FieldValue, ValueList};
@@ -17,6 +18,7 @@ use sensor_common::syscall::SpecKind;
 
 use super::flags;
 use super::process::Process;
+use super::socket::{Role, Socket};
 use super::syscalls::ArgType;
 use super::{ArgValue, Bytes, Event, EventKind};
 
@@ -109,6 +111,19 @@ fn ancestor_value(p: &Process, what: Ancestry) -> Option<FieldValue<'_>> {
     })
 }
 
+/// Addresses as one list value (both ends of a connection).
+struct IpList(Vec<IpAddr>);
+
+impl ValueList for IpList {
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn get(&self, index: usize) -> Option<FieldValue<'_>> {
+        <[IpAddr]>::get(&self.0, index).map(|ip| FieldValue::Ip(*ip))
+    }
+}
+
 /// `key:value` pairs as Falco lists labels.
 struct Pairs(Vec<Vec<u8>>);
 
@@ -161,6 +176,8 @@ pub struct View<'e> {
     annotations: OnceCell<Pairs>,
     /// `thread.cap_*` as text: inheritable, permitted, effective.
     capabilities: [OnceCell<Vec<u8>>; 3],
+    /// A socket call's client and server addresses (`fd.ip`, `fd.net`).
+    socket_ends: OnceCell<IpList>,
 }
 
 impl<'e> View<'e> {
@@ -186,6 +203,7 @@ impl<'e> View<'e> {
             labels: OnceCell::new(),
             annotations: OnceCell::new(),
             capabilities: Default::default(),
+            socket_ends: OnceCell::new(),
         }
     }
 
@@ -222,6 +240,9 @@ impl<'e> View<'e> {
     /// when the kernel side read the file (an open's or a dup's), from `O_DIRECTORY` for an
     /// open that opened nothing.
     fn fd_kind(&self) -> Option<FdKind> {
+        if let Some(socket) = &self.event.socket {
+            return Some(FdKind::of(S_IFSOCK, socket.family));
+        }
         if let Some(file) = self.event.opened {
             return Some(FdKind::of(file.i_mode, file.sock_family));
         }
@@ -248,6 +269,29 @@ impl<'e> View<'e> {
         }
         let access = self.open_flags_and_mode()?.0 & 0o3;
         Some((access == 0 || access == 2, access == 1 || access == 2))
+    }
+
+    /// Both ends' addresses of a socket call, as one list value; none if neither is known.
+    fn socket_ends(&self) -> Option<FieldValue<'_>> {
+        let ends = self.socket_ends.get_or_init(|| {
+            IpList(
+                self.socket()
+                    .map(|s| {
+                        [s.client(), s.server()]
+                            .iter()
+                            .flatten()
+                            .map(|e| e.ip)
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            )
+        });
+        (!ends.0.is_empty()).then_some(FieldValue::List(ends))
+    }
+
+    /// A socket call's socket, if it was an IP one or the caller named an address.
+    fn socket(&self) -> Option<&'e Socket> {
+        self.event.socket.as_ref()
     }
 
     fn process(&self) -> Option<&'e Process> {
@@ -327,6 +371,7 @@ pub fn rendered_arg(value: ArgValue<'_>) -> Vec<u8> {
         ArgValue::Bytes(b) => b.to_vec(),
         ArgValue::Int(i) => i.to_string().into_bytes(),
         ArgValue::Named { text, .. } => text.into_bytes(),
+        ArgValue::Text(text) => text.into_bytes(),
     }
 }
 
@@ -337,6 +382,7 @@ pub fn value_text(value: &FieldValue<'_>) -> Option<String> {
         FieldValue::I64(v) => v.to_string(),
         FieldValue::U64(v) => v.to_string(),
         FieldValue::Bool(v) => v.to_string(),
+        FieldValue::Ip(ip) => ip.to_string(),
         FieldValue::List(_) => return None,
     })
 }
@@ -433,7 +479,7 @@ const S_IFDIR: u32 = 0o040000;
 const S_IFSOCK: u32 = 0o140000;
 const S_IFIFO: u32 = 0o010000;
 
-use FieldType::{Bool, Int64, String as Text, Uint64};
+use FieldType::{Bool, Int64, Ip, IpNet, String as Text, Uint64};
 use FieldValue as V;
 
 const fn field(name: &'static str, ty: FieldType, read: Read, json: Json, rules: Rules) -> Field {
@@ -624,8 +670,9 @@ pub static FD_NUM: Field = field(
     Int64,
     |v, _| {
         let def = v.event.syscall()?;
-        if def.kind == SpecKind::Open {
-            // A failed open's is -1, as in Falco (`open_file_failed`: `fd.num=-1`).
+        if def.args.iter().any(|a| a.ty == ArgType::Res) {
+            // An open's or accept's result; a failed one's is -1, as in Falco
+            // (`open_file_failed`: `fd.num=-1`).
             return Some(V::I64(v.event.res.max(-1)));
         }
         let arg = def.args.iter().find(|a| a.ty == ArgType::Fd)?;
@@ -637,6 +684,148 @@ pub static FD_NUM: Field = field(
     Rules::Added(
         "The call's file descriptor: an open's result (-1 if it failed), or the fd argument.",
     ),
+);
+pub static FD_L4PROTO: Field = field(
+    "fd.l4proto",
+    Text,
+    |v, _| Some(V::str(v.socket()?.l4proto())),
+    HIDDEN,
+    Rules::Added("For a socket call: `tcp`, `udp`, `icmp` or `raw`, from the kernel's socket."),
+);
+pub static FD_SOCKFAMILY: Field = field(
+    "fd.sockfamily",
+    Text,
+    |v, _| Some(V::str(v.socket()?.family_name()?)),
+    HIDDEN,
+    Rules::Added("For a socket call: `ip` or `unix`."),
+);
+pub static FD_CONNECTED: Field = field(
+    "fd.connected",
+    Bool,
+    |v, _| Some(V::Bool(v.socket()?.connected)),
+    HIDDEN,
+    Rules::Added("For a socket call: whether the kernel's socket has a peer after the call."),
+);
+pub static FD_NAME_CHANGED: Field = field(
+    "fd.name_changed",
+    Bool,
+    |v, _| Some(V::Bool(v.socket()?.per_call_remote)),
+    HIDDEN,
+    Rules::Added("For a socket call: whether the remote end is the address this call named (a send on an unconnected socket) rather than the socket's peer."),
+);
+pub static FD_IS_SERVER: Field = field(
+    "fd.is_server",
+    Bool,
+    |v, _| Some(V::Bool(v.socket()?.role == Role::Server)),
+    HIDDEN,
+    Rules::Added(
+        "For a socket call: whether the process is the server end (accept, bind, listen).",
+    ),
+);
+pub static FD_SPORT: Field = field(
+    "fd.sport",
+    Uint64,
+    |v, _| Some(V::U64(u64::from(v.socket()?.server()?.port))),
+    HIDDEN,
+    Rules::Added("For a socket call: the server end's port."),
+);
+pub static FD_CPORT: Field = field(
+    "fd.cport",
+    Uint64,
+    |v, _| Some(V::U64(u64::from(v.socket()?.client()?.port))),
+    HIDDEN,
+    Rules::Added("For a socket call: the client end's port."),
+);
+pub static FD_LPORT: Field = field(
+    "fd.lport",
+    Uint64,
+    |v, _| Some(V::U64(u64::from(v.socket()?.local?.port))),
+    HIDDEN,
+    Rules::Added("For a socket call: the local port."),
+);
+pub static FD_RPORT: Field = field(
+    "fd.rport",
+    Uint64,
+    |v, _| Some(V::U64(u64::from(v.socket()?.remote?.port))),
+    HIDDEN,
+    Rules::Added("For a socket call: the remote port."),
+);
+pub static FD_PORT: Field = field(
+    "fd.port",
+    Uint64,
+    |v, _| Some(V::U64(u64::from(v.socket()?.server()?.port))),
+    HIDDEN,
+    Rules::Added("For a socket call: the server end's port (Falco matches either end's; rules use it for the service port)."),
+);
+pub static FD_SIP: Field = field(
+    "fd.sip",
+    Ip,
+    |v, _| Some(V::Ip(v.socket()?.server()?.ip)),
+    HIDDEN,
+    Rules::Added("For a socket call: the server end's IP address."),
+);
+pub static FD_CIP: Field = field(
+    "fd.cip",
+    Ip,
+    |v, _| Some(V::Ip(v.socket()?.client()?.ip)),
+    HIDDEN,
+    Rules::Added("For a socket call: the client end's IP address."),
+);
+pub static FD_LIP: Field = field(
+    "fd.lip",
+    Ip,
+    |v, _| Some(V::Ip(v.socket()?.local?.ip)),
+    HIDDEN,
+    Rules::Added("For a socket call: the local IP address."),
+);
+pub static FD_RIP: Field = field(
+    "fd.rip",
+    Ip,
+    |v, _| Some(V::Ip(v.socket()?.remote?.ip)),
+    HIDDEN,
+    Rules::Added("For a socket call: the remote IP address."),
+);
+pub static FD_IP: Field = field(
+    "fd.ip",
+    Ip,
+    |v, _| v.socket_ends(),
+    HIDDEN,
+    Rules::Added("For a socket call: both ends' IP addresses, as Falco matches them (`fd.ip = X` if either end is X, `fd.ip != X` if neither is)."),
+);
+pub static FD_NET: Field = field(
+    "fd.net",
+    IpNet,
+    |v, _| v.socket_ends(),
+    HIDDEN,
+    Rules::Added("For a socket call: both ends' addresses, compared with networks (`fd.net != 127.0.0.0/8` if neither end is in it)."),
+);
+pub static FD_SNET: Field = field(
+    "fd.snet",
+    IpNet,
+    |v, _| Some(V::Ip(v.socket()?.server()?.ip)),
+    HIDDEN,
+    Rules::Added("For a socket call: the server end's address, compared with networks."),
+);
+pub static FD_CNET: Field = field(
+    "fd.cnet",
+    IpNet,
+    |v, _| Some(V::Ip(v.socket()?.client()?.ip)),
+    HIDDEN,
+    Rules::Added("For a socket call: the client end's address, compared with networks."),
+);
+pub static FD_LNET: Field = field(
+    "fd.lnet",
+    IpNet,
+    |v, _| Some(V::Ip(v.socket()?.local?.ip)),
+    HIDDEN,
+    Rules::Added("For a socket call: the local address, compared with networks."),
+);
+pub static FD_RNET: Field = field(
+    "fd.rnet",
+    IpNet,
+    |v, _| Some(V::Ip(v.socket()?.remote?.ip)),
+    HIDDEN,
+    Rules::Added("For a socket call: the remote address, compared with networks."),
 );
 pub static FD_DEV: Field = field(
     "fd.dev",
@@ -1264,6 +1453,26 @@ pub static FIELDS: &[&Field] = &[
     &EVT_IS_OPEN_WRITE,
     &EVT_IS_OPEN_EXEC,
     &PROC_DURATION,
+    &FD_L4PROTO,
+    &FD_SOCKFAMILY,
+    &FD_CONNECTED,
+    &FD_NAME_CHANGED,
+    &FD_IS_SERVER,
+    &FD_SPORT,
+    &FD_CPORT,
+    &FD_LPORT,
+    &FD_RPORT,
+    &FD_PORT,
+    &FD_SIP,
+    &FD_CIP,
+    &FD_LIP,
+    &FD_RIP,
+    &FD_IP,
+    &FD_NET,
+    &FD_SNET,
+    &FD_CNET,
+    &FD_LNET,
+    &FD_RNET,
 ];
 
 /// The field named `name`.

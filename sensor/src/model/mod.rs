@@ -9,6 +9,7 @@ pub mod fields;
 pub mod flags;
 pub mod pod;
 pub mod process;
+pub mod socket;
 pub mod syscall_set;
 pub mod syscalls;
 

@@ -2,7 +2,7 @@
 //! arguments with Falco's names. The kernel side learns from this table (through the `SYSCALLS`
 //! map) which arguments to read as strings; the agent uses it to decode and name them.
 
-use sensor_common::syscall::{SpecKind, NO_ARG};
+use sensor_common::syscall::{SpecKind, ADDR_IN_MSGHDR, NO_ARG};
 use sensor_common::SyscallSpec;
 
 /// How an argument's raw value is shown.
@@ -38,6 +38,14 @@ pub enum ArgType {
     Oct,
     /// What the kernel side read about an opened file (the index is unused).
     Opened(OpenedField),
+    /// A `struct sockaddr *` (its length the next argument), copied from the caller's
+    /// memory at the exit into string slot 1 and shown as Falco shows an address.
+    SockAddr,
+    /// A `struct msghdr *` whose `msg_name` is copied likewise (sendmsg).
+    MsgAddr,
+    /// The connection as the kernel's socket holds it, `client:port->server:port` (Falco's
+    /// `tuple`; the index is unused).
+    Tuple,
 }
 
 /// A property of the file an open opened (`sensor_common::record::open::OpenedFile`).
@@ -134,7 +142,8 @@ pub struct SyscallDef {
     pub nr_aarch64: Option<u32>,
     pub family: Family,
     pub kind: SpecKind,
-    /// For the exec family: which argument is argv; for openat2, its `open_how` pointer.
+    /// For the exec family: which argument is argv; for openat2, its `open_how` pointer; for
+    /// a socket call, its fd (`None`: the result is the socket, as for accept).
     pub argv_arg: Option<u8>,
     pub args: &'static [ArgDef],
 }
@@ -157,8 +166,11 @@ impl SyscallDef {
         spec.kind = self.kind as u8;
         spec.argv_arg = self.argv_arg.unwrap_or(NO_ARG);
         for arg in self.args {
-            if let ArgType::Str(slot) = arg.ty {
-                spec.str_args[slot as usize] = arg.index;
+            match arg.ty {
+                ArgType::Str(slot) => spec.str_args[slot as usize] = arg.index,
+                ArgType::SockAddr => spec.addr_arg = arg.index,
+                ArgType::MsgAddr => spec.addr_arg = arg.index | ADDR_IN_MSGHDR,
+                _ => {}
             }
         }
         spec
@@ -837,6 +849,94 @@ pub static SYSCALLS: &[SyscallDef] = &[
             arg("domain", 0, Enum(EnumSet::SocketFamily)),
             arg("type", 1, Num),
             arg("proto", 2, Num),
+        ]
+    ),
+    // Socket calls (`SpecKind::Socket`): the socket behind the fd is read from the kernel.
+    def!(
+        "connect",
+        "connect",
+        Some(42),
+        Some(203),
+        Net,
+        Socket,
+        Some(0),
+        [
+            arg("fd", 0, Fd),
+            arg("addr", 1, SockAddr),
+            arg("tuple", 0, Tuple),
+        ]
+    ),
+    def!(
+        "accept",
+        "accept",
+        Some(43),
+        Some(202),
+        Net,
+        Socket,
+        None,
+        [arg("fd", 0, Res), arg("tuple", 0, Tuple)]
+    ),
+    def!(
+        "accept4",
+        "accept4",
+        Some(288),
+        Some(242),
+        Net,
+        Socket,
+        None,
+        [
+            arg("fd", 0, Res),
+            arg("tuple", 0, Tuple),
+            arg("flags", 3, Flags(FlagSet::File)),
+        ]
+    ),
+    def!(
+        "bind",
+        "bind",
+        Some(49),
+        Some(200),
+        Net,
+        Socket,
+        Some(0),
+        [arg("fd", 0, Fd), arg("addr", 1, SockAddr)]
+    ),
+    def!(
+        "listen",
+        "listen",
+        Some(50),
+        Some(201),
+        Net,
+        Socket,
+        Some(0),
+        [arg("fd", 0, Fd), arg("backlog", 1, Int)]
+    ),
+    def!(
+        "sendto",
+        "sendto",
+        Some(44),
+        Some(206),
+        Net,
+        Socket,
+        Some(0),
+        [
+            arg("fd", 0, Fd),
+            arg("size", 2, Num),
+            arg("tuple", 0, Tuple),
+            arg("addr", 4, SockAddr),
+        ]
+    ),
+    def!(
+        "sendmsg",
+        "sendmsg",
+        Some(46),
+        Some(211),
+        Net,
+        Socket,
+        Some(0),
+        [
+            arg("fd", 0, Fd),
+            arg("tuple", 0, Tuple),
+            arg("addr", 1, MsgAddr),
         ]
     ),
     // Descriptors duplicated: the result is the new fd (`evt.rawres`), whose file the kernel

@@ -1,7 +1,7 @@
 //! Turning ring buffer records into [`Event`]s, joining the exec family's records.
 
 use sensor_common::arg_hash;
-use sensor_common::record::{abi, exe_flags, open::OpenedFile, string_bit};
+use sensor_common::record::{abi, exe_flags, open::OpenedFile, socket::SocketInfo, string_bit};
 use sensor_common::syscall::SpecKind;
 use sensor_common::{RecordHeader, RecordKind};
 
@@ -9,6 +9,7 @@ use super::compat_syscalls;
 use super::exe_path;
 use super::syscalls::{self, Family, SyscallDef};
 use crate::enrich::lru::LruMap;
+use crate::model::socket::{Role, Socket};
 use crate::model::{Bytes, Event, EventKind, ExecDetails};
 
 /// Exec images waiting for their syscall's exit. The exit record follows its image within
@@ -186,6 +187,8 @@ impl Decoder {
                 }
                 if matches!(def.kind, SpecKind::Open | SpecKind::Dup) {
                     opened(def, &mut event, &record);
+                } else if def.kind == SpecKind::Socket {
+                    socket(def, &mut event, &record);
                 }
                 Some(event)
             }
@@ -272,6 +275,7 @@ impl Decoder {
             process: None,
             fd_path: None,
             opened: None,
+            socket: None,
             container: None,
             pod: None,
             user_name: None,
@@ -303,6 +307,29 @@ fn opened(def: &SyscallDef, event: &mut Event, record: &Record<'_>) {
         event.opened = Some(file);
     }
     event.strings[1] = Bytes::default();
+    event.strings[2] = Bytes::default();
+}
+
+/// A socket call's socket (`sensor_common::record::socket`): string 1 stays, the caller's
+/// address, for its argument; the kernel's socket (string 2) goes into `socket`, and an IP
+/// socket's `client->server` into `fd_path` (Falco's `fd.name`).
+fn socket(def: &SyscallDef, event: &mut Event, record: &Record<'_>) {
+    let blob = record.strings[2];
+    let kernel = (blob.len() == SocketInfo::SIZE).then(|| {
+        // SAFETY: length checked; plain data, read unaligned.
+        unsafe { std::ptr::read_unaligned(blob.as_ptr() as *const SocketInfo) }
+    });
+    let role = if matches!(def.name, "accept" | "accept4" | "bind" | "listen") {
+        Role::Server
+    } else {
+        Role::Client
+    };
+    event.socket = Socket::new(kernel, record.strings[1], role);
+    event.fd_path = event
+        .socket
+        .as_ref()
+        .and_then(Socket::name)
+        .map(|n| n.into_bytes().into());
     event.strings[2] = Bytes::default();
 }
 

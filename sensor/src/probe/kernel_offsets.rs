@@ -174,6 +174,40 @@ fn opened_file(s: &Structs, task: u32, mut o: KernelOffsets) -> KernelOffsets {
         o.socket_sk = sk;
         o.sock_family = family;
     }
+    socket_ends(s, o)
+}
+
+/// Where a `struct sock` keeps its protocol and both ends (`sensor-ebpf/src/socket.rs`).
+/// All but the IPv6 pair and the protocol MISSING if any is: socket calls then carry the
+/// family and type only, and the address the caller passed.
+fn socket_ends(s: &Structs, mut o: KernelOffsets) -> KernelOffsets {
+    let found = (|| {
+        let sock = s.find("sock").ok()?;
+        let common = s.find("sock_common").ok()?;
+        let base = s.btf.member_offset(sock, "__sk_common")?;
+        let at = |field| s.btf.member_offset(common, field).map(|o| base + o);
+        Some((
+            [
+                at("skc_daddr")?,
+                at("skc_rcv_saddr")?,
+                at("skc_dport")?,
+                at("skc_num")?,
+            ],
+            [at("skc_v6_daddr"), at("skc_v6_rcv_saddr")],
+            // A u16 since Linux 5.6, an 8-bit bitfield starting on a byte before: the kernel
+            // side reads its first byte, right in both (IPPROTO_* values fit).
+            s.btf.member_offset(sock, "sk_protocol"),
+        ))
+    })();
+    if let Some(([daddr, saddr, dport, num], [v6_daddr, v6_saddr], protocol)) = found {
+        o.sock_daddr = daddr;
+        o.sock_rcv_saddr = saddr;
+        o.sock_dport = dport;
+        o.sock_num = num;
+        o.sock_v6_daddr = v6_daddr.unwrap_or(KernelOffsets::MISSING);
+        o.sock_v6_rcv_saddr = v6_saddr.unwrap_or(KernelOffsets::MISSING);
+        o.sock_protocol = protocol.unwrap_or(KernelOffsets::MISSING);
+    }
     o
 }
 
