@@ -125,6 +125,13 @@ pub struct KernelOffsets {
     pub sock_num: u32,
     pub sock_v6_daddr: u32,
     pub sock_v6_rcv_saddr: u32,
+    /// An executable on overlayfs: `super_block.s_magic`, and in `struct ovl_inode` (which
+    /// embeds the file's inode at `ovl_inode_vfs_inode`) the upper layer's dentry
+    /// `__upperdentry`, set once the file exists in the upper layer. MISSING without
+    /// overlayfs in the kernel's BTF.
+    pub sb_magic: u32,
+    pub ovl_inode_vfs_inode: u32,
+    pub ovl_inode_upperdentry: u32,
 }
 
 /// How a kernel keeps a namespace's mounts, in [`KernelOffsets::mnt_ns_order`].
@@ -227,6 +234,9 @@ impl KernelOffsets {
         sock_num: Self::MISSING,
         sock_v6_daddr: Self::MISSING,
         sock_v6_rcv_saddr: Self::MISSING,
+        sb_magic: Self::MISSING,
+        ovl_inode_vfs_inode: Self::MISSING,
+        ovl_inode_upperdentry: Self::MISSING,
     };
 }
 

@@ -51,6 +51,9 @@ pub mod exe_flags {
     /// The kernel has no offsets for the image (an unsupported layout): strings 1 and 2 are
     /// empty and the agent falls back to what the caller passed.
     pub const NO_IMAGE: u64 = 2;
+    /// The executable is a file of an overlayfs's upper layer (written or copied up since
+    /// the container started), not of an image layer: Falco's `proc.is_exe_upper_layer`.
+    pub const UPPER_LAYER: u64 = 4;
 }
 
 /// What a successful open or dup adds to its `Syscall` record (`SpecKind::Open`, `Dup`):

@@ -211,7 +211,30 @@ fn push_image(record: &mut Builder, o: &KernelOffsets) -> u64 {
     let vfsmount = read(exe_file, o.file_path_mnt);
     let nsproxy = read(task, o.task_nsproxy);
     let mnt_ns = read(nsproxy, o.nsproxy_mnt_ns);
-    exe_path::push_path(record, 2, dentry, vfsmount, mnt_ns, o)
+    exe_path::push_path(record, 2, dentry, vfsmount, mnt_ns, o) | upper_layer(exe_file, o)
+}
+
+/// [`exe_flags::UPPER_LAYER`] if `file` is an overlayfs file present in the upper layer.
+#[inline(always)]
+fn upper_layer(file: u64, o: &KernelOffsets) -> u64 {
+    /// `OVERLAYFS_SUPER_MAGIC`.
+    const OVERLAYFS_MAGIC: u64 = 0x794c_7630;
+    if o.ovl_inode_upperdentry == KernelOffsets::MISSING || o.file_f_inode == KernelOffsets::MISSING
+    {
+        return 0;
+    }
+    let inode = exe_path::read_ptr(file, o.file_f_inode);
+    let sb = exe_path::read_ptr(inode, o.inode_i_sb);
+    if inode == 0 || exe_path::read_ptr(sb, o.sb_magic) & 0xffff_ffff != OVERLAYFS_MAGIC {
+        return 0;
+    }
+    // The inode is the `vfs_inode` inside its `struct ovl_inode`.
+    let ovl = inode.wrapping_sub(o.ovl_inode_vfs_inode as u64);
+    if exe_path::read_ptr(ovl, o.ovl_inode_upperdentry) != 0 {
+        exe_flags::UPPER_LAYER
+    } else {
+        0
+    }
 }
 
 /// An exec whose new image runs in the other ABI than the call was made in (a 64-bit shell

@@ -30,6 +30,7 @@ const CLEAR_LOG: &str = "Clear Log Activities";
 const RELEASE_AGENT: &str = "Detect release_agent File Container Escapes";
 const REDIRECT: &str = "Redirect STDOUT/STDIN to Network Connection in Container";
 const SSH_NON_STANDARD: &str = "Disallowed SSH Connection Non Standard Port";
+const DROP_AND_EXECUTE: &str = "Drop and execute new binary in container";
 
 /// The test binary's `sensor run --rules falco-stable`, left running until it exits.
 fn sensor() -> &'static Sensor {
@@ -573,4 +574,68 @@ os.execve(sys.executable, ['ssh', '-c', inner], dict(os.environ, PYTHONHOME=sys.
     assert_not_raised(SSH_NON_STANDARD, &marker);
     let marker = connect("127.0.0.1", 4444, "ssh-loopback");
     assert_not_raised(SSH_NON_STANDARD, &marker);
+}
+
+/// An overlayfs like a container's root: a binary written into it lands in the upper layer,
+/// and running it in a container raises the rule; the image's own binary (the lower layer)
+/// does not.
+#[test]
+fn drop_and_execute_new_binary_in_container() {
+    if !privileged() {
+        return;
+    }
+    sensor();
+    let dir = TempDir::new("falco-overlay");
+    for d in ["lower", "upper", "work", "merged"] {
+        std::fs::create_dir(dir.path(d)).unwrap();
+    }
+    std::fs::copy("/bin/true", dir.path("lower/imagetool")).unwrap();
+    let options = format!(
+        "lowerdir={},upperdir={},workdir={}",
+        dir.path("lower").display(),
+        dir.path("upper").display(),
+        dir.path("work").display()
+    );
+    let merged = dir.path("merged");
+    let status = Command::new("mount")
+        .args(["-t", "overlay", "overlay", "-o", &options])
+        .arg(&merged)
+        .status()
+        .unwrap();
+    assert!(status.success(), "mount overlay");
+    /// Unmounts the overlay however the test ends.
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _mounted = Unmount(merged.clone());
+    std::fs::copy("/bin/true", merged.join("dropped")).unwrap();
+    assert!(
+        dir.path("upper/dropped").exists(),
+        "the copy is in the upper layer"
+    );
+
+    let cgroup = containerd_cgroup("0a05");
+    let run_in = |binary: &str, tag: &str| {
+        let marker = format!("{tag}-{}", std::process::id());
+        let script = format!(
+            "{} && exec {} {marker}",
+            cgroup.enter_command(),
+            merged.join(binary).display()
+        );
+        let status = Command::new("sh").args(["-c", &script]).status().unwrap();
+        assert!(status.success());
+        marker
+    };
+    let marker = run_in("dropped", "drop-and-execute");
+    let alert = assert_raised(DROP_AND_EXECUTE, &marker);
+    assert_eq!(
+        alert["output_fields"]["proc.exepath"],
+        merged.join("dropped").to_str().unwrap(),
+        "{alert:#}"
+    );
+    let marker = run_in("imagetool", "image-binary");
+    assert_not_raised(DROP_AND_EXECUTE, &marker);
 }

@@ -30,7 +30,7 @@ fn check_accepts_falcos_rule_files_and_reports_skips() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}");
     assert!(
-        text.contains("3 file(s), 93 rule(s): 84 compiled, 9 skipped"),
+        text.contains("3 file(s), 93 rule(s): 85 compiled, 8 skipped"),
         "{text}"
     );
     assert!(text.contains("0 error(s)"), "{text}");

@@ -203,6 +203,7 @@ impl ProcessTable {
                             resolve_fd_image(pid, image)
                         }
                     };
+                    let exe_upper_layer = exec.exe.as_ref().is_some_and(|e| e.upper_layer);
                     let cwd = read_cwd(pid).or_else(|| previous.and_then(|p| p.cwd.clone()));
                     let process = Arc::new(Process {
                         pid,
@@ -212,6 +213,7 @@ impl ProcessTable {
                         exepath,
                         args,
                         exe_from_memfd,
+                        exe_upper_layer,
                         cwd,
                         parent,
                     });
@@ -296,6 +298,7 @@ pub fn read_proc(pid: u32) -> Option<Process> {
         exepath,
         args,
         exe_from_memfd,
+        exe_upper_layer: false,
         cwd,
         parent: None,
     })

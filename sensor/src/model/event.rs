@@ -45,6 +45,8 @@ pub struct ExecDetails {
 pub struct ExePath {
     pub path: Bytes,
     pub memfd: bool,
+    /// The file is in an overlayfs's upper layer (`exe_flags::UPPER_LAYER`).
+    pub upper_layer: bool,
 }
 
 #[derive(Clone, Debug)]

@@ -1016,6 +1016,13 @@ pub static PROC_IS_EXE_FROM_MEMFD: Field = field(
     Json::IfTrue,
     Rules::Added("True if the process's executable is an anonymous memory file (memfd)."),
 );
+pub static PROC_IS_EXE_UPPER_LAYER: Field = field(
+    "proc.is_exe_upper_layer",
+    Bool,
+    |v, _| Some(V::Bool(v.process()?.exe_upper_layer)),
+    Json::IfTrue,
+    Rules::Added("True if the process's executable is a file of an overlayfs's upper layer (written into the container, not from its image), as the kernel saw it at the exec."),
+);
 pub static PROC_CMDLINE: Field = field(
     "proc.cmdline",
     Text,
@@ -1399,6 +1406,7 @@ pub static FIELDS: &[&Field] = &[
     &PROC_EXEPATH,
     &PROC_CWD,
     &PROC_IS_EXE_FROM_MEMFD,
+    &PROC_IS_EXE_UPPER_LAYER,
     &PROC_CMDLINE,
     &PROC_ARGS,
     &PROC_PNAME,

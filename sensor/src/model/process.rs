@@ -28,6 +28,9 @@ pub struct Process {
     pub args: Vec<Bytes>,
     /// The image was an anonymous memory file (Falco's `proc.is_exe_from_memfd`).
     pub exe_from_memfd: bool,
+    /// The image was a file of an overlayfs's upper layer, as the kernel side saw it at the
+    /// exec (Falco's `proc.is_exe_upper_layer`); false for processes read from /proc.
+    pub exe_upper_layer: bool,
     /// Working directory when the process was seen starting or exec'ing (chdir is not
     /// traced, so this is where it began, as far as known).
     pub cwd: Option<Bytes>,

@@ -30,6 +30,7 @@ pub fn assemble(names: &[u8], flags: u64) -> ExePath {
     ExePath {
         path: path.into(),
         memfd,
+        upper_layer: flags & exe_flags::UPPER_LAYER != 0,
     }
 }
 

@@ -111,10 +111,13 @@ pub fn read() -> Result<KernelOffsets, OffsetsError> {
             .btf
             .member_offset(task, "start_time")
             .unwrap_or(KernelOffsets::MISSING),
-        ..opened_file(
+        ..overlay_upper(
             &s,
-            task,
-            new_mount(&s, exec_image_path(&s, task, cgroup_id_path(&s, task))),
+            opened_file(
+                &s,
+                task,
+                new_mount(&s, exec_image_path(&s, task, cgroup_id_path(&s, task))),
+            ),
         )
     })
 }
@@ -175,6 +178,27 @@ fn opened_file(s: &Structs, task: u32, mut o: KernelOffsets) -> KernelOffsets {
         o.sock_family = family;
     }
     socket_ends(s, o)
+}
+
+/// Where an overlayfs inode keeps its upper layer's dentry (`struct ovl_inode`, built into
+/// the kernel here, so in vmlinux's BTF). MISSING otherwise: `proc.is_exe_upper_layer` is
+/// then false.
+fn overlay_upper(s: &Structs, mut o: KernelOffsets) -> KernelOffsets {
+    let found = (|| {
+        let sb = s.find("super_block").ok()?;
+        let ovl = s.find("ovl_inode").ok()?;
+        Some([
+            s.btf.member_offset(sb, "s_magic")?,
+            s.btf.member_offset(ovl, "vfs_inode")?,
+            s.btf.member_offset(ovl, "__upperdentry")?,
+        ])
+    })();
+    if let Some([magic, vfs_inode, upper]) = found {
+        o.sb_magic = magic;
+        o.ovl_inode_vfs_inode = vfs_inode;
+        o.ovl_inode_upperdentry = upper;
+    }
+    o
 }
 
 /// Where a `struct sock` keeps its protocol and both ends (`sensor-ebpf/src/socket.rs`).
