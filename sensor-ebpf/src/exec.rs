@@ -211,7 +211,7 @@ fn push_image(record: &mut Builder, o: &KernelOffsets) -> u64 {
     let vfsmount = read(exe_file, o.file_path_mnt);
     let nsproxy = read(task, o.task_nsproxy);
     let mnt_ns = read(nsproxy, o.nsproxy_mnt_ns);
-    exe_path::push_path(record, 2, dentry, vfsmount, mnt_ns, o) | upper_layer(exe_file, o)
+    exe_path::push_path(record, 2, dentry, vfsmount, mnt_ns, o, true) | upper_layer(exe_file, o)
 }
 
 /// [`exe_flags::UPPER_LAYER`] if `file` is an overlayfs file present in the upper layer.

@@ -164,13 +164,14 @@ fn run_storm(kind: &str, evt_type: &'static str, count: u64, rounds: usize) {
     }
     let rate = |runs: &[Run]| median(runs.iter().map(|r| count as f64 / r.secs).collect());
     let untraced = rate(&runs[0]);
-    for (way, runs) in [
-        "untraced",
-        "traced, pipeline consumer",
-        "traced, `sensor events --json` consumer",
-    ]
-    .iter()
-    .zip(&runs)
+    let cli = if kind == "open" {
+        "traced, `sensor run --rules falco-stable`"
+    } else {
+        "traced, `sensor events --json` consumer"
+    };
+    for (way, runs) in ["untraced", "traced, pipeline consumer", cli]
+        .iter()
+        .zip(&runs)
     {
         let r = rate(runs);
         let seen = runs.iter().map(|r| r.seen).min().unwrap_or(0);

@@ -136,6 +136,13 @@ impl Pipeline {
         self
     }
 
+    /// Names the ends of socket events with the host names `names` resolved (Falco's
+    /// `fd.sip.name` and its siblings).
+    pub fn with_host_names(mut self, names: Arc<crate::enrich::host_names::HostNames>) -> Self {
+        self.enricher.set_host_names(names);
+        self
+    }
+
     /// Traces the syscalls `wanted` names, now and whenever it changes (looked at once per
     /// round of the loop, one atomic load). A change that cannot be attached is logged and the
     /// syscalls traced before stay traced.

@@ -2,9 +2,9 @@
 //! keeps rewriting them while the call runs (`data/arg_race.c`, which prints after each call
 //! what the kernel really did):
 //!
-//! - an exec's filename and image are read from the kernel (`bprm`, `mm->exe_file`), and a new
-//!   mount's source and type from the kernel's `struct mount`: the event shows what ran and
-//!   what was mounted, every time;
+//! - an exec's filename and image are read from the kernel (`bprm`, `mm->exe_file`), a new
+//!   mount's source and type from the kernel's `struct mount`, and an open's file from the fd
+//!   table: the event shows what ran, what was mounted and what was opened, every time;
 //! - a chmod path and a mount target can only be read from the caller's memory, at enter and
 //!   at exit: when the two reads differ the event is marked `evt.tampered` and the default rule
 //!   "Syscall Argument Changed During the Call" fires. A rewrite undone again before the exit
@@ -261,4 +261,41 @@ fn the_default_rule_alerts_on_an_argument_changed_during_the_call() {
         eprintln!("attempt {attempt}: no call caught mid-rewrite");
     }
     panic!("20 racing runs, no `{TAMPERED}` alert");
+}
+
+/// An open whose path a second thread flips between two files: `fd.name` is the file the
+/// kernel opened every time (read from the fd table), whatever the caller's buffer said.
+#[test]
+fn an_open_path_rewritten_during_the_call_is_reported_as_the_kernel_opened_it() {
+    if !privileged() {
+        return;
+    }
+    let sensor = Sensor::events_with(&["--families", "exec,open"]);
+    let dir = TempDir::new("open-race");
+    let binary = build_racer(&dir);
+    let files = dir.path("files");
+    std::fs::create_dir_all(&files).unwrap();
+    let (pid, truth) = race(&binary, "open", &files, 2_000);
+    let path = |name: &str| files.join(name).to_str().unwrap().to_string();
+    let (a, b) = (path("a"), path("b"));
+    // The racing opens: O_RDONLY of a or b (the two that created them came first, with
+    // O_CREAT).
+    let opens: Vec<Value> = events_after_exit(&sensor, pid, "openat")
+        .into_iter()
+        .filter(|e| e["evt.arg.flags"] == "O_RDONLY")
+        .filter(|e| e["evt.arg.name"] == a.as_str() || e["evt.arg.name"] == b.as_str())
+        .collect();
+    assert_eq!(opens.len(), truth.len(), "one event per racing open");
+    let mut lies_in_the_argument = 0;
+    for (e, opened) in opens.iter().zip(&truth) {
+        let expected = path(opened);
+        assert_eq!(e["fd.name"], expected.as_str(), "{e}");
+        if e["evt.arg.name"] != expected.as_str() {
+            lies_in_the_argument += 1;
+        }
+    }
+    eprintln!(
+        "open race: {} opens, the caller's path named the other file in {lies_in_the_argument}, fd.name right in all",
+        truth.len()
+    );
 }

@@ -31,6 +31,7 @@ const RELEASE_AGENT: &str = "Detect release_agent File Container Escapes";
 const REDIRECT: &str = "Redirect STDOUT/STDIN to Network Connection in Container";
 const SSH_NON_STANDARD: &str = "Disallowed SSH Connection Non Standard Port";
 const DROP_AND_EXECUTE: &str = "Drop and execute new binary in container";
+const K8S_API: &str = "Contact K8S API Server From Container";
 
 /// The test binary's `sensor run --rules falco-stable`, left running until it exits.
 fn sensor() -> &'static Sensor {
@@ -638,4 +639,64 @@ fn drop_and_execute_new_binary_in_container() {
     );
     let marker = run_in("imagetool", "image-binary");
     assert_not_raised(DROP_AND_EXECUTE, &marker);
+}
+
+/// A connection from a container to the address `kubernetes.default.svc.cluster.local`
+/// resolves to. The sensor resolves the names the rules mention ahead of time, as Falco does;
+/// here it runs in a mount namespace of its own whose /etc/hosts maps the name to
+/// 198.51.100.10, which the action assigns to the loopback of its own network namespace and
+/// listens on. Another address, or the host, is no such contact.
+#[test]
+fn contact_k8s_api_server_from_container() {
+    if !privileged() {
+        return;
+    }
+    let dir = TempDir::new("falco-k8s-api");
+    let hosts = dir.path("hosts");
+    std::fs::write(
+        &hosts,
+        "127.0.0.1 localhost\n198.51.100.10 kubernetes.default.svc.cluster.local kubernetes.default\n",
+    )
+    .unwrap();
+    let bind = format!(
+        "mount --bind {} /etc/hosts && exec \"$0\" \"$@\"",
+        hosts.display()
+    );
+    let wrapper = [
+        "unshare",
+        "--mount",
+        "--propagation",
+        "private",
+        "--fork",
+        "--kill-child=SIGTERM",
+        "--",
+        "sh",
+        "-c",
+        &bind,
+    ];
+    let sensor = Sensor::alerts_under(&wrapper, &["--rules", "falco-stable"]);
+    let connect = |ip: &str, tag: &str, cgroup: Option<&Cgroup>| {
+        let code = format!(
+            "assert libc.unshare(0x40000000) == 0, ctypes.get_errno()
+assert os.system('ip link set lo up && ip addr add {ip}/32 dev lo') == 0
+srv = socket.socket()
+srv.bind(('{ip}', 443))
+srv.listen()
+socket.create_connection(('{ip}', 443)).close()"
+        );
+        act(tag, cgroup, &code)
+    };
+    let cgroup = containerd_cgroup("0a06");
+    let marker = connect("198.51.100.10", "k8s-api", Some(&cgroup));
+    let alert = raised_on(&sensor, K8S_API, &marker);
+    assert!(
+        alert["output_fields"]["fd.name"]
+            .as_str()
+            .is_some_and(|n| n.ends_with("->198.51.100.10:443")),
+        "{alert:#}"
+    );
+    let marker = connect("198.51.100.11", "not-k8s-api", Some(&cgroup));
+    quiet_on(&sensor, &marker);
+    let marker = connect("198.51.100.10", "k8s-api-host", None);
+    quiet_on(&sensor, &marker);
 }

@@ -54,7 +54,18 @@ fn order_key(node: &Node, conjunction: bool) -> u32 {
 }
 
 impl CheckBuilder<'_> {
+    /// The program node for `expr`. A subtree that folds to a constant is never
+    /// evaluated: the constants its checks recorded are taken back.
     pub fn build(&self, expr: &Expr, problems: &mut Problems) -> Node {
+        let mark = self.constants.mark();
+        let node = self.build_node(expr, problems);
+        if matches!(node, Node::Const(_)) {
+            self.constants.truncate(mark);
+        }
+        node
+    }
+
+    fn build_node(&self, expr: &Expr, problems: &mut Problems) -> Node {
         match expr {
             Expr::And(children, _) => self.build_group(children, true, problems),
             Expr::Or(children, _) => self.build_group(children, false, problems),

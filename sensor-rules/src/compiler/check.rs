@@ -2,6 +2,9 @@
 //! operator against the field type (as libsinsp's `flt_is_comparable`), parses constants
 //! into the field's type, and builds the matcher once.
 
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+
 use aho_corasick::AhoCorasick;
 use memchr::memmem::Finder;
 use regex::bytes::RegexBuilder;
@@ -94,11 +97,52 @@ fn text_of(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// The constants each field is compared with, by field registry name (`proc.aname` for
+/// `proc.aname[2]`), sorted and deduplicated.
+pub(crate) type ComparedConstants = BTreeMap<String, BTreeSet<String>>;
+
+/// The constants the checks built so far compare their fields with, in build order, so
+/// that a subtree folded away (to `true` or `false`) can take its constants back.
+#[derive(Debug, Default)]
+pub(crate) struct ConstantLog {
+    entries: RefCell<Vec<(String, String)>>,
+}
+
+impl ConstantLog {
+    fn record<'v>(&self, field: &str, values: impl IntoIterator<Item = &'v ListItem>) {
+        self.entries.borrow_mut().extend(
+            values
+                .into_iter()
+                .map(|item| (field.to_string(), text_of(&item.value))),
+        );
+    }
+
+    /// Where the log ends now, for [`Self::truncate`].
+    pub fn mark(&self) -> usize {
+        self.entries.borrow().len()
+    }
+
+    /// Forgets what was recorded after `mark`.
+    pub fn truncate(&self, mark: usize) {
+        self.entries.borrow_mut().truncate(mark);
+    }
+
+    pub fn into_constants(self) -> ComparedConstants {
+        let mut constants = ComparedConstants::new();
+        for (field, value) in self.entries.into_inner() {
+            constants.entry(field).or_default().insert(value);
+        }
+        constants
+    }
+}
+
 pub(crate) struct CheckBuilder<'a> {
     pub operands: OperandBuilder<'a>,
     pub registry: &'a FieldRegistry,
     /// Per-value patterns compiled so far in this load.
     pub budget: &'a PatternBudget,
+    /// The constants of the checks built for the rule.
+    pub constants: ConstantLog,
 }
 
 impl CheckBuilder<'_> {
@@ -192,6 +236,7 @@ impl CheckBuilder<'_> {
         }
         if built.is_event_type && modifier.is_none() {
             if let Some(node) = self.event_type_node(operator, &values, problems) {
+                self.record_constants(&built, &values);
                 return node;
             }
         }
@@ -224,6 +269,7 @@ impl CheckBuilder<'_> {
                 }
             }
         };
+        self.record_constants(&built, &values);
         let direct = matches!(built.extractor.source, Source::Event)
             && built.extractor.transformers.is_empty();
         match (test, direct) {
@@ -249,6 +295,21 @@ impl CheckBuilder<'_> {
                 list_mode,
             })),
         }
+    }
+
+    /// Records the constants a check compares its field with, as the check compares them
+    /// (unquoted, escapes resolved), under the field's registry name. A transformed
+    /// operand (`tolower(fd.name)`, `len(proc.args)`) is not the field: nothing is recorded.
+    fn record_constants(&self, built: &BuiltOperand, values: &[&ListItem]) {
+        if built.transformed {
+            return;
+        }
+        let field = &built.extractor.field;
+        let name = match self.registry.get(field.id) {
+            Some(def) => def.name.as_ref(),
+            None => field.name(),
+        };
+        self.constants.record(name, values.iter().copied());
     }
 
     /// Falco warns when a bare value is the name of a field: `val(...)` was probably meant.

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::check::CheckBuilder;
+use super::check::{CheckBuilder, ComparedConstants, ConstantLog};
 use super::event_types::event_types;
 use super::exceptions::exception_clause;
 use super::expand::{Dependency, ExpandError, Expander};
@@ -233,6 +233,14 @@ pub(crate) fn compile_rules(
     compiled
 }
 
+/// What a rule's condition (with its exceptions) compiled to.
+struct CompiledCondition {
+    types: EventTypeMask,
+    root: Node,
+    /// The constants its checks compare each field with.
+    constants: ComparedConstants,
+}
+
 struct RuleContext<'a, 'c> {
     options: &'a CompileOptions,
     patterns: &'a PatternBudget,
@@ -303,9 +311,12 @@ impl RuleContext<'_, '_> {
             operands,
             registry: &self.options.registry,
             budget: self.patterns,
+            constants: ConstantLog::default(),
         };
         let mut problems = Problems::default();
         let root = builder.build(&expanded, &mut problems);
+        // Kept in the rule only if it compiles: a failed or skipped rule takes them along.
+        let constants = builder.constants.into_constants();
         let output_source = self.register_output(definition, &label);
         let output = {
             let operands = OperandBuilder {
@@ -320,7 +331,17 @@ impl RuleContext<'_, '_> {
                 &mut problems,
             )
         };
-        self.finish(definition, label, problems, types, root, output)
+        self.finish(
+            definition,
+            label,
+            problems,
+            CompiledCondition {
+                types,
+                root,
+                constants,
+            },
+            output,
+        )
     }
 
     fn register_output(&mut self, definition: &RuleDef, label: &str) -> SourceId {
@@ -384,10 +405,14 @@ impl RuleContext<'_, '_> {
         definition: &RuleDef,
         label: String,
         problems: Problems,
-        types: EventTypeMask,
-        root: Node,
+        condition: CompiledCondition,
         output: OutputTemplate,
     ) -> (RuleStatus, Option<Rule>) {
+        let CompiledCondition {
+            types,
+            root,
+            constants,
+        } = condition;
         for warning in problems.warnings {
             self.diagnostics.push(warning.with_item(label.clone()));
         }
@@ -497,6 +522,7 @@ impl RuleContext<'_, '_> {
             position: definition.position.clone(),
             program: Program::new(root, types),
             output,
+            constants,
         };
         (RuleStatus::Compiled { enabled }, Some(rule))
     }

@@ -1,6 +1,6 @@
 //! A compiled rule: metadata for listings, the program to match, the output to render.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::compiler::{OutputTemplate, Program};
 use crate::diagnostic::Position;
@@ -51,6 +51,8 @@ pub struct Rule {
     pub(crate) position: Position,
     pub(crate) program: Program,
     pub(crate) output: OutputTemplate,
+    /// The constants the rule's checks compare each field with, by field registry name.
+    pub(crate) constants: BTreeMap<String, BTreeSet<String>>,
 }
 
 impl Rule {
@@ -88,6 +90,13 @@ impl Rule {
     /// Where the rule was (first) defined.
     pub fn position(&self) -> &Position {
         &self.position
+    }
+
+    /// The constants this rule's condition (exceptions included, macros and lists expanded)
+    /// compares `field` with, by any operator whose right side is constants; sorted. See
+    /// [`crate::Ruleset::constants_compared_with`].
+    pub fn constants_compared_with(&self, field: &str) -> Option<&BTreeSet<String>> {
+        self.constants.get(field)
     }
 
     /// Tests the rule's condition alone (the ruleset's event type index is not consulted).

@@ -1,5 +1,7 @@
 //! The compiled, immutable rule set the agent evaluates events against.
 
+use std::collections::BTreeSet;
+
 use smallvec::SmallVec;
 
 use super::rule::Rule;
@@ -86,11 +88,44 @@ impl Ruleset {
 
     /// The event types any enabled rule is evaluated on: what a sensor must capture for
     /// these rules to see every event they could match.
-    pub fn event_types(&self) -> std::collections::BTreeSet<&'static str> {
+    pub fn event_types(&self) -> BTreeSet<&'static str> {
         self.rules
             .iter()
             .filter(|rule| rule.enabled)
             .flat_map(|rule| rule.event_types().iter().copied())
+            .collect()
+    }
+
+    /// The constants the enabled rules compare `field` with (`=`, `!=`, `in`, `intersects`,
+    /// `pmatch`, `startswith`, ... every operator whose right side is constants, `evt.type`
+    /// included), after macros and lists are expanded and exceptions added; sorted,
+    /// deduplicated. What a sensor must prepare for these rules, e.g. the host names of
+    /// `fd.sip.name = kubernetes.default.svc.cluster.local` to resolve.
+    ///
+    /// `field` is the registry name, without argument: `proc.aname` gathers the constants
+    /// of `proc.aname[2]` too. Each constant is the text the check compares, unquoted with
+    /// escapes resolved (bytes that are not UTF-8 replaced by U+FFFD); `bcontains` and
+    /// `bstartswith` constants are the hex text as written. Not counted: comparisons with
+    /// other fields (`val(...)`), checks on a transformed field (`tolower(fd.name)`),
+    /// checks the compiler folded away (a branch that is always true or false, such as
+    /// `evt.num = 0`), rules that were skipped or failed, and disabled rules (which never
+    /// run; see [`Rule::constants_compared_with`] for any one rule).
+    ///
+    /// ```
+    /// use sensor_rules::{RulesetBuilder, RuleSource};
+    /// let compiled = RulesetBuilder::new()
+    ///     .source(RuleSource::new("r.yaml", "- list: shells\n  items: [bash, \"z sh\"]\n- rule: r\n  desc: d\n  condition: evt.type = execve and proc.name in (shells)\n  output: o\n  priority: WARNING\n"))
+    ///     .build();
+    /// let names: Vec<String> = compiled.ruleset.constants_compared_with("proc.name").into_iter().collect();
+    /// assert_eq!(names, ["bash", "z sh"]);
+    /// ```
+    pub fn constants_compared_with(&self, field: &str) -> BTreeSet<String> {
+        self.rules
+            .iter()
+            .filter(|rule| rule.enabled)
+            .filter_map(|rule| rule.constants_compared_with(field))
+            .flatten()
+            .cloned()
             .collect()
     }
 

@@ -1,6 +1,7 @@
 //! `sensor run`: the sensor with its rules, delivering alerts to every configured output.
 //! Settings come from `--config FILE` (see deploy/sensor.yaml), then the flags.
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -9,6 +10,7 @@ use std::time::Duration;
 use anyhow::Context;
 use sensor::config::{schema, Config};
 use sensor::consumers::Consumers;
+use sensor::enrich::host_names::{self, HostNames};
 use sensor::model::syscall_set::{self, SyscallSet};
 use sensor::pipeline::Pipeline;
 use sensor::probe::{Probe, ProbeConfig};
@@ -266,6 +268,25 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     // table and recordings read; each reload changes it.
     let (live, wanted) =
         LiveRules::tracing(ruleset, SyscallSet::families(syscall_set::BASE_FAMILIES));
+    // The host names the rules compare connections with, resolved ahead of time (Falco's
+    // `fd.sip.name`), following each reload.
+    let host_names = HostNames::new();
+    {
+        let names = host_names.clone();
+        live.follow(Box::new(move |ruleset| {
+            names.want(
+                host_names::NAME_FIELDS
+                    .iter()
+                    .fold(BTreeSet::new(), |mut all, field| {
+                        all.extend(ruleset.constants_compared_with(field));
+                        all
+                    }),
+            )
+        }));
+    }
+    let _resolving = host_names
+        .start()
+        .context("starting the host-name resolver")?;
     let telemetry = Telemetry::new();
 
     let stop = super::stop_flag()?;
@@ -396,7 +417,8 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     let mut pipeline = Pipeline::with_enrich(probe, pods, enrich)
         .with_poll_interval(config.probe.poll_interval)
         .with_telemetry(telemetry.clone())
-        .with_wanted_syscalls(wanted);
+        .with_wanted_syscalls(wanted)
+        .with_host_names(host_names);
     let matching = match config.rules.matching {
         schema::Matching::First => MatchMode::First,
         schema::Matching::All => MatchMode::All,

@@ -10,6 +10,7 @@
 pub mod container;
 pub mod event_cache;
 pub mod fd;
+pub mod host_names;
 pub mod lru;
 pub mod pods;
 pub mod process_table;
@@ -140,6 +141,8 @@ pub struct Enricher {
     generation: u64,
     changed: bool,
     last_scan: Instant,
+    /// The rules' host names by address, for a socket event's ends.
+    host_names: Option<Arc<host_names::HostNames>>,
 }
 
 impl Enricher {
@@ -189,7 +192,13 @@ impl Enricher {
             generation: 0,
             changed: false,
             last_scan: Instant::now(),
+            host_names: None,
         }
+    }
+
+    /// Names socket events' ends with the host names `names` resolved (`fd.sip.name`...).
+    pub fn set_host_names(&mut self, names: Arc<host_names::HostNames>) {
+        self.host_names = Some(names);
     }
 
     pub fn pods(&self) -> &pods::PodCache {
@@ -232,6 +241,10 @@ impl Enricher {
             .is_some_and(|s| s.family == crate::model::syscalls::Family::Mount && event.res >= 0)
         {
             know.names.forget(t.mnt_ns);
+        }
+        if let (Some(names), Some(socket)) = (&self.host_names, event.socket.as_mut()) {
+            socket.local_names = socket.local.and_then(|e| names.names_of(e.ip));
+            socket.remote_names = socket.remote.and_then(|e| names.names_of(e.ip));
         }
         // Read now, while the fd is open. A readlink of /proc/PID/fd/N takes no lock the
         // process can hold (the path is the kernel's d_path, no filesystem is asked).

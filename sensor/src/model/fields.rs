@@ -18,7 +18,7 @@ use sensor_common::syscall::SpecKind;
 
 use super::flags;
 use super::process::Process;
-use super::socket::{Role, Socket};
+use super::socket::{Names, Role, Socket};
 use super::syscalls::ArgType;
 use super::{ArgValue, Bytes, Event, EventKind};
 
@@ -109,6 +109,15 @@ fn ancestor_value(p: &Process, what: Ancestry) -> Option<FieldValue<'_>> {
         Ancestry::Exe => FieldValue::Str(&p.exe),
         Ancestry::ExePath => FieldValue::Str(&p.exepath),
     })
+}
+
+/// An address's host names: one name as a string, several as a list.
+fn names_value(names: &Names) -> Option<FieldValue<'_>> {
+    match &names.0[..] {
+        [] => None,
+        [one] => Some(FieldValue::Str(one.as_bytes())),
+        _ => Some(FieldValue::List(names)),
+    }
 }
 
 /// Addresses as one list value (both ends of a connection).
@@ -827,6 +836,40 @@ pub static FD_RNET: Field = field(
     HIDDEN,
     Rules::Added("For a socket call: the remote address, compared with networks."),
 );
+pub static FD_SIP_NAME: Field = field(
+    "fd.sip.name",
+    Text,
+    |v, _| names_value(v.socket()?.server_names()?),
+    HIDDEN,
+    Rules::Added("For a socket call: the host names (of those the loaded rules compare this field with, resolved ahead of time as Falco does) the server's address belongs to."),
+);
+pub static FD_CIP_NAME: Field = field(
+    "fd.cip.name",
+    Text,
+    |v, _| names_value(v.socket()?.client_names()?),
+    HIDDEN,
+    Rules::Added(
+        "For a socket call: the host names the client's address belongs to (as `fd.sip.name`).",
+    ),
+);
+pub static FD_LIP_NAME: Field = field(
+    "fd.lip.name",
+    Text,
+    |v, _| names_value(v.socket()?.local_names.as_ref()?),
+    HIDDEN,
+    Rules::Added(
+        "For a socket call: the host names the local address belongs to (as `fd.sip.name`).",
+    ),
+);
+pub static FD_RIP_NAME: Field = field(
+    "fd.rip.name",
+    Text,
+    |v, _| names_value(v.socket()?.remote_names.as_ref()?),
+    HIDDEN,
+    Rules::Added(
+        "For a socket call: the host names the remote address belongs to (as `fd.sip.name`).",
+    ),
+);
 pub static FD_DEV: Field = field(
     "fd.dev",
     Uint64,
@@ -1481,6 +1524,10 @@ pub static FIELDS: &[&Field] = &[
     &FD_CNET,
     &FD_LNET,
     &FD_RNET,
+    &FD_SIP_NAME,
+    &FD_CIP_NAME,
+    &FD_LIP_NAME,
+    &FD_RIP_NAME,
 ];
 
 /// The field named `name`.

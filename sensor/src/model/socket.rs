@@ -3,6 +3,9 @@
 //! name (local and remote, client and server).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
+
+use sensor_rules::{FieldValue, ValueList};
 
 use sensor_common::record::socket::SocketInfo;
 
@@ -37,8 +40,23 @@ pub enum Role {
     Server,
 }
 
+/// The host names an address is known by (`enrich::host_names`), as one list value of the
+/// rule language (`fd.sip.name = X` holds when any is X).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Names(pub Arc<[Arc<str>]>);
+
+impl ValueList for Names {
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn get(&self, index: usize) -> Option<FieldValue<'_>> {
+        self.0.get(index).map(|n| FieldValue::Str(n.as_bytes()))
+    }
+}
+
 /// The socket of a socket call.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Socket {
     pub family: u16,
     pub sock_type: u16,
@@ -51,6 +69,10 @@ pub struct Socket {
     /// socket's peer (an unconnected socket's sendto): Falco's `fd.name_changed`.
     pub per_call_remote: bool,
     pub role: Role,
+    /// The names the rules' host names resolved to that the local and the remote address
+    /// belong to (set by the enrich stage).
+    pub local_names: Option<Names>,
+    pub remote_names: Option<Names>,
 }
 
 impl Socket {
@@ -74,6 +96,8 @@ impl Socket {
                 connected: false,
                 per_call_remote: role == Role::Client && remote.is_some(),
                 role,
+                local_names: None,
+                remote_names: None,
             });
         };
         let ends = match k.family {
@@ -129,6 +153,8 @@ impl Socket {
             connected: peer.is_some(),
             per_call_remote: per_call,
             role,
+            local_names: None,
+            remote_names: None,
         })
     }
 
@@ -170,6 +196,21 @@ impl Socket {
         match self.role {
             Role::Client => self.remote,
             Role::Server => self.local,
+        }
+    }
+
+    /// The names of the client's and the server's address.
+    pub fn client_names(&self) -> Option<&Names> {
+        match self.role {
+            Role::Client => self.local_names.as_ref(),
+            Role::Server => self.remote_names.as_ref(),
+        }
+    }
+
+    pub fn server_names(&self) -> Option<&Names> {
+        match self.role {
+            Role::Client => self.remote_names.as_ref(),
+            Role::Server => self.local_names.as_ref(),
         }
     }
 

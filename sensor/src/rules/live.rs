@@ -2,7 +2,7 @@
 //! keeps the old ruleset running; the error is logged with its location and counted.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use sensor_rules::Ruleset;
@@ -36,7 +36,12 @@ pub struct LiveRules {
     /// The syscalls the rules in force are evaluated on, plus a base the caller always wants
     /// traced, published for the capture thread at every replacement.
     wanted: Option<(Arc<WantedSyscalls>, SyscallSet)>,
+    /// Told of every ruleset that takes over (what it needs resolved, say).
+    followers: Mutex<Vec<Follower>>,
 }
+
+/// Something that learns of each ruleset in force ([`LiveRules::follow`]).
+pub type Follower = Box<dyn Fn(&Ruleset) + Send + Sync>;
 
 impl LiveRules {
     pub fn new(ruleset: Arc<Ruleset>) -> Arc<Self> {
@@ -63,7 +68,17 @@ impl LiveRules {
             generation: AtomicU64::new(0),
             metrics: ReloadMetrics::default(),
             wanted,
+            followers: Mutex::new(Vec::new()),
         })
+    }
+
+    /// Calls `follower` with the ruleset in force now and with every one that replaces it.
+    pub fn follow(&self, follower: Follower) {
+        follower(&self.current());
+        self.followers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(follower);
     }
 
     pub fn generation(&self) -> u64 {
@@ -80,6 +95,14 @@ impl LiveRules {
     fn replace(&self, ruleset: Arc<Ruleset>) {
         if let Some((wanted, base)) = &self.wanted {
             wanted.set(needed(&ruleset, base));
+        }
+        for follower in self
+            .followers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+        {
+            follower(&ruleset);
         }
         *self
             .current

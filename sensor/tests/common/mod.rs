@@ -115,6 +115,14 @@ impl Sensor {
         Sensor::start(&args, false)
     }
 
+    /// A `sensor run --json` (no gRPC socket, no health port) with extra arguments, started
+    /// through `wrapper` as [`Sensor::events_under`]; its lines are alerts, all kept.
+    pub fn alerts_under(wrapper: &[&str], extra: &[&str]) -> Sensor {
+        let mut args = vec!["run", "--json", "--no-grpc-socket", "--no-health"];
+        args.extend_from_slice(extra);
+        Sensor::spawn(wrapper, &args, true)
+    }
+
     /// `sensor events --json` started through `wrapper` (e.g. `unshare --pid --fork
     /// --kill-child=SIGTERM --`), which must run the sensor with the arguments after it and
     /// send it SIGTERM when it is killed itself.

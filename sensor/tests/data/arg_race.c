@@ -12,6 +12,8 @@
  *   arg_race exec DIR N    N children, each exec'ing DIR/a (a copy of true) or DIR/b (of
  *                          false) through a path its second thread flips; prints
  *                          "<pid> a" or "<pid> b" from how the child exited
+ *   arg_race open DIR N    open(DIR/a or DIR/b, O_RDONLY); prints "a" or "b", the file the
+ *                          returned fd refers to (by inode)
  *
  * Built by sensor/tests/arg_truth.rs with the system's cc. */
 #define _GNU_SOURCE
@@ -76,6 +78,30 @@ static int race_chmod(const char *dir, int n) {
         fstat(fa, &sa);
         fstat(fb, &sb);
         printf("%s\n", (sa.st_mode & 04000) ? "a" : (sb.st_mode & 04000) ? "b" : "?");
+    }
+    atomic_store(&stop, 1);
+    pthread_join(t, NULL);
+    return 0;
+}
+
+static int race_open(const char *dir, int n) {
+    snprintf(path_a, sizeof path_a, "%s/a", dir);
+    snprintf(path_b, sizeof path_b, "%s/b", dir);
+    int fa = open(path_a, O_RDONLY | O_CREAT, 0644), fb = open(path_b, O_RDONLY | O_CREAT, 0644);
+    if (fa < 0 || fb < 0) return perror("open"), 1;
+    struct stat sa, sb;
+    fstat(fa, &sa);
+    fstat(fb, &sb);
+    strcpy(path, path_a);
+    pthread_t t;
+    pthread_create(&t, NULL, flip, NULL);
+    for (int i = 0; i < n; i++) {
+        int fd = syscall(SYS_openat, AT_FDCWD, path, O_RDONLY);
+        if (fd < 0) return perror("openat"), 1;
+        struct stat s;
+        fstat(fd, &s);
+        printf("%s\n", s.st_ino == sa.st_ino ? "a" : s.st_ino == sb.st_ino ? "b" : "?");
+        close(fd);
     }
     atomic_store(&stop, 1);
     pthread_join(t, NULL);
@@ -159,5 +185,6 @@ int main(int argc, char **argv) {
     if (strcmp(argv[1], "chmod") == 0) return race_chmod(argv[2], n);
     if (strcmp(argv[1], "mount") == 0) return race_mount(argv[2], n);
     if (strcmp(argv[1], "exec") == 0) return race_exec(argv[2], n);
+    if (strcmp(argv[1], "open") == 0) return race_open(argv[2], n);
     return 2;
 }
