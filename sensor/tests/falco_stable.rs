@@ -32,6 +32,15 @@ const REDIRECT: &str = "Redirect STDOUT/STDIN to Network Connection in Container
 const SSH_NON_STANDARD: &str = "Disallowed SSH Connection Non Standard Port";
 const DROP_AND_EXECUTE: &str = "Drop and execute new binary in container";
 const K8S_API: &str = "Contact K8S API Server From Container";
+const RUN_SHELL_UNTRUSTED: &str = "Run shell untrusted";
+const SYSTEM_USER_INTERACTIVE: &str = "System user interactive";
+const TERMINAL_SHELL: &str = "Terminal shell in container";
+const NETCAT: &str = "Netcat Remote Code Execution in Container";
+const PRIVATE_KEYS: &str = "Search Private Keys or Passwords";
+const REMOVE_BULK_DATA: &str = "Remove Bulk Data from Disk";
+const AWS_CREDENTIALS: &str = "Find AWS Credentials";
+const DEV_SHM: &str = "Execution from /dev/shm";
+const FILELESS: &str = "Fileless execution via memfd_create";
 
 /// The test binary's `sensor run --rules falco-stable`, left running until it exits.
 fn sensor() -> &'static Sensor {
@@ -699,4 +708,248 @@ socket.create_connection(('{ip}', 443)).close()"
     quiet_on(&sensor, &marker);
     let marker = connect("198.51.100.10", "k8s-api-host", None);
     quiet_on(&sensor, &marker);
+}
+
+/// Runs `program` (in `cgroup` if given) through `sh -c`, with `MARKER` in it replaced by a
+/// marker of `tag` made unique to this test binary (appended if it has none), and returns the
+/// marker. `program` may fail: what counts is that it was started.
+fn run(cgroup: Option<&Cgroup>, program: &str, tag: &str) -> String {
+    let marker = format!("{tag}-{}", std::process::id());
+    let program = if program.contains("MARKER") {
+        program.replace("MARKER", &marker)
+    } else {
+        format!("{program} {marker}")
+    };
+    let enter = cgroup.map_or_else(|| "true".to_string(), Cgroup::enter_command);
+    let _ = Command::new("sh")
+        .args(["-c", &format!("{enter} && {program}")])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("sh");
+    marker
+}
+
+/// A copy of `source` named `name` in `dir` (rules look at `proc.name`, the image's name).
+fn named(dir: &TempDir, source: &str, name: &str) -> String {
+    let path = dir.path(name);
+    std::fs::copy(source, &path).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+/// A shell started by a web server (nginx): its ancestry is a protected shell spawner. A
+/// shell started by a shell is not.
+#[test]
+fn run_shell_untrusted() {
+    if !privileged() {
+        return;
+    }
+    sensor();
+    let dir = TempDir::new("falco-shell-untrusted");
+    // dash under the name nginx, which runs `sh -c ...` and then one more command (so the
+    // shell is its child, not an exec in its place).
+    let nginx = named(&dir, "/bin/sh", "nginx");
+    let marker = run(
+        None,
+        &format!("{nginx} -c 'sh -c \"true MARKER\"; true'"),
+        "shell-from-nginx",
+    );
+    let alert = assert_raised(RUN_SHELL_UNTRUSTED, &marker);
+    assert_eq!(alert["output_fields"]["proc.pname"], "nginx", "{alert:#}");
+    let marker = run(
+        None,
+        "sh -c 'sh -c \"true MARKER\"; true'",
+        "shell-from-shell",
+    );
+    assert_not_raised(RUN_SHELL_UNTRUSTED, &marker);
+}
+
+/// A system user (nobody) running `login`; root running it is no such thing.
+#[test]
+fn system_user_interactive() {
+    if !privileged() {
+        return;
+    }
+    sensor();
+    let dir = TempDir::new("falco-system-user");
+    let login = named(&dir, "/bin/true", "login");
+    let as_nobody = format!("setpriv --reuid=65534 --regid=65534 --clear-groups {login}");
+    let marker = run(None, &as_nobody, "login-as-nobody");
+    let alert = assert_raised(SYSTEM_USER_INTERACTIVE, &marker);
+    assert_eq!(alert["output_fields"]["user.name"], "nobody", "{alert:#}");
+    let marker = run(None, &login, "login-as-root");
+    assert_not_raised(SYSTEM_USER_INTERACTIVE, &marker);
+}
+
+/// A shell with a terminal whose parent is the runtime's (`runc`), in a container: what
+/// `kubectl exec -it` does. `script` gives it the terminal, under the name runc.
+#[test]
+fn terminal_shell_in_container() {
+    if !privileged() {
+        return;
+    }
+    sensor();
+    let dir = TempDir::new("falco-terminal-shell");
+    let runc = named(&dir, "/usr/bin/script", "runc");
+    let cgroup = containerd_cgroup("0a07");
+    let with_tty = |marker: &str, cgroup: Option<&Cgroup>| {
+        run(
+            cgroup,
+            &format!("SHELL=/bin/sh {runc} -q -e -c 'true MARKER' /dev/null"),
+            marker,
+        )
+    };
+    let marker = with_tty("terminal-shell", Some(&cgroup));
+    let alert = assert_raised(TERMINAL_SHELL, &marker);
+    assert_ne!(alert["output_fields"]["proc.tty"], 0, "{alert:#}");
+    // Without a terminal, and on the host.
+    let marker = run(Some(&cgroup), "sh -c 'true MARKER'", "shell-no-tty");
+    assert_not_raised(TERMINAL_SHELL, &marker);
+    let marker = with_tty("terminal-shell-host", None);
+    assert_not_raised(TERMINAL_SHELL, &marker);
+}
+
+/// `nc -e` in a container; nc without it is a plain connection.
+#[test]
+fn netcat_remote_code_execution_in_container() {
+    if !privileged() {
+        return;
+    }
+    sensor();
+    let dir = TempDir::new("falco-netcat");
+    let nc = named(&dir, "/bin/true", "nc");
+    let cgroup = containerd_cgroup("0a08");
+    let marker = run(
+        Some(&cgroup),
+        &format!("{nc} -e /bin/sh 127.0.0.1 4444"),
+        "nc-e",
+    );
+    let alert = assert_raised(NETCAT, &marker);
+    assert_eq!(alert["output_fields"]["proc.name"], "nc", "{alert:#}");
+    let marker = run(Some(&cgroup), &format!("{nc} 127.0.0.1 4444"), "nc-plain");
+    assert_not_raised(NETCAT, &marker);
+}
+
+/// grep for a private key header, find for id_rsa; grep for anything else is not a search
+/// for secrets.
+#[test]
+fn search_private_keys_or_passwords() {
+    if !privileged() {
+        return;
+    }
+    sensor();
+    let dir = TempDir::new("falco-private-keys");
+    let root = dir.0.display().to_string();
+    let marker = run(
+        None,
+        &format!("grep -r 'BEGIN PRIVATE' {root}"),
+        "grep-keys",
+    );
+    assert_raised(PRIVATE_KEYS, &marker);
+    let marker = run(
+        None,
+        &format!("find {root} -name id_rsa -o -name MARKER"),
+        "find-id-rsa",
+    );
+    assert_raised(PRIVATE_KEYS, &marker);
+    let marker = run(None, &format!("grep -r hello {root}"), "grep-hello");
+    assert_not_raised(PRIVATE_KEYS, &marker);
+}
+
+/// shred of a file; rm is not bulk data removal.
+#[test]
+fn remove_bulk_data_from_disk() {
+    if !privileged() {
+        return;
+    }
+    sensor();
+    let dir = TempDir::new("falco-shred");
+    let file = dir.path("data");
+    std::fs::write(&file, b"data").unwrap();
+    let marker = run(None, &format!("shred -u {}", file.display()), "shred");
+    assert_raised(REMOVE_BULK_DATA, &marker);
+    std::fs::write(&file, b"data").unwrap();
+    let marker = run(None, &format!("rm -f {}", file.display()), "rm");
+    assert_not_raised(REMOVE_BULK_DATA, &marker);
+}
+
+/// grep for AWS secret keys, find of a credentials file.
+#[test]
+fn find_aws_credentials() {
+    if !privileged() {
+        return;
+    }
+    sensor();
+    let dir = TempDir::new("falco-aws");
+    let root = dir.0.display().to_string();
+    let marker = run(
+        None,
+        &format!("grep -r aws_secret_access_key {root}"),
+        "grep-aws",
+    );
+    assert_raised(AWS_CREDENTIALS, &marker);
+    let marker = run(
+        None,
+        &format!("find {root} -name MARKER -o -path {root}/.aws/credentials"),
+        "find-aws",
+    );
+    assert_raised(AWS_CREDENTIALS, &marker);
+    let marker = run(None, &format!("grep -r region {root}"), "grep-region");
+    assert_not_raised(AWS_CREDENTIALS, &marker);
+}
+
+/// A program run from /dev/shm; the same program from elsewhere is not.
+#[test]
+fn execution_from_dev_shm() {
+    if !privileged() {
+        return;
+    }
+    sensor();
+    let shm = format!("/dev/shm/sensor-falco-{}", std::process::id());
+    std::fs::copy("/bin/true", &shm).unwrap();
+    let marker = run(None, &shm, "exec-dev-shm");
+    let _ = std::fs::remove_file(&shm);
+    let alert = assert_raised(DEV_SHM, &marker);
+    assert_eq!(
+        alert["output_fields"]["proc.exepath"],
+        shm.as_str(),
+        "{alert:#}"
+    );
+    let dir = TempDir::new("falco-not-shm");
+    let elsewhere = named(&dir, "/bin/true", "tool");
+    let marker = run(None, &elsewhere, "exec-not-shm");
+    assert_not_raised(DEV_SHM, &marker);
+}
+
+/// An image written into a memfd and run from it (event-generator's
+/// `FilelessExecutionViaMemfdCreate`); the same image from its file is not fileless.
+#[test]
+fn fileless_execution_via_memfd_create() {
+    if !privileged() {
+        return;
+    }
+    sensor();
+    let code = "fd = os.memfd_create('payload', 0)
+os.write(fd, open('/bin/true', 'rb').read())
+pid = os.fork()
+if pid == 0:
+    os.execv(f'/proc/self/fd/{fd}', ['payload', sys.argv[0]])
+os.waitpid(pid, 0)";
+    // The child's command line carries act's marker as its argument.
+    let marker = format!("memfd-exec-{}", std::process::id());
+    act(
+        "memfd-exec",
+        None,
+        &code.replace("sys.argv[0]", &format!("'{marker}'")),
+    );
+    let alert = assert_raised(FILELESS, &marker);
+    assert!(
+        alert["output_fields"]["proc.exepath"]
+            .as_str()
+            .is_some_and(|p| p.starts_with("/memfd:payload")),
+        "{alert:#}"
+    );
+    let marker = run(None, "/bin/true", "true-from-file");
+    assert_not_raised(FILELESS, &marker);
 }
