@@ -20,6 +20,8 @@ pub use syscall::{SyscallSpec, SyscallTable};
 pub const PATH_MAX: usize = 4096;
 /// Bytes of `argv` captured per exec (NUL-separated), past which the field is marked truncated.
 pub const ARGV_MAX: usize = 4096;
+/// The most bytes of an exec's environment recorded (`proc.env`).
+pub const ENV_MAX: usize = 4096;
 /// Arguments read per exec, past which the field is marked truncated.
 pub const ARGV_COUNT_MAX: u32 = 64;
 /// Strings a record carries at most (mount's source, target and fstype).

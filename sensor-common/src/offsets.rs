@@ -64,6 +64,9 @@ pub struct KernelOffsets {
     pub task_mm: u32,
     pub mm_arg_start: u32,
     pub mm_arg_end: u32,
+    /// `mm->env_start..env_end`: the environment the kernel copied after argv.
+    pub mm_env_start: u32,
+    pub mm_env_end: u32,
     pub mm_exe_file: u32,
     /// `file.f_path.mnt` and `file.f_path.dentry`.
     pub file_path_mnt: u32,
@@ -194,6 +197,8 @@ impl KernelOffsets {
         task_mm: Self::MISSING,
         mm_arg_start: Self::MISSING,
         mm_arg_end: Self::MISSING,
+        mm_env_start: Self::MISSING,
+        mm_env_end: Self::MISSING,
         mm_exe_file: Self::MISSING,
         file_path_mnt: Self::MISSING,
         file_path_dentry: Self::MISSING,

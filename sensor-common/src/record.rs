@@ -17,10 +17,11 @@ pub enum RecordKind {
     /// `sched_process_exec`: an exec succeeded. Everything in it is what the kernel used, read
     /// from its own memory before the new image runs, so no thread of the caller can change
     /// it: string 0 is the filename the kernel opened (`bprm->filename`), string 1 the argv it
-    /// copied into the new image (NUL-separated, from `mm->arg_start`), string 2 the path of
-    /// the file it mapped (`mm->exe_file`) as NUL-terminated names from the file up to the
-    /// mount namespace's root. `args[0]` is the thread id that called exec (a non-leader
-    /// thread takes the leader's id), `args[1]` holds [`exe_flags`].
+    /// copied into the new image (NUL-separated, from `mm->arg_start`) followed by the
+    /// environment it copied (from `mm->env_start`), string 2 the path of the file it mapped
+    /// (`mm->exe_file`) as NUL-terminated names from the file up to the mount namespace's
+    /// root. `args[0]` is the thread id that called exec (a non-leader thread takes the
+    /// leader's id), `args[1]` holds [`exe_flags`], `args[2]` the length of argv in string 1.
     ExecImage = 3,
     /// `sched_process_fork` of a new process (not a thread): `args[0]` is the child's pid.
     Fork = 4,
@@ -144,6 +145,8 @@ pub const fn truncated_bit(i: usize) -> u16 {
 }
 /// [`RecordHeader::truncated`]: argv had more arguments than [`crate::ARGV_COUNT_MAX`].
 pub const TRUNCATED_ARGV_COUNT: u16 = 1 << 8;
+/// [`RecordHeader::truncated`]: the environment was longer than [`crate::ENV_MAX`].
+pub const TRUNCATED_ENV: u16 = 1 << 9;
 
 /// Credentials of a task, in the order of the kernel's `struct cred` (uid through fsgid are
 /// adjacent there), so the kernel side copies them with one read.

@@ -113,31 +113,3 @@ pub fn compat_unstopped(tgid: u32, ret: i64) {
         tid
     );
 }
-
-/// The executable path of an exec was cut after `bytes` bytes: at its length bound
-/// (`by_length`), or the walk ended before a root (its bound on directory levels and mount
-/// crossings, or a name it could not read).
-#[inline(never)]
-pub fn exe_path_truncated(bytes: u32, by_length: bool) {
-    if !enabled() {
-        return;
-    }
-    let (pid, tid) = ids();
-    if by_length {
-        info!(
-            &(),
-            "exec image path truncated: longer than the bound, {} bytes kept (pid {}, tid {})",
-            bytes,
-            pid,
-            tid
-        );
-    } else {
-        info!(
-            &(),
-            "exec image path truncated: the walk ended before the root (too deep, or a name unreadable), {} bytes kept (pid {}, tid {})",
-            bytes,
-            pid,
-            tid
-        );
-    }
-}

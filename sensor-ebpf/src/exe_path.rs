@@ -29,10 +29,10 @@ pub fn read_ptr(base: u64, offset: u32) -> u64 {
 
 /// Appends the names from `dentry` on mount `vfsmount` up to the mount namespace's root as
 /// string `slot`; returns [`exe_flags::DETACHED`] if the walk did not end at a root of the
-/// namespace `mnt_ns` (the caller's `nsproxy->mnt_ns`). `diagnose`: log a truncated walk
-/// (`--kernel-diagnostics`); the exec program does, the syscall exit program (which walks an
-/// open's file) does not, since the log call's paths would take it past the verifier's
-/// budget.
+/// namespace `mnt_ns` (the caller's `nsproxy->mnt_ns`). A walk cut short is marked
+/// truncated, which the event lists in `evt.truncated`; it is not logged as a kernel
+/// diagnostic: the log call's paths, verified once per state the walk can end in, took the
+/// exec and syscall exit programs past the verifier's budget.
 #[inline(always)]
 pub fn push_path(
     record: &mut Builder,
@@ -41,7 +41,6 @@ pub fn push_path(
     vfsmount: u64,
     mnt_ns: u64,
     o: &KernelOffsets,
-    diagnose: bool,
 ) -> u64 {
     if dentry == 0 || vfsmount == 0 {
         return exe_flags::DETACHED;
@@ -98,9 +97,6 @@ pub fn push_path(
         flags |= exe_flags::DETACHED;
     } else if !reached_root && flags & exe_flags::DETACHED == 0 {
         record.header().truncated |= truncated_bit(slot);
-        if diagnose {
-            crate::diag::exe_path_truncated(written as u32, written + NAME_BYTES > PATH_MAX);
-        }
     }
     record.header().str_len[slot] = written as u16;
     flags

@@ -15,7 +15,7 @@ use aya_ebpf::{
 };
 use sensor_common::{
     record::{abi, exe_flags, truncated_bit, TRUNCATED_ARGV_COUNT},
-    KernelOffsets, RecordKind, SyscallSpec, ARGV_COUNT_MAX, ARGV_MAX, PATH_MAX,
+    KernelOffsets, RecordKind, SyscallSpec, ARGV_COUNT_MAX, ARGV_MAX, ENV_MAX, PATH_MAX,
 };
 
 use crate::{
@@ -206,12 +206,45 @@ fn push_image(record: &mut Builder, o: &KernelOffsets) -> u64 {
         record.header().str_len[1] = len as u16;
         record.advance(len);
     }
+    // The environment the kernel copied after argv (`mm->env_start..env_end`), appended to
+    // string 1; `args[2]` says where argv ends.
+    record.header().args[2] = u64::from(record.header().str_len[1]);
+    push_env(record, read(mm, o.mm_env_start), read(mm, o.mm_env_end));
     let exe_file = read(mm, o.mm_exe_file);
     let dentry = read(exe_file, o.file_path_dentry);
     let vfsmount = read(exe_file, o.file_path_mnt);
     let nsproxy = read(task, o.task_nsproxy);
     let mnt_ns = read(nsproxy, o.nsproxy_mnt_ns);
-    exe_path::push_path(record, 2, dentry, vfsmount, mnt_ns, o, true) | upper_layer(exe_file, o)
+    exe_path::push_path(record, 2, dentry, vfsmount, mnt_ns, o) | upper_layer(exe_file, o)
+}
+
+/// Appends the environment area `start..end` (at most [`ENV_MAX`] bytes, marked truncated
+/// beyond) to string 1.
+#[inline(always)]
+fn push_env(record: &mut Builder, start: u64, end: u64) {
+    if start == 0 || end <= start {
+        return;
+    }
+    let mut len = (end - start) as usize;
+    if len > ENV_MAX {
+        len = ENV_MAX;
+        record.header().truncated |= sensor_common::record::TRUNCATED_ENV;
+    }
+    if len == 0 {
+        return;
+    }
+    if unsafe {
+        aya_ebpf::helpers::generated::bpf_probe_read_user(
+            record.cursor() as *mut _,
+            len as u32,
+            start as *const _,
+        )
+    } == 0
+    {
+        let h = record.header();
+        h.str_len[1] = h.str_len[1].wrapping_add(len as u16);
+        record.advance(len);
+    }
 }
 
 /// [`exe_flags::UPPER_LAYER`] if `file` is an overlayfs file present in the upper layer.

@@ -95,7 +95,7 @@ pub fn push_opened(record: &mut Builder, fd: i64) {
         let dentry = read_ptr(file, o.file_path_dentry);
         let vfsmount = read_ptr(file, o.file_path_mnt);
         let mnt_ns = read_ptr(read_ptr(task, o.task_nsproxy), o.nsproxy_mnt_ns);
-        opened.path_flags = push_path(record, 1, dentry, vfsmount, mnt_ns, o, false) as u32;
+        opened.path_flags = push_path(record, 1, dentry, vfsmount, mnt_ns, o) as u32;
     }
     unsafe { core::ptr::write_unaligned(record.cursor() as *mut OpenedFile, opened) };
     record.header().str_len[2] = OpenedFile::SIZE as u16;

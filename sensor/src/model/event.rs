@@ -37,6 +37,9 @@ pub struct ExecDetails {
     /// The executable's canonical path from the file the kernel mapped (Falco's
     /// `proc.exepath`), when the kernel side could walk it.
     pub exe: Option<ExePath>,
+    /// The environment the kernel copied into the new image (NUL-separated `NAME=value`),
+    /// for a successful exec (Falco's `proc.env`).
+    pub env: Bytes,
 }
 
 /// The image's canonical path and whether it is a memory file (`memfd_create`), as the
@@ -315,6 +318,9 @@ impl Event {
                 && !out.iter().any(|f| f == "proc.cmdline")
             {
                 out.push("proc.cmdline".to_string());
+            }
+            if self.truncated & sensor_common::record::TRUNCATED_ENV != 0 {
+                out.push("proc.env".to_string());
             }
         }
         out

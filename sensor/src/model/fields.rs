@@ -187,6 +187,8 @@ pub struct View<'e> {
     capabilities: [OnceCell<Vec<u8>>; 3],
     /// A socket call's client and server addresses (`fd.ip`, `fd.net`).
     socket_ends: OnceCell<IpList>,
+    /// `proc.env` with its entries separated by spaces.
+    env: OnceCell<Vec<u8>>,
 }
 
 impl<'e> View<'e> {
@@ -213,6 +215,7 @@ impl<'e> View<'e> {
             annotations: OnceCell::new(),
             capabilities: Default::default(),
             socket_ends: OnceCell::new(),
+            env: OnceCell::new(),
         }
     }
 
@@ -1066,6 +1069,18 @@ pub static PROC_IS_EXE_UPPER_LAYER: Field = field(
     Json::IfTrue,
     Rules::Added("True if the process's executable is a file of an overlayfs's upper layer (written into the container, not from its image), as the kernel saw it at the exec."),
 );
+pub static PROC_ENV: Field = field(
+    "proc.env",
+    Text,
+    |v, _| {
+        let env = &v.event.exec.as_ref()?.env;
+        Some(V::Str(v.env.get_or_init(|| {
+            env.iter().map(|&b| if b == 0 { b' ' } else { b }).collect()
+        })))
+    },
+    HIDDEN,
+    Rules::Added("For an exec: the environment the kernel copied into the new image, `NAME=value` entries separated by spaces (first 4 KiB; not in the JSON output, where it could leak secrets)."),
+);
 pub static PROC_CMDLINE: Field = field(
     "proc.cmdline",
     Text,
@@ -1450,6 +1465,7 @@ pub static FIELDS: &[&Field] = &[
     &PROC_CWD,
     &PROC_IS_EXE_FROM_MEMFD,
     &PROC_IS_EXE_UPPER_LAYER,
+    &PROC_ENV,
     &PROC_CMDLINE,
     &PROC_ARGS,
     &PROC_PNAME,

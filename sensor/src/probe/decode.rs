@@ -232,14 +232,19 @@ impl Decoder {
         let flags = h.args[1];
         let exe = (flags & exe_flags::NO_IMAGE == 0)
             .then(|| exe_path::assemble(record.strings[2], flags));
+        // String 1 is argv, then the environment (`args[2]` bytes of argv).
+        let (argv, env) =
+            record.strings[1].split_at((h.args[2] as usize).min(record.strings[1].len()));
+        let env = env.strip_suffix(&[0]).unwrap_or(env);
         let pushed_out = self.pending_exec.insert(
             h.task.tid,
             PendingExec {
                 details: ExecDetails {
                     filename: record.strings[0].into(),
-                    argv: split_argv(record.strings[1]),
+                    argv: split_argv(argv),
                     image: Some(record.strings[0].into()),
                     exe,
+                    env: env.into(),
                 },
                 truncated: h.truncated,
                 enter_ns: h.ts_ns,

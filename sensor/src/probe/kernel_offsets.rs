@@ -304,6 +304,8 @@ fn exec_image_path(s: &Structs, task: u32, mut o: KernelOffsets) -> KernelOffset
             s.btf.member_offset(task, "mm")?,
             s.btf.member_offset(mm, "arg_start")?,
             s.btf.member_offset(mm, "arg_end")?,
+            s.btf.member_offset(mm, "env_start")?,
+            s.btf.member_offset(mm, "env_end")?,
             s.btf.member_offset(mm, "exe_file")?,
             f_path + s.btf.member_offset(path, "mnt")?,
             f_path + s.btf.member_offset(path, "dentry")?,
@@ -317,12 +319,14 @@ fn exec_image_path(s: &Structs, task: u32, mut o: KernelOffsets) -> KernelOffset
         ])
     })();
     if let Some(
-        [task_mm, arg_start, arg_end, exe_file, path_mnt, path_dentry, parent, name, root, mnt, mnt_parent, mountpoint, mnt_ns],
+        [task_mm, arg_start, arg_end, env_start, env_end, exe_file, path_mnt, path_dentry, parent, name, root, mnt, mnt_parent, mountpoint, mnt_ns],
     ) = found
     {
         o.task_mm = task_mm;
         o.mm_arg_start = arg_start;
         o.mm_arg_end = arg_end;
+        o.mm_env_start = env_start;
+        o.mm_env_end = env_end;
         o.mm_exe_file = exe_file;
         o.file_path_mnt = path_mnt;
         o.file_path_dentry = path_dentry;
