@@ -953,3 +953,70 @@ os.waitpid(pid, 0)";
     let marker = run(None, "/bin/true", "true-from-file");
     assert_not_raised(FILELESS, &marker);
 }
+
+/// Containers without a pod (plain containerd, nerdctl): `container.privileged` comes from
+/// the runtime's OCI spec of the container. The sensor runs in a mount namespace of its own
+/// whose /run/containerd holds the two containers' bundles: one privileged as the CRI makes
+/// it (every capability, no masked paths), one with the runtime's default masks.
+#[test]
+fn debugfs_in_a_privileged_container_without_a_pod() {
+    if !privileged() {
+        return;
+    }
+    let dir = TempDir::new("falco-runtime-spec");
+    let privileged_cgroup = containerd_cgroup("0b03");
+    let plain_cgroup = containerd_cgroup("0b04");
+    let id = |cgroup: &Cgroup| {
+        let name = cgroup.0.file_name().unwrap().to_str().unwrap();
+        name.trim_start_matches("cri-containerd-")
+            .trim_end_matches(".scope")
+            .to_string()
+    };
+    let state = dir.path("containerd");
+    let tasks = state.join("io.containerd.runtime.v2.task/default");
+    let privileged_spec = r#"{"ociVersion":"1.1.0","process":{"capabilities":{"bounding":["CAP_CHOWN","CAP_SYS_ADMIN","CAP_SYS_MODULE"]}},"linux":{"namespaces":[{"type":"mount"}]}}"#;
+    let plain_spec = r#"{"ociVersion":"1.1.0","process":{"capabilities":{"bounding":["CAP_CHOWN","CAP_SYS_ADMIN"]}},"linux":{"maskedPaths":["/proc/kcore","/sys/firmware"],"readonlyPaths":["/proc/sys"]}}"#;
+    for (cgroup, spec) in [
+        (&privileged_cgroup, privileged_spec),
+        (&plain_cgroup, plain_spec),
+    ] {
+        let bundle = tasks.join(id(cgroup));
+        std::fs::create_dir_all(&bundle).unwrap();
+        std::fs::write(bundle.join("config.json"), spec).unwrap();
+    }
+    let script = format!(
+        "mount -t tmpfs tmpfs /run && mkdir /run/containerd && mount --bind {} /run/containerd && exec \"$0\" \"$@\"",
+        state.display()
+    );
+    let wrapper = [
+        "unshare",
+        "--mount",
+        "--propagation",
+        "private",
+        "--fork",
+        "--kill-child=SIGTERM",
+        "--",
+        "sh",
+        "-c",
+        &script,
+    ];
+    let sensor = Sensor::alerts_under(&wrapper, &["--rules", "falco-stable"]);
+    let debugfs = dir.path("debugfs");
+    std::fs::copy("/bin/true", &debugfs).unwrap();
+    let run_in = |cgroup: &Cgroup, tag: &str| {
+        let marker = format!("{tag}-{}", std::process::id());
+        let script = format!(
+            "{} && exec {} {marker}",
+            cgroup.enter_command(),
+            debugfs.display()
+        );
+        let status = Command::new("sh").args(["-c", &script]).status().unwrap();
+        assert!(status.success());
+        marker
+    };
+    let marker = run_in(&privileged_cgroup, "debugfs-runtime-privileged");
+    let alert = raised_on(&sensor, DEBUGFS, &marker);
+    assert_eq!(alert["output_fields"]["proc.name"], "debugfs", "{alert:#}");
+    let marker = run_in(&plain_cgroup, "debugfs-runtime-plain");
+    quiet_on(&sensor, &marker);
+}

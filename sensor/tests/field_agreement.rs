@@ -421,6 +421,7 @@ mod synthetic {
             container: Some(Arc::new(Container {
                 full_id: CONTAINER.to_string(),
                 runtime: Runtime::Containerd,
+                privileged: None,
             })),
             pod: Some(pod),
             user_name: Some("root".into()),

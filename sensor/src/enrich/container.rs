@@ -26,6 +26,7 @@ pub fn from_cgroup_path(path: &str) -> Option<Container> {
                     return Some(Container {
                         full_id: id.to_string(),
                         runtime,
+                        privileged: None,
                     });
                 }
             }
@@ -36,6 +37,7 @@ pub fn from_cgroup_path(path: &str) -> Option<Container> {
                 return Some(Container {
                     full_id: id.to_string(),
                     runtime: Runtime::Containerd,
+                    privileged: None,
                 });
             }
         }
@@ -52,6 +54,7 @@ pub fn from_cgroup_path(path: &str) -> Option<Container> {
             return Some(Container {
                 full_id: name.to_string(),
                 runtime,
+                privileged: None,
             });
         }
     }
@@ -215,7 +218,12 @@ pub fn resolve(q: CgroupQuestion, mount: Option<&str>) -> Option<Option<Containe
             .or_else(|| cgroup_path_by_walk(mount, q.cgroup_id)),
         None => cgroup_path_of(q.pid),
     };
-    Some(from_cgroup_path(&path?))
+    // The runtime's spec says whether it runs privileged (read here, on the resolver's
+    // thread, once per cgroup).
+    Some(from_cgroup_path(&path?).map(|mut container| {
+        container.privileged = super::runtime_state::privileged(&container);
+        container
+    }))
 }
 
 /// Cgroups (and, on a v1-only node, processes) whose container identity is kept; past it the

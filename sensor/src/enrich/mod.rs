@@ -16,6 +16,7 @@ pub mod pods;
 pub mod process_table;
 pub mod resolver;
 pub mod root_files;
+pub mod runtime_state;
 pub mod users;
 
 pub use process_table::ProcessTable;

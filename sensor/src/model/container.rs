@@ -29,6 +29,9 @@ pub struct Container {
     /// The full 64-hex-digit id (Falco's `container.full_id`).
     pub full_id: String,
     pub runtime: Runtime,
+    /// Whether it runs privileged, as its runtime's spec says (`enrich::runtime_state`);
+    /// `None` where the spec was not found.
+    pub privileged: Option<bool>,
 }
 
 impl Container {

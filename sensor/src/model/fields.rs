@@ -1226,10 +1226,14 @@ pub static CONTAINER_IMAGE_TAG: Field = field(
 pub static CONTAINER_PRIVILEGED: Field = field(
     "container.privileged",
     Bool,
-    // From the pod spec the sensor watches; a container it knows no pod of has no value.
-    |v, _| Some(V::Bool(v.event.pod.as_deref()?.privileged)),
+    // From the pod spec the sensor watches; for a container it knows no pod of, from the
+    // runtime's spec of the container.
+    |v, _| match v.event.pod.as_deref() {
+        Some(pod) => Some(V::Bool(pod.privileged)),
+        None => Some(V::Bool(v.event.container.as_deref()?.privileged?)),
+    },
     Json::IfTrue,
-    Rules::Added("True if the container runs privileged (`securityContext.privileged` in its pod's spec); no value for a container without a known pod."),
+    Rules::Added("True if the container runs privileged: `securityContext.privileged` in its pod's spec, or, for a container without a known pod, its runtime's OCI spec (every capability, no masked paths); no value where neither is known."),
 );
 pub static K8S_POD_NAME: Field = field(
     "k8s.pod.name",
