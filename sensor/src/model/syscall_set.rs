@@ -27,9 +27,16 @@ pub const FAMILIES: &[(&str, Family)] = &[
 ];
 
 /// The families `sensor run` always traces, whatever its rules: exec keeps the process
-/// table's command lines and images current, and a daemon-mode recording (which may start at
-/// any time) builds its AppArmor profile from the exec, chmod, mount and set*id events.
-pub const BASE_FAMILIES: &[Family] = &[Family::Exec, Family::Chmod, Family::Mount, Family::SetId];
+/// table's command lines and images current, and a recording (a daemon-mode one may start
+/// at any time) builds its AppArmor profile from the exec, chmod, mount, set*id and module
+/// events (a module load keeps `sys_module`). All are rare beside opens and sends.
+pub const BASE_FAMILIES: &[Family] = &[
+    Family::Exec,
+    Family::Chmod,
+    Family::Mount,
+    Family::SetId,
+    Family::Module,
+];
 
 /// A set of syscall definitions, by name (`evt.type`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -17,6 +17,7 @@ use super::recorder::{RecordOptions, RecorderError, Recordings};
 use super::recorder_links::RecorderStrategy;
 use super::Recording;
 use crate::pipeline::Pipeline;
+use crate::model::syscall_set::{self, SyscallSet};
 use crate::probe::{Probe, ProbeConfig, ProbeError};
 
 #[derive(Debug, thiserror::Error)]
@@ -57,7 +58,12 @@ pub fn record(
         let stop = stop.clone();
         // The pipeline lives on its own thread, as in `sensor run`; only the handle crosses.
         std::thread::spawn(move || {
-            let probe = match Probe::load(&ProbeConfig::default()) {
+            // What a recording reads (exec, chmod, mount, set*id, module); the syscall bitmap comes
+            // from the recorder's own program, whatever is traced.
+            let probe = match Probe::load(&ProbeConfig {
+                syscalls: SyscallSet::families(syscall_set::BASE_FAMILIES),
+                ..ProbeConfig::default()
+            }) {
                 Ok(probe) => probe,
                 Err(e) => {
                     let _ = ready_tx.send(Err(e));
