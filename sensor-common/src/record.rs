@@ -58,7 +58,7 @@ pub mod exe_flags {
 }
 
 /// What a successful open or dup adds to its `Syscall` record (`SpecKind::Open`, `Dup`):
-/// string 1 is the
+/// string 1 is (for a socket, a dup's: its [`socket::SocketInfo`], for anything else) the
 /// opened file's path as NUL-terminated names from the file up to the mount namespace's root
 /// (as [`RecordKind::ExecImage`]'s string 2), string 2 an [`OpenedFile`]. Both are absent
 /// when the open failed or the fd table did not hold the file.

@@ -57,11 +57,12 @@ pub fn file_of_fd(task: u64, fd: i64, o: &KernelOffsets) -> u64 {
     read_ptr(read_ptr(fdt, o.fdtable_fd), (fd as u32) * 8)
 }
 
-/// After an open or a dup that returned `fd`: the file's path as string 1 (none for a
-/// socket) and an [`OpenedFile`] as string 2 (`sensor_common::record::open`). Nothing is added if the kernel has no offsets
+/// After an open or a dup (`dup`) that returned `fd`: the file's path as string 1 (for a socket,
+/// its [`sensor_common::record::socket::SocketInfo`]) and an [`OpenedFile`] as string 2
+/// (`sensor_common::record::open`). Nothing is added if the kernel has no offsets
 /// for the fd table or the file is gone already.
 #[inline(always)]
-pub fn push_opened(record: &mut Builder, fd: i64) {
+pub fn push_opened(record: &mut Builder, fd: i64, dup: bool) {
     let o = offsets();
     if o.task_files == KernelOffsets::MISSING || o.mount_ns == KernelOffsets::MISSING {
         return;
@@ -83,13 +84,15 @@ pub fn push_opened(record: &mut Builder, fd: i64) {
         sock_type: 0,
         _pad: 0,
     };
-    if i_mode & S_IFMT == S_IFSOCK {
-        // A socket has no path to walk (sockfs names it `socket:[ino]`): its family says
-        // what it is.
+    if dup && i_mode & S_IFMT == S_IFSOCK {
+        // A socket has no path to walk (sockfs names it `socket:[ino]`): its family, type
+        // and ends (a dup'd connection's peer) go in string 1 instead. (An open never
+        // returns a socket: opening one is ENXIO.)
         if o.file_private_data != KernelOffsets::MISSING {
             let socket = read_ptr(file, o.file_private_data);
             opened.sock_type = read_u32(socket, o.socket_type) as u16;
             opened.sock_family = read_u32(read_ptr(socket, o.socket_sk), o.sock_family) as u16;
+            crate::socket::push_socket_info(record, 1, file, o);
         }
     } else {
         let dentry = read_ptr(file, o.file_path_dentry);

@@ -68,6 +68,12 @@ pub fn push_socket(record: &mut Builder, pending: &Pending, spec: &SyscallSpec, 
     if read_u32(inode, o.inode_i_mode) & S_IFMT != S_IFSOCK {
         return;
     }
+    push_socket_info(record, 2, file, o);
+}
+
+/// The socket of `file` (a socket's `struct file`) as a [`SocketInfo`] in string `slot`.
+#[inline(always)]
+pub fn push_socket_info(record: &mut Builder, slot: usize, file: u64, o: &KernelOffsets) {
     let socket = read_ptr(file, o.file_private_data);
     let sk = read_ptr(socket, o.socket_sk);
     let mut info = SocketInfo {
@@ -90,7 +96,7 @@ pub fn push_socket(record: &mut Builder, pending: &Pending, spec: &SyscallSpec, 
         info.remote = read_v6(sk, o.sock_v6_daddr);
     }
     unsafe { core::ptr::write_unaligned(record.cursor() as *mut SocketInfo, info) };
-    record.header().str_len[2] = SocketInfo::SIZE as u16;
+    record.header().str_len[slot] = SocketInfo::SIZE as u16;
     record.advance(SocketInfo::SIZE);
 }
 

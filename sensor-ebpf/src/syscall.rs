@@ -202,12 +202,19 @@ fn write_syscall_record(pending: &Pending, spec: &SyscallSpec, res: i64) {
         }
     } else if spec.kind == SpecKind::Socket as u8 {
         socket::push_socket(&mut record, pending, spec, res);
+    } else if spec.kind == SpecKind::Dup as u8 {
+        // Kept apart from the string arguments' paths: the verifier walks every path of this
+        // program, and each kind's own reads after every state the strings can leave took
+        // it past its budget.
+        if res >= 0 {
+            open::push_opened(&mut record, res, true);
+        }
     } else {
         // Every traced syscall with string arguments is `Checked`, `Mount` or `Open`; a
-        // `Plain` or `Dup` one passes through with none to push.
+        // `Plain` one passes through with none to push.
         push_checked_strings(&mut record, pending, spec, res);
-        if (spec.kind == SpecKind::Open as u8 || spec.kind == SpecKind::Dup as u8) && res >= 0 {
-            open::push_opened(&mut record, res);
+        if spec.kind == SpecKind::Open as u8 && res >= 0 {
+            open::push_opened(&mut record, res, false);
         }
     }
     record.submit();

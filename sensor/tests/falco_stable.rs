@@ -525,6 +525,14 @@ fn redirect_stdout_stdin_to_network_connection_in_container() {
     let alert = assert_raised(REDIRECT, &marker);
     assert_eq!(alert["output_fields"]["fd.type"], "ipv4", "{alert:#}");
     assert_eq!(alert["output_fields"]["evt.type"], "dup2", "{alert:#}");
+    // The peer of the dup'd connection, from the kernel's socket.
+    assert_eq!(alert["output_fields"]["fd.sip"], "127.0.0.1", "{alert:#}");
+    assert_eq!(
+        alert["output_fields"]["fd.rport"],
+        u64::from(port),
+        "{alert:#}"
+    );
+    assert_eq!(alert["output_fields"]["fd.l4proto"], "tcp", "{alert:#}");
     // dup3, over stdin.
     let marker = act(
         "redirect-tcp-dup3",

@@ -308,6 +308,20 @@ fn opened(def: &SyscallDef, event: &mut Event, record: &Record<'_>) {
         if file.i_mode & S_IFMT != S_IFSOCK {
             let path = exe_path::assemble(record.strings[1], u64::from(file.path_flags));
             event.fd_path = Some(path.path);
+        } else if record.strings[1].len() == SocketInfo::SIZE {
+            // A dup'd socket: its ends, as the kernel holds them. Which end is the process's
+            // role is not in the socket; a connection dup'd over stdio is taken as the
+            // client's (a reverse shell's), as connect would have named it.
+            // SAFETY: length checked; plain data, read unaligned.
+            let info = unsafe {
+                std::ptr::read_unaligned(record.strings[1].as_ptr() as *const SocketInfo)
+            };
+            event.socket = Socket::new(Some(info), &[], Role::Client);
+            event.fd_path = event
+                .socket
+                .as_ref()
+                .and_then(Socket::name)
+                .map(|n| n.into_bytes().into());
         }
         event.opened = Some(file);
     }

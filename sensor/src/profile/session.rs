@@ -16,8 +16,8 @@ use super::cgroup::{CgroupError, TempCgroup};
 use super::recorder::{RecordOptions, RecorderError, Recordings};
 use super::recorder_links::RecorderStrategy;
 use super::Recording;
-use crate::pipeline::Pipeline;
 use crate::model::syscall_set::{self, SyscallSet};
+use crate::pipeline::Pipeline;
 use crate::probe::{Probe, ProbeConfig, ProbeError};
 
 #[derive(Debug, thiserror::Error)]
