@@ -160,6 +160,7 @@ pub fn sample_events() -> Vec<Event> {
         exepath: bytes("/usr/bin/bash"),
         args: vec![bytes("-c"), bytes("nc -l 4444")],
         exe_from_memfd: false,
+        exe_upper_layer: false,
         cwd: Some(bytes("/root")),
         parent: None,
     });
@@ -171,6 +172,7 @@ pub fn sample_events() -> Vec<Event> {
         exepath: bytes("/usr/bin/nc.openbsd"),
         args: vec![bytes("-l"), bytes("4444")],
         exe_from_memfd: false,
+        exe_upper_layer: true,
         cwd: Some(bytes("/tmp")),
         parent: Some(shell),
     });
@@ -203,6 +205,7 @@ pub fn sample_events() -> Vec<Event> {
     let container = Arc::new(Container {
         full_id: CONTAINER_ID.to_string(),
         runtime: Runtime::Containerd,
+        privileged: Some(false),
     });
     let event = |name: &str, strings: [&str; 3], res: i64| Event {
         kind: match name {
@@ -229,6 +232,7 @@ pub fn sample_events() -> Vec<Event> {
             comm: comm("nc"),
             tty: 34816,
             _pad: 0,
+            start_ns: 500,
         },
         creds_before: None,
         raw_args: [3, 0o4755, 0, 0, 0, 0],
@@ -240,6 +244,8 @@ pub fn sample_events() -> Vec<Event> {
         exec: None,
         process: Some(nc.clone()),
         fd_path: None,
+        opened: None,
+        socket: None,
         container: Some(container.clone()),
         pod: Some(pod_info.clone()),
         user_name: Some("root".into()),
@@ -255,6 +261,7 @@ pub fn sample_events() -> Vec<Event> {
         argv: vec![bytes("bash"), bytes("-c"), bytes("nc -l 4444")],
         image: Some(bytes("/usr/bin/bash")),
         exe: None,
+        env: bytes("PATH=/bin\0GLIBC_TUNABLES=x"),
     }));
     let mut fchmod = event("fchmod", ["", "", ""], -1);
     fchmod.fd_path = Some(bytes("/etc/shadow"));
@@ -263,8 +270,39 @@ pub fn sample_events() -> Vec<Event> {
     let mut host = event("chmod", ["/tmp/x", "", ""], 0);
     host.container = None;
     host.pod = None;
+    // An open of /etc/shadow through a relative path, as the kernel resolved it.
+    let mut open = event("openat", ["../etc/shadow", "", ""], 3);
+    open.raw_args = [(-100i64) as u64, 0, 0o2000000, 0, 0, 0];
+    open.fd_path = Some(bytes("/etc/shadow"));
+    open.opened = Some(sensor_common::record::open::OpenedFile {
+        f_mode: 1,
+        i_mode: 0o100640,
+        dev: 1 << 20,
+        path_flags: 0,
+        ino: 42,
+        ..Default::default()
+    });
+    // A connection out, its ends from the kernel's socket.
+    let mut connect = event("connect", ["", "", ""], 0);
+    let mut ends = sensor_common::record::socket::SocketInfo {
+        family: 2,
+        sock_type: 1,
+        protocol: 6,
+        local_port: 40000,
+        remote_port: 4444,
+        ..Default::default()
+    };
+    ends.local[..4].copy_from_slice(&[10, 0, 0, 1]);
+    ends.remote[..4].copy_from_slice(&[198, 51, 100, 2]);
+    connect.socket = sensor::model::socket::Socket::new(
+        Some(ends),
+        &[],
+        sensor::model::socket::Role::Client,
+    );
     vec![
         exec,
+        open,
+        connect,
         event("fchmodat", ["/etc/passwd", "", ""], 0),
         fchmod,
         event("mount", ["tmpfs", "/mnt/x", "tmpfs"], 0),
