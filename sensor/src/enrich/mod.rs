@@ -251,7 +251,7 @@ impl Enricher {
         // process can hold (the path is the kernel's d_path, no filesystem is asked).
         if let Some(def) = event.syscall() {
             if event.fd_path.is_some() {
-                // The kernel side walked it (an open's or a dup's file).
+                // From the kernel side: an open's or a dup's file, a socket call's ends.
             } else if let Some(arg) = def.args.iter().find(|a| a.ty == ArgType::Fd) {
                 let fd_number = event.raw_args[arg.index as usize] as u32 as i32 as i64;
                 event.fd_path = fd::resolve(event.task.pid, fd_number);
