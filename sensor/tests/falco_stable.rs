@@ -108,6 +108,48 @@ fn assert_not_raised(rule: &str, marker: &str) {
     assert!(raised.is_empty(), "{marker} raised {raised:#?}");
 }
 
+/// The id a containerd cgroup of `containerd_cgroup` names, as its pod's status carries it.
+fn container_id(cgroup: &Cgroup) -> String {
+    let name = cgroup.0.file_name().unwrap().to_str().unwrap();
+    name.trim_start_matches("cri-containerd-")
+        .trim_end_matches(".scope")
+        .to_string()
+}
+
+/// Runs `binary` in `cgroup` with a marker of `tag` as its argument (exec'd, so the marker
+/// is its command line), checks it succeeded and returns the marker.
+fn exec_in(cgroup: &Cgroup, binary: &std::path::Path, tag: &str) -> String {
+    let marker = format!("{tag}-{}", std::process::id());
+    let script = format!(
+        "{} && exec {} {marker}",
+        cgroup.enter_command(),
+        binary.display()
+    );
+    let status = Command::new("sh").args(["-c", &script]).status().unwrap();
+    assert!(status.success());
+    marker
+}
+
+/// A `sensor run --rules falco-stable` of the caller's own in a mount namespace of its own,
+/// set up by the shell commands `setup` (bind mounts over what the sensor should see), so
+/// nothing of the machine's changes.
+fn stable_in_own_mount_namespace(setup: &str) -> Sensor {
+    let script = format!("{setup} && exec \"$0\" \"$@\"");
+    let wrapper = [
+        "unshare",
+        "--mount",
+        "--propagation",
+        "private",
+        "--fork",
+        "--kill-child=SIGTERM",
+        "--",
+        "sh",
+        "-c",
+        &script,
+    ];
+    Sensor::alerts_under(&wrapper, &["--rules", "falco-stable"])
+}
+
 /// PTRACE_TRACEME in a child, which exits at once (its tracer, the Python parent, reaps it).
 const TRACEME: &str = "pid = os.fork()
 if pid == 0:
@@ -275,14 +317,8 @@ fn debugfs_in_a_privileged_container() {
     };
     let privileged_cgroup = containerd_cgroup("0b01");
     let plain_cgroup = containerd_cgroup("0b02");
-    let id = |cgroup: &Cgroup| {
-        let name = cgroup.0.file_name().unwrap().to_str().unwrap();
-        name.trim_start_matches("cri-containerd-")
-            .trim_end_matches(".scope")
-            .to_string()
-    };
-    server.start_pod(&pod("privileged", true), &id(&privileged_cgroup));
-    server.start_pod(&pod("plain", false), &id(&plain_cgroup));
+    server.start_pod(&pod("privileged", true), &container_id(&privileged_cgroup));
+    server.start_pod(&pod("plain", false), &container_id(&plain_cgroup));
     let kubeconfig = server.kubeconfig();
     let sensor = Sensor::alerts_with(&[
         "--rules",
@@ -296,21 +332,10 @@ fn debugfs_in_a_privileged_container() {
     let dir = TempDir::new("falco-debugfs");
     let debugfs = dir.path("debugfs");
     std::fs::copy("/bin/true", &debugfs).unwrap();
-    let run_in = |cgroup: &Cgroup, marker: &str| {
-        let marker = format!("{marker}-{}", std::process::id());
-        let script = format!(
-            "{} && exec {} {marker}",
-            cgroup.enter_command(),
-            debugfs.display()
-        );
-        let status = Command::new("sh").args(["-c", &script]).status().unwrap();
-        assert!(status.success());
-        marker
-    };
-    let marker = run_in(&privileged_cgroup, "debugfs-privileged");
+    let marker = exec_in(&privileged_cgroup, &debugfs, "debugfs-privileged");
     let alert = raised_on(&sensor, DEBUGFS, &marker);
     assert_eq!(alert["output_fields"]["proc.name"], "debugfs", "{alert:#}");
-    let marker = run_in(&plain_cgroup, "debugfs-plain");
+    let marker = exec_in(&plain_cgroup, &debugfs, "debugfs-plain");
     quiet_on(&sensor, &marker);
 }
 
@@ -636,25 +661,14 @@ fn drop_and_execute_new_binary_in_container() {
     );
 
     let cgroup = containerd_cgroup("0a05");
-    let run_in = |binary: &str, tag: &str| {
-        let marker = format!("{tag}-{}", std::process::id());
-        let script = format!(
-            "{} && exec {} {marker}",
-            cgroup.enter_command(),
-            merged.join(binary).display()
-        );
-        let status = Command::new("sh").args(["-c", &script]).status().unwrap();
-        assert!(status.success());
-        marker
-    };
-    let marker = run_in("dropped", "drop-and-execute");
+    let marker = exec_in(&cgroup, &merged.join("dropped"), "drop-and-execute");
     let alert = assert_raised(DROP_AND_EXECUTE, &marker);
     assert_eq!(
         alert["output_fields"]["proc.exepath"],
         merged.join("dropped").to_str().unwrap(),
         "{alert:#}"
     );
-    let marker = run_in("imagetool", "image-binary");
+    let marker = exec_in(&cgroup, &merged.join("imagetool"), "image-binary");
     assert_not_raised(DROP_AND_EXECUTE, &marker);
 }
 
@@ -675,23 +689,8 @@ fn contact_k8s_api_server_from_container() {
         "127.0.0.1 localhost\n198.51.100.10 kubernetes.default.svc.cluster.local kubernetes.default\n",
     )
     .unwrap();
-    let bind = format!(
-        "mount --bind {} /etc/hosts && exec \"$0\" \"$@\"",
-        hosts.display()
-    );
-    let wrapper = [
-        "unshare",
-        "--mount",
-        "--propagation",
-        "private",
-        "--fork",
-        "--kill-child=SIGTERM",
-        "--",
-        "sh",
-        "-c",
-        &bind,
-    ];
-    let sensor = Sensor::alerts_under(&wrapper, &["--rules", "falco-stable"]);
+    let bind = format!("mount --bind {} /etc/hosts", hosts.display());
+    let sensor = stable_in_own_mount_namespace(&bind);
     let connect = |ip: &str, tag: &str, cgroup: Option<&Cgroup>| {
         let code = format!(
             "assert libc.unshare(0x40000000) == 0, ctypes.get_errno()
@@ -974,12 +973,6 @@ fn debugfs_in_a_privileged_container_without_a_pod() {
     let dir = TempDir::new("falco-runtime-spec");
     let privileged_cgroup = containerd_cgroup("0b03");
     let plain_cgroup = containerd_cgroup("0b04");
-    let id = |cgroup: &Cgroup| {
-        let name = cgroup.0.file_name().unwrap().to_str().unwrap();
-        name.trim_start_matches("cri-containerd-")
-            .trim_end_matches(".scope")
-            .to_string()
-    };
     let state = dir.path("containerd");
     let tasks = state.join("io.containerd.runtime.v2.task/default");
     let privileged_spec = r#"{"ociVersion":"1.1.0","process":{"capabilities":{"bounding":["CAP_CHOWN","CAP_SYS_ADMIN","CAP_SYS_MODULE"]}},"linux":{"namespaces":[{"type":"mount"}]}}"#;
@@ -988,43 +981,20 @@ fn debugfs_in_a_privileged_container_without_a_pod() {
         (&privileged_cgroup, privileged_spec),
         (&plain_cgroup, plain_spec),
     ] {
-        let bundle = tasks.join(id(cgroup));
+        let bundle = tasks.join(container_id(cgroup));
         std::fs::create_dir_all(&bundle).unwrap();
         std::fs::write(bundle.join("config.json"), spec).unwrap();
     }
     let script = format!(
-        "mount -t tmpfs tmpfs /run && mkdir /run/containerd && mount --bind {} /run/containerd && exec \"$0\" \"$@\"",
+        "mount -t tmpfs tmpfs /run && mkdir /run/containerd && mount --bind {} /run/containerd",
         state.display()
     );
-    let wrapper = [
-        "unshare",
-        "--mount",
-        "--propagation",
-        "private",
-        "--fork",
-        "--kill-child=SIGTERM",
-        "--",
-        "sh",
-        "-c",
-        &script,
-    ];
-    let sensor = Sensor::alerts_under(&wrapper, &["--rules", "falco-stable"]);
+    let sensor = stable_in_own_mount_namespace(&script);
     let debugfs = dir.path("debugfs");
     std::fs::copy("/bin/true", &debugfs).unwrap();
-    let run_in = |cgroup: &Cgroup, tag: &str| {
-        let marker = format!("{tag}-{}", std::process::id());
-        let script = format!(
-            "{} && exec {} {marker}",
-            cgroup.enter_command(),
-            debugfs.display()
-        );
-        let status = Command::new("sh").args(["-c", &script]).status().unwrap();
-        assert!(status.success());
-        marker
-    };
-    let marker = run_in(&privileged_cgroup, "debugfs-runtime-privileged");
+    let marker = exec_in(&privileged_cgroup, &debugfs, "debugfs-runtime-privileged");
     let alert = raised_on(&sensor, DEBUGFS, &marker);
     assert_eq!(alert["output_fields"]["proc.name"], "debugfs", "{alert:#}");
-    let marker = run_in(&plain_cgroup, "debugfs-runtime-plain");
+    let marker = exec_in(&plain_cgroup, &debugfs, "debugfs-runtime-plain");
     quiet_on(&sensor, &marker);
 }

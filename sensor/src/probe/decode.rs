@@ -316,12 +316,7 @@ fn opened(def: &SyscallDef, event: &mut Event, record: &Record<'_>) {
             let info = unsafe {
                 std::ptr::read_unaligned(record.strings[1].as_ptr() as *const SocketInfo)
             };
-            event.socket = Socket::new(Some(info), &[], Role::Client);
-            event.fd_path = event
-                .socket
-                .as_ref()
-                .and_then(Socket::name)
-                .map(|n| n.into_bytes().into());
+            set_socket(event, Socket::new(Some(info), &[], Role::Client));
         }
         event.opened = Some(file);
     }
@@ -343,13 +338,18 @@ fn socket(def: &SyscallDef, event: &mut Event, record: &Record<'_>) {
     } else {
         Role::Client
     };
-    event.socket = Socket::new(kernel, record.strings[1], role);
-    event.fd_path = event
-        .socket
+    set_socket(event, Socket::new(kernel, record.strings[1], role));
+    event.strings[2] = Bytes::default();
+}
+
+/// `socket` as the event's, and an IP socket's `client->server` as its `fd_path` (Falco's
+/// `fd.name`).
+fn set_socket(event: &mut Event, socket: Option<Socket>) {
+    event.fd_path = socket
         .as_ref()
         .and_then(Socket::name)
         .map(|n| n.into_bytes().into());
-    event.strings[2] = Bytes::default();
+    event.socket = socket;
 }
 
 const S_IFMT: u32 = 0o170000;
