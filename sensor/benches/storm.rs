@@ -8,7 +8,8 @@
 //! Each storm runs three ways: untraced; traced with the library pipeline (decode + enrich)
 //! consuming events; traced with the CLI as the consumer: `sensor events --json > /dev/null`
 //! for chmod and exec, `sensor run --rules falco-stable` (every open evaluated against
-//! Falco's stable rules, which want the open family) for open.
+//! Falco's stable rules, which want the open family) for open. The chmod storm runs a fourth
+//! way, the pipeline without the argument check (`ProbeConfig::check_arguments`).
 
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};
@@ -37,13 +38,26 @@ fn main() {
     let execs = arg("--execs", 10_000);
     let opens = arg("--opens", 1_000_000);
     let rounds = arg("--rounds", 3).max(1) as usize;
+    // `--only chmod` (or exec, open): one storm, for a quick comparison.
+    let only = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1))
+        .map(String::as_str);
+    let wanted = |kind: &str| only.is_none_or(|o| o == kind);
     println!(
         "storm benchmark: calls/s of the storm process (median of {rounds} interleaved rounds), \
          ratio to untraced, events the consumer saw, events lost"
     );
-    run_storm("chmod", "fchmodat", chmod_calls, rounds);
-    run_storm("exec", "execve", execs, rounds);
-    run_storm("open", "openat", opens, rounds);
+    for (kind, evt_type, count) in [
+        ("chmod", "fchmodat", chmod_calls),
+        ("exec", "execve", execs),
+        ("open", "openat", opens),
+    ] {
+        if wanted(kind) {
+            run_storm(kind, evt_type, count, rounds);
+        }
+    }
 }
 
 /// The syscalls traced for a storm: the open family only when it is the storm's (as with
@@ -149,44 +163,97 @@ fn finish_storm(child: Child) -> f64 {
         .expect("storm seconds")
 }
 
+/// A way of running a storm.
+#[derive(Clone, Copy)]
+enum Way {
+    Untraced,
+    /// The library pipeline consumes; `check_arguments` as `ProbeConfig`'s.
+    Pipeline {
+        check_arguments: bool,
+    },
+    Cli,
+}
+
+impl Way {
+    fn label(self, kind: &str) -> &'static str {
+        match self {
+            Way::Untraced => "untraced",
+            Way::Pipeline {
+                check_arguments: true,
+            } => "traced, pipeline consumer",
+            Way::Pipeline {
+                check_arguments: false,
+            } => "traced, pipeline, no argument check",
+            Way::Cli if kind == "open" => "traced, `sensor run --rules falco-stable`",
+            Way::Cli => "traced, `sensor events --json` consumer",
+        }
+    }
+}
+
+/// The ways a storm runs. The chmod storm also runs without the argument check (its enter
+/// program hashing the path), to show in one run what the check costs a traced chmod.
+fn ways(kind: &str) -> Vec<Way> {
+    let mut ways = vec![
+        Way::Untraced,
+        Way::Pipeline {
+            check_arguments: true,
+        },
+    ];
+    if kind == "chmod" {
+        ways.push(Way::Pipeline {
+            check_arguments: false,
+        });
+    }
+    ways.push(Way::Cli);
+    ways
+}
+
 fn run_storm(kind: &str, evt_type: &'static str, count: u64, rounds: usize) {
     println!("{kind} storm, {count} calls:");
-    // Rounds interleave the three ways so that drift in the machine's speed hits all alike.
-    let mut runs: [Vec<Run>; 3] = Default::default();
+    let ways = ways(kind);
+    // Rounds interleave the ways so that drift in the machine's speed hits all alike.
+    let mut runs: Vec<Vec<Run>> = vec![Vec::new(); ways.len()];
     for _ in 0..rounds {
-        let (child, _) = spawn_storm(kind, count);
-        runs[0].push(Run {
-            secs: finish_storm(child),
-            ..Run::default()
-        });
-        runs[1].push(traced_with_pipeline(kind, evt_type, count));
-        runs[2].push(traced_with_cli(kind, evt_type, count));
+        for (way, runs) in ways.iter().zip(runs.iter_mut()) {
+            runs.push(match *way {
+                Way::Untraced => {
+                    let (child, _) = spawn_storm(kind, count);
+                    Run {
+                        secs: finish_storm(child),
+                        ..Run::default()
+                    }
+                }
+                Way::Pipeline { check_arguments } => {
+                    traced_with_pipeline(kind, evt_type, count, check_arguments)
+                }
+                Way::Cli => traced_with_cli(kind, evt_type, count),
+            });
+        }
     }
     let rate = |runs: &[Run]| median(runs.iter().map(|r| count as f64 / r.secs).collect());
     let untraced = rate(&runs[0]);
-    let cli = if kind == "open" {
-        "traced, `sensor run --rules falco-stable`"
-    } else {
-        "traced, `sensor events --json` consumer"
-    };
-    for (way, runs) in ["untraced", "traced, pipeline consumer", cli]
-        .iter()
-        .zip(&runs)
-    {
+    for (way, runs) in ways.iter().zip(&runs) {
         let r = rate(runs);
         let seen = runs.iter().map(|r| r.seen).min().unwrap_or(0);
         let ring_full = runs.iter().map(|r| r.ring_full).max().unwrap_or(0);
         let missing = runs.iter().map(|r| r.missing_enter).max().unwrap_or(0);
         println!(
-            "  {way:<40} {r:>10.0} calls/s  ratio {:.2}  events {seen:>8}  lost {ring_full} (ring full; exits without enter: {missing})",
+            "  {:<40} {r:>10.0} calls/s  ratio {:.2}  events {seen:>8}  lost {ring_full} (ring full; exits without enter: {missing})",
+            way.label(kind),
             r / untraced
         );
     }
 }
 
-fn traced_with_pipeline(kind: &str, evt_type: &'static str, count: u64) -> Run {
+fn traced_with_pipeline(
+    kind: &str,
+    evt_type: &'static str,
+    count: u64,
+    check_arguments: bool,
+) -> Run {
     let probe = Probe::load(&ProbeConfig {
         syscalls: traced_for(kind),
+        check_arguments,
         ..ProbeConfig::default()
     })
     .expect("load probe (run as root)");

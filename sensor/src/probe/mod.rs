@@ -78,6 +78,11 @@ pub struct ProbeConfig {
     /// Load the programs with their diagnostics on (`diagnostics.rs`): why a record is lost
     /// or incomplete, logged under `sensor::kernel`. Off, they cost nothing.
     pub kernel_diagnostics: bool,
+    /// Hash the string arguments of chmod-family and mount calls at enter, to catch a thread
+    /// that rewrites them during the call (`SpecKind::Checked`). Off, those calls are traced
+    /// by their exit alone (`Plain`) and a rewrite goes unseen; the switch exists to measure
+    /// what the check costs (`cargo xtask bench`).
+    pub check_arguments: bool,
     /// The syscalls to trace at first (`Probe::trace` changes them later).
     pub syscalls: SyscallSet,
 }
@@ -88,6 +93,7 @@ impl Default for ProbeConfig {
             ring_bytes: DEFAULT_RING_BYTES,
             compat: true,
             kernel_diagnostics: false,
+            check_arguments: true,
             syscalls: SyscallSet::all_but_opens(),
         }
     }
@@ -249,7 +255,7 @@ impl Probe {
             let prog: &mut TracePoint = program(&mut ebpf, name)?;
             prog.load().map_err(program_error(name, "loaded"))?;
         }
-        let mut traced = traced::TracedSyscalls::default();
+        let mut traced = traced::TracedSyscalls::new(config.check_arguments);
         let mut attached = traced
             .trace(&mut ebpf, &config.syscalls, config.compat)?
             .unwrap_or_default();

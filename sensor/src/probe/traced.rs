@@ -13,6 +13,7 @@ use std::collections::BTreeSet;
 use aya::maps::Array;
 use aya::programs::TracePoint;
 use aya::Ebpf;
+use sensor_common::syscall::SpecKind;
 use sensor_common::SyscallSpec;
 
 use super::{compat_syscalls, program, program_error, tracefs, ProbeError};
@@ -26,6 +27,8 @@ pub struct TracedSyscalls {
     on: BTreeSet<&'static str>,
     /// Tracepoints the programs are attached to (on, or switched off since).
     attached: BTreeSet<&'static str>,
+    /// `ProbeConfig::check_arguments`: off, `Checked` syscalls are written as `Plain`.
+    check_arguments: bool,
 }
 
 /// Whether this kernel has the syscall here (a number on this architecture and its
@@ -35,6 +38,27 @@ fn available(def: &SyscallDef) -> bool {
 }
 
 impl TracedSyscalls {
+    pub fn new(check_arguments: bool) -> Self {
+        Self {
+            check_arguments,
+            ..Self::default()
+        }
+    }
+
+    /// How the programs treat `def` here: its own kind, but `Checked` becomes `Plain` (no
+    /// enter program, no hashes) when the argument check is off.
+    fn kind_of(&self, def: &SyscallDef) -> SpecKind {
+        match def.kind {
+            SpecKind::Checked if !self.check_arguments => SpecKind::Plain,
+            kind => kind,
+        }
+    }
+
+    fn with_kind(&self, def: &SyscallDef, mut spec: SyscallSpec) -> SyscallSpec {
+        spec.kind = self.kind_of(def) as u8;
+        spec
+    }
+
     /// Makes exactly `wanted` traced (less what this kernel lacks). Returns the tracepoints
     /// newly attached, as `syscalls:sys_{enter,exit}_NAME`; `None` when nothing changed.
     pub fn trace(
@@ -71,7 +95,7 @@ impl TracedSyscalls {
                     continue;
                 };
                 let spec = match next.contains(def.name) {
-                    true => def.spec(),
+                    true => self.with_kind(def, def.spec()),
                     false => SyscallSpec::OFF,
                 };
                 table.set(nr, spec, 0)?;
@@ -86,7 +110,9 @@ impl TracedSyscalls {
                         continue;
                     }
                     let spec = match next.contains(def.name) {
-                        true => entry.spec().unwrap_or(SyscallSpec::OFF),
+                        true => entry
+                            .spec()
+                            .map_or(SyscallSpec::OFF, |spec| self.with_kind(def, spec)),
                         false => SyscallSpec::OFF,
                     };
                     table.set(entry.nr, spec, 0)?;
@@ -105,7 +131,7 @@ impl TracedSyscalls {
             let prog: &mut TracePoint = program(ebpf, prog_name)?;
             for def in &new {
                 // Plain syscalls need no enter program: the exit reads their registers.
-                if direction == "enter" && !def.kind.has_enter() {
+                if direction == "enter" && !self.kind_of(def).has_enter() {
                     continue;
                 }
                 let name = format!("sys_{direction}_{}", def.tracepoint);
