@@ -98,8 +98,9 @@ fn run(kind: &str, calls: u64, rounds: usize) {
     let mut close_s = Vec::new();
     for _ in 0..rounds {
         runs[0].push(storm(kind, calls, None));
-        let probe = Probe::load(&ProbeConfig::default()).expect("load probe (run as root)");
-        let recordings = probe.recordings();
+        let mut probe = Probe::load(&ProbeConfig::default()).expect("load probe (run as root)");
+        let recordings =
+            sensor::profile::Recordings::new(probe.take_recorder().expect("the recorder"));
         runs[1].push(storm(kind, calls, None));
         let started = Instant::now();
         recordings

@@ -407,9 +407,10 @@ fn daemon_mode_recordings_of_running_cgroups() {
     let capture = {
         let stop = stop.clone();
         std::thread::spawn(move || {
-            let probe = sensor::probe::Probe::load(&sensor::probe::ProbeConfig::default())
+            let mut probe = sensor::probe::Probe::load(&sensor::probe::ProbeConfig::default())
                 .expect("load probe");
-            let recordings = probe.recordings();
+            let recordings =
+                sensor::profile::Recordings::new(probe.take_recorder().expect("the recorder"));
             let mut pipeline = sensor::pipeline::Pipeline::new(probe);
             tx.send(recordings.clone()).unwrap();
             let mut sink = |e: &sensor::model::Event| -> Result<(), Infallible> {

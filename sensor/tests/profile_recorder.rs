@@ -50,9 +50,10 @@ fn tracepoints_are_detached_once_every_recording_has_made_their_syscall() {
     if !privileged() {
         return;
     }
-    let probe =
+    let mut probe =
         sensor::probe::Probe::load(&sensor::probe::ProbeConfig::default()).expect("load probe");
-    let recordings: Recordings = probe.recordings();
+    let recordings: Recordings =
+        sensor::profile::Recordings::new(probe.take_recorder().expect("the recorder"));
     let all = syscall_tracepoints();
     assert!(all > 300, "only {all} syscall tracepoints");
     assert!(!recordings.is_attached(), "attached with nothing recorded");
@@ -264,9 +265,9 @@ fn compat_syscalls_are_recorded_when_asked_and_reported_when_not() {
     );
 
     // Daemon mode: per-syscall tracepoints, which 32-bit syscalls do not reach.
-    let probe =
+    let mut probe =
         sensor::probe::Probe::load(&sensor::probe::ProbeConfig::default()).expect("load probe");
-    let recordings = probe.recordings();
+    let recordings = sensor::profile::Recordings::new(probe.take_recorder().expect("the recorder"));
     let base = format!("sensor-test-compat-{}", std::process::id());
     let plain = Cgroup::create(&format!("{base}/plain"));
     let compat = Cgroup::create(&format!("{base}/compat"));

@@ -390,13 +390,16 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         pod_wait: Some(config.kubernetes.pod_wait),
     };
     let pods = kubernetes.pod_cache()?;
-    let probe = Probe::load(&ProbeConfig {
+    let mut probe = Probe::load(&ProbeConfig {
         ring_bytes: config.probe.ring_buffer_bytes,
         kernel_diagnostics: config.probe.kernel_diagnostics,
         syscalls: wanted.get(),
         ..ProbeConfig::default()
     })?;
-    let _ = recordings.set(probe.recordings());
+    let profiles = probe.take_recorder().map(sensor::profile::Recordings::new);
+    if let Some(profiles) = &profiles {
+        let _ = recordings.set(profiles.clone());
+    }
     let _ = telemetry.parts.set(Parts {
         rules: live.clone(),
         hub: Some(hub.clone()),
@@ -425,7 +428,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     };
     // The profile recorder and the rules are sibling consumers of every event.
     let mut consumers = Consumers {
-        profiles: Some(pipeline.probe().recordings()),
+        profiles,
         rules: AlertSink::new(live.clone(), matching, outputs, telemetry.clone()),
     };
     let result = pipeline.run(&stop, &mut consumers);

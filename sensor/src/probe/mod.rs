@@ -11,6 +11,7 @@ pub mod ia32_emulation;
 pub mod kernel_offsets;
 pub mod privileges;
 pub mod raw_tracepoint;
+pub mod recorder_maps;
 mod self_id;
 pub mod traced;
 pub mod tracefs;
@@ -170,8 +171,8 @@ pub struct Probe {
     pub program_ids: Vec<u32>,
     /// Exits without enter counted by the end of attaching.
     missing_at_attach: u64,
-    /// The syscall recorder (loaded, attached only while recording).
-    recordings: crate::profile::Recordings,
+    /// The syscall recorder's programs and maps, until their owner takes them.
+    recorder: Option<recorder_maps::RecorderMaps>,
     /// Which syscalls the enter and exit programs trace.
     traced: traced::TracedSyscalls,
 }
@@ -308,7 +309,7 @@ impl Probe {
             continued: 0,
             ia32_emulation,
         });
-        let recordings = load_recorder(&mut ebpf)?;
+        let recorder = Some(recorder_maps::load(&mut ebpf)?);
         // Their kernel ids, for the per-program run time the metrics report.
         let program_ids = ebpf
             .programs()
@@ -344,7 +345,7 @@ impl Probe {
             attached,
             program_ids,
             missing_at_attach: 0,
-            recordings,
+            recorder,
             traced,
         };
         probe.missing_at_attach = probe.loss().missing_enter;
@@ -372,9 +373,10 @@ impl Probe {
         Ok(())
     }
 
-    /// The handle that starts and stops syscall recordings; it keeps working after `detach`.
-    pub fn recordings(&self) -> crate::profile::Recordings {
-        self.recordings.clone()
+    /// The syscall recorder's programs and maps, for the one owner that attaches them
+    /// (`profile::Recordings::new`); `None` once taken. They keep working after `detach`.
+    pub fn take_recorder(&mut self) -> Option<recorder_maps::RecorderMaps> {
+        self.recorder.take()
     }
 
     /// The 32-bit compat path's state.
@@ -517,43 +519,6 @@ fn log_compat_coverage(status: &CompatStatus) {
     } else if !status.uncovered().is_empty() {
         tracing::warn!("32-bit syscalls not seen: {}", status.uncovered());
     }
-}
-
-/// Loads the recorder's programs (attached only while recording). The per-syscall one needs
-/// BPF cookies (Linux 5.15); without them the raw tracepoint program records everything.
-fn load_recorder(ebpf: &mut Ebpf) -> Result<crate::profile::Recordings, ProbeError> {
-    let shared = |name: &str, fd: Result<&aya::programs::ProgramFd, _>| {
-        fd.and_then(|fd| fd.try_clone().map_err(aya::programs::ProgramError::IOError))
-            .map_err(program_error(name, "shared"))
-    };
-    let name = "record_raw_syscall";
-    let prog: &mut RawTracePoint = program(ebpf, name)?;
-    prog.load().map_err(program_error(name, "loaded"))?;
-    let raw = shared(name, prog.fd())?;
-    let name = "record_syscall";
-    let prog: &mut TracePoint = program(ebpf, name)?;
-    let per_syscall = match prog.load() {
-        Ok(()) => Some(shared(name, prog.fd())?),
-        Err(e) => {
-            tracing::info!(
-                "the per-syscall recorder does not load on this kernel ({e}); recordings \
-                 will use the sys_enter raw tracepoint, which every syscall pays for"
-            );
-            None
-        }
-    };
-    let per_syscall = match per_syscall {
-        Some(fd) => Some((fd, take_map(ebpf, "TRACEPOINT_SYSCALLS", Array::try_from)?)),
-        None => None,
-    };
-    let programs = crate::profile::recorder_links::RecorderPrograms {
-        per_syscall,
-        raw,
-        raw_mode: take_map(ebpf, "RAW_RECORDER_MODE", Array::try_from)?,
-    };
-    let map = take_map(ebpf, "RECORDINGS", aya::maps::PerCpuHashMap::try_from)?;
-    let filter = take_map(ebpf, "RECORD_FILTER", Array::try_from)?;
-    Ok(crate::profile::Recordings::new(map, filter, programs))
 }
 
 /// The program `name` of the object, as the type it must be.

@@ -20,6 +20,7 @@ use super::arch::{self, Abi};
 use super::recorder_links::{RecorderLinks, RecorderPrograms, RecorderStrategy};
 use super::recording::{AppArmorObservations, Recording};
 use crate::model::{Event, EventKind};
+use crate::probe::recorder_maps::RecorderMaps;
 
 /// How soon after a recording first makes a syscall its tracepoint is detached, while
 /// recordings are warming up; the pruner backs off to [`PRUNE_INTERVAL_MAX`] while nothing
@@ -129,16 +130,18 @@ pub struct RecordingStatus {
 }
 
 impl Recordings {
-    /// Wraps the loaded (not attached) recorder programs and their maps.
-    pub(crate) fn new(
-        map: PerCpuHashMap<MapData, u64, SyscallBitmap>,
-        filter: Array<MapData, [u64; FILTER_WORDS]>,
-        programs: RecorderPrograms,
-    ) -> Self {
+    /// Takes charge of the loaded (not attached) recorder programs and their maps
+    /// (`Probe::take_recorder`).
+    pub fn new(maps: RecorderMaps) -> Self {
+        let programs = RecorderPrograms {
+            per_syscall: maps.per_syscall,
+            raw: maps.raw,
+            raw_mode: maps.raw_mode,
+        };
         Self {
             inner: Arc::new(Mutex::new(Inner {
-                map,
-                filter,
+                map: maps.recordings,
+                filter: maps.filter,
                 links: RecorderLinks::new(programs),
                 running: BTreeMap::new(),
                 owner: HashMap::new(),

@@ -60,7 +60,7 @@ pub fn record(
         std::thread::spawn(move || {
             // What a recording reads (exec, chmod, mount, set*id, module); the syscall bitmap comes
             // from the recorder's own program, whatever is traced.
-            let probe = match Probe::load(&ProbeConfig {
+            let mut probe = match Probe::load(&ProbeConfig {
                 syscalls: SyscallSet::families(syscall_set::BASE_FAMILIES),
                 ..ProbeConfig::default()
             }) {
@@ -70,7 +70,9 @@ pub fn record(
                     return;
                 }
             };
-            let recordings = probe.recordings();
+            let Some(recordings) = probe.take_recorder().map(Recordings::new) else {
+                return;
+            };
             let mut pipeline = Pipeline::new(probe);
             let _ = ready_tx.send(Ok(recordings.clone()));
             let mut sink = |event: &crate::model::Event| -> Result<(), Infallible> {
