@@ -56,6 +56,10 @@ pub struct Atom<'r> {
 /// What the oracle says about an atom on one event type. `A` is the kernel's own form of
 /// the check; "kernel(A)" below is its value on an event as the kernel program sees it.
 ///
+/// Kernel atoms are compared with `Eq`/`Hash`: returning equal atoms for two checks says
+/// they are the same kernel predicate (which lets clauses of different rules share them),
+/// so only do it when that is true.
+///
 /// Exactness is needed only where the analysis negates: an exact atom is usable under
 /// `not` and in exceptions, an [`Lowered::Implied`] one only where the check appears
 /// positively, an [`Lowered::Implying`] one only under an odd number of `not`s.
