@@ -42,6 +42,7 @@ pub mod error;
 pub mod event;
 pub mod falco_format;
 pub mod fields;
+pub mod kernel_filter;
 pub mod limits;
 pub mod loader;
 pub mod output;

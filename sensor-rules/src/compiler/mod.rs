@@ -20,8 +20,9 @@ mod rule_compiler;
 mod source_map;
 mod value;
 
+pub(crate) use extract::Source;
 pub(crate) use output_template::OutputTemplate;
 pub use output_template::NOT_AVAILABLE;
-pub(crate) use program::Program;
+pub(crate) use program::{ListMode, Node, Program, Test};
 pub(crate) use rule_compiler::compile_rules;
 pub use rule_compiler::{CompileOptions, CompiledRules};

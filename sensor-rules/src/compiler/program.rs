@@ -272,6 +272,11 @@ impl Program {
         &self.event_types
     }
 
+    /// The condition tree, for analyses over the compiled rules (the kernel filter).
+    pub fn root(&self) -> &Node {
+        &self.root
+    }
+
     pub fn matches<E: Event + ?Sized>(&self, event: &E) -> bool {
         self.root.eval(event, event.event_type_id())
     }

@@ -141,6 +141,12 @@ impl Ruleset {
         self.rules.is_empty()
     }
 
+    /// Indices into [`Ruleset::rules`] of the enabled rules evaluated on events of type
+    /// `id`, in load order.
+    pub(crate) fn rule_indices(&self, id: EventTypeId) -> &[u32] {
+        self.by_event_type.get(usize::from(id.0)).map_or(&[], |v| v)
+    }
+
     /// The enabled rules that could match events of this type.
     pub fn candidates(&self, event_type: Option<EventTypeId>) -> impl Iterator<Item = &Rule> {
         let indices: &[u32] = match event_type {

@@ -48,6 +48,18 @@ impl ByteSet {
         }
     }
 
+    /// The values, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = &[u8]> {
+        let (few, many) = match self {
+            ByteSet::Few(values) => (Some(values.iter()), None),
+            ByteSet::Many { values, .. } => (None, Some(values.iter())),
+        };
+        few.into_iter()
+            .flatten()
+            .chain(many.into_iter().flatten())
+            .map(|value| &**value)
+    }
+
     pub fn len(&self) -> usize {
         match self {
             ByteSet::Few(values) => values.len(),

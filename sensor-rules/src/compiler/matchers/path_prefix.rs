@@ -13,6 +13,8 @@ enum Component {
 #[derive(Clone, Debug, Default)]
 pub struct PathPrefixSet {
     prefixes: Vec<Vec<Component>>,
+    /// The paths as written, for consumers that compile them elsewhere (a kernel filter).
+    paths: Vec<Box<[u8]>>,
 }
 
 fn components(path: &[u8]) -> impl Iterator<Item = &[u8]> {
@@ -21,8 +23,9 @@ fn components(path: &[u8]) -> impl Iterator<Item = &[u8]> {
 
 impl PathPrefixSet {
     pub fn new<'a>(paths: impl IntoIterator<Item = &'a [u8]>) -> Self {
+        let paths: Vec<Box<[u8]>> = paths.into_iter().map(Box::from).collect();
         let prefixes = paths
-            .into_iter()
+            .iter()
             .map(|path| {
                 components(path)
                     .map(|part| {
@@ -35,7 +38,12 @@ impl PathPrefixSet {
                     .collect()
             })
             .collect();
-        PathPrefixSet { prefixes }
+        PathPrefixSet { prefixes, paths }
+    }
+
+    /// The prefixes as written in the rule, in order.
+    pub fn paths(&self) -> impl Iterator<Item = &[u8]> {
+        self.paths.iter().map(|path| &**path)
     }
 
     pub fn matches(&self, path: &[u8]) -> bool {
