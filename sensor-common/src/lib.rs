@@ -6,6 +6,7 @@
 
 pub mod arg_hash;
 pub mod compat;
+pub mod filter;
 pub mod offsets;
 pub mod record;
 pub mod recorder;

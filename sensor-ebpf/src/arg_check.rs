@@ -17,7 +17,7 @@ use crate::maps::{Pending, SCRATCH};
 /// The hash of the user string at `src`, read into this CPU's scratch buffer (no record is
 /// being built while a syscall enters), whose string area is 8-byte aligned.
 #[inline(always)]
-fn hash_user_str(src: u64) -> u32 {
+pub fn hash_user_str(src: u64) -> u32 {
     if src == 0 {
         return arg_hash::UNREADABLE;
     }

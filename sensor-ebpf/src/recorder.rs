@@ -82,6 +82,19 @@ fn current_cgroup_id(o: &KernelOffsets) -> u64 {
     }
 }
 
+/// Whether the current task's cgroup may be recorded (its filter bit is set): a recorded
+/// workload's calls reach the agent whatever the kernel filter says, since recordings see
+/// everything they ask for.
+#[inline(always)]
+pub fn maybe_recorded() -> bool {
+    let Some(filter) = RECORD_FILTER.get(0) else {
+        return false;
+    };
+    let bit = current_cgroup_id(offsets()) % FILTER_BITS;
+    let word = filter.get((bit / 64) as usize).copied().unwrap_or(0);
+    word & (1u64 << (bit % 64)) != 0
+}
+
 /// The current task's bitmap, if its cgroup is recorded.
 #[inline(always)]
 pub fn current_recording(o: &KernelOffsets) -> Option<&'static mut SyscallBitmap> {

@@ -29,7 +29,7 @@ use sensor_common::{
 };
 
 use crate::{
-    arg_check, exec,
+    arg_check, exec, filter,
     maps::{count_loss, offsets, self_tgid, Pending, PENDING, SYSCALLS},
     new_mount::{self, NewMount},
     open,
@@ -173,6 +173,10 @@ pub fn exit(pid_tgid: u64, call: &Call, res: i64, plain_args: impl FnOnce() -> [
         }
         pending
     };
+    // 32-bit calls skip the filter: their arguments are in their own ABI's registers.
+    if call.abi == abi::NATIVE && !filter::keeps(call.nr, &pending, spec, res) {
+        return;
+    }
     write_syscall_record(&pending, spec, res);
 }
 
