@@ -165,7 +165,7 @@ pub struct Creds {
 
 /// Who made the call: the task's identity when the record was written.
 #[repr(C)]
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 pub struct TaskInfo {
     /// Thread group id (what userspace calls the pid).
     pub pid: u32,

@@ -114,6 +114,10 @@ enum RulesCommand {
     Check {
         #[arg(value_name = "PATH")]
         paths: Vec<PathBuf>,
+        /// Also print, per event type, what the kernel filter derived from these rules keeps
+        /// in the kernel and which rules made it so (`sensor run` installs it).
+        #[arg(long)]
+        explain: bool,
     },
 }
 
@@ -199,8 +203,8 @@ fn main() -> ExitCode {
             command: ConfigCommand::Check { path },
         } => cli::config::check(&path),
         Command::Rules {
-            command: RulesCommand::Check { paths },
-        } => cli::rules::check(paths),
+            command: RulesCommand::Check { paths, explain },
+        } => cli::rules::check(paths, explain),
         Command::Record(args) => return exit_with(cli::record::run(args)),
         Command::Profile { command } => return exit_with(cli::profile::run(command)),
     };

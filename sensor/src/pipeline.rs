@@ -32,6 +32,8 @@ pub struct Stats {
     pub compat: Option<CompatStatus>,
     /// Events held for their pod or names, resolvers.
     pub enrich: crate::enrich::EnrichStats,
+    /// Calls the kernel filter dropped (no loaded rule could match them), by event type.
+    pub filtered: BTreeMap<&'static str, u64>,
 }
 
 impl Stats {
@@ -42,8 +44,21 @@ impl Stats {
             .iter()
             .map(|(t, n)| format!("{t}={n}"))
             .collect();
+        let filtered: Vec<String> = self
+            .filtered
+            .iter()
+            .map(|(t, n)| format!("{t}={n}"))
+            .collect();
+        let filtered = match filtered.is_empty() {
+            true => String::new(),
+            false => format!(
+                "; filtered in the kernel {} ({})",
+                self.filtered.values().sum::<u64>(),
+                filtered.join(" ")
+            ),
+        };
         format!(
-            "sensor summary: {} events ({}); lost {} (ring buffer full {}, exit without enter {}, 32-bit exec not stopped {}); malformed {}; {} tracepoints attached in {:.1} ms",
+            "sensor summary: {} events ({}); lost {} (ring buffer full {}, exit without enter {}, 32-bit exec not stopped {}); malformed {}{filtered}; {} tracepoints attached in {:.1} ms",
             self.events,
             if types.is_empty() { "none".to_string() } else { types.join(" ") },
             self.loss.total(),
@@ -157,6 +172,11 @@ impl Pipeline {
         if let Err(e) = self.probe.trace(&wanted.get()) {
             tracing::error!("the syscalls the rules need could not all be traced: {e}");
         }
+        if let Err(e) = self.probe.filter(&wanted.filter()) {
+            tracing::error!(
+                "the kernel filter could not be installed (the one before stays in force): {e}"
+            );
+        }
     }
 
     pub fn probe(&self) -> &Probe {
@@ -200,6 +220,7 @@ impl Pipeline {
                 while self.step(Duration::ZERO, sink)? > 0 {}
                 self.release_held(sink)?;
                 self.stats.loss = self.probe.loss();
+                self.stats.filtered = self.probe.filtered();
                 if let Some(t) = &self.telemetry {
                     t.publish_pipeline(&self.stats);
                 }
@@ -223,6 +244,7 @@ impl Pipeline {
                     last_publish = Instant::now();
                     self.stats.loss = self.probe.loss();
                     self.stats.compat = Some(self.probe.compat_status());
+                    self.stats.filtered = self.probe.filtered();
                     t.publish_pipeline(&self.stats);
                 }
             }

@@ -59,6 +59,10 @@ pub struct RunArgs {
     /// `sensor::kernel` (see `probe.kernel_diagnostics`).
     #[arg(long)]
     pub kernel_diagnostics: bool,
+    /// Send every traced call to the agent, even those no loaded rule can match (see
+    /// `probe.kernel_filter`).
+    #[arg(long)]
+    pub no_kernel_filter: bool,
     /// Append alerts (Falco JSON lines) to this file; reopened on SIGHUP for log rotation.
     #[arg(long, value_name = "PATH")]
     pub output_file: Option<PathBuf>,
@@ -148,6 +152,9 @@ impl RunArgs {
         }
         if self.kernel_diagnostics {
             c.probe.kernel_diagnostics = true;
+        }
+        if self.no_kernel_filter {
+            c.probe.kernel_filter = false;
         }
         if let Some(path) = &self.output_file {
             c.outputs.file.enabled = true;
@@ -266,8 +273,11 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     );
     // Only what the rules are evaluated on is traced, with the base families the process
     // table and recordings read; each reload changes it.
-    let (live, wanted) =
-        LiveRules::tracing(ruleset, SyscallSet::families(syscall_set::BASE_FAMILIES));
+    let (live, wanted) = LiveRules::tracing(
+        ruleset,
+        SyscallSet::families(syscall_set::BASE_FAMILIES),
+        config.probe.kernel_filter,
+    );
     // The host names the rules compare connections with, resolved ahead of time (Falco's
     // `fd.sip.name`), following each reload.
     let host_names = HostNames::new();

@@ -55,6 +55,8 @@ pub struct ProbeSection {
     pub poll_interval: std::time::Duration,
     /// The eBPF programs log why an event is lost or incomplete (`probe::diagnostics`).
     pub kernel_diagnostics: bool,
+    /// Drop in the kernel the calls no loaded rule can match (`rules::kernel_filter`).
+    pub kernel_filter: bool,
 }
 
 impl Default for ProbeSection {
@@ -63,6 +65,7 @@ impl Default for ProbeSection {
             ring_buffer_bytes: sensor_common::DEFAULT_RING_BYTES,
             poll_interval: std::time::Duration::from_millis(1),
             kernel_diagnostics: false,
+            kernel_filter: true,
         }
     }
 }

@@ -125,6 +125,35 @@ pub enum ArgValue<'a> {
 }
 
 impl Event {
+    /// An event of `kind` that carries nothing else yet.
+    pub fn bare(kind: EventKind) -> Self {
+        Event {
+            kind,
+            res: 0,
+            enter_ns: 0,
+            mono_ns: 0,
+            wall_ns: 0,
+            task: TaskInfo::default(),
+            creds_before: None,
+            raw_args: [0; 6],
+            strings: Default::default(),
+            truncated: 0,
+            changed: 0,
+            unverified: 0,
+            from_kernel: 0,
+            exec: None,
+            process: None,
+            fd_path: None,
+            opened: None,
+            socket: None,
+            container: None,
+            pod: None,
+            user_name: None,
+            group_name: None,
+            login_name: None,
+        }
+    }
+
     /// Falco's `evt.type`.
     pub fn evt_type(&self) -> &'static str {
         match &self.kind {

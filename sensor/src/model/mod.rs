@@ -7,6 +7,7 @@ pub mod container;
 pub mod event;
 pub mod fields;
 pub mod flags;
+pub mod kernel_filter;
 pub mod pod;
 pub mod process;
 pub mod socket;

@@ -10,6 +10,7 @@ use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use super::kernel_filter::KernelFilterTable;
 use super::syscalls::{Family, SyscallDef, SYSCALLS};
 
 /// Every family, with the name `--families` knows it by.
@@ -130,20 +131,25 @@ impl SyscallSet {
     }
 }
 
-/// The set some consumer wants traced now: written from any thread (the rules' reloader),
-/// read by the capture thread, which looks at `generation` (one atomic load) each round and
-/// attaches what is new.
+/// The set some consumer wants traced now, and the kernel filter to install with it: written
+/// from any thread (the rules' reloader), read by the capture thread, which looks at
+/// `generation` (one atomic load) each round and applies what changed.
 #[derive(Debug, Default)]
 pub struct WantedSyscalls {
     generation: AtomicU64,
-    set: Mutex<SyscallSet>,
+    wanted: Mutex<(SyscallSet, Arc<KernelFilterTable>)>,
 }
 
 impl WantedSyscalls {
     pub fn new(set: SyscallSet) -> Arc<Self> {
+        Self::filtered(set, KernelFilterTable::none())
+    }
+
+    /// `set`, with `filter` installed in the kernel.
+    pub fn filtered(set: SyscallSet, filter: KernelFilterTable) -> Arc<Self> {
         Arc::new(Self {
             generation: AtomicU64::new(0),
-            set: Mutex::new(set),
+            wanted: Mutex::new((set, Arc::new(filter))),
         })
     }
 
@@ -152,17 +158,29 @@ impl WantedSyscalls {
     }
 
     pub fn get(&self) -> SyscallSet {
-        self.set
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.lock().0.clone()
+    }
+
+    /// The kernel filter wanted with the set.
+    pub fn filter(&self) -> Arc<KernelFilterTable> {
+        self.lock().1.clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, (SyscallSet, Arc<KernelFilterTable>)> {
+        self.wanted.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Wants `set` from now on; a change bumps the generation.
     pub fn set(&self, set: SyscallSet) {
-        let mut current = self.set.lock().unwrap_or_else(PoisonError::into_inner);
-        if *current != set {
-            *current = set;
+        let filter = self.filter();
+        self.set_filtered(set, (*filter).clone());
+    }
+
+    /// Wants `set` and `filter` from now on; a change of either bumps the generation.
+    pub fn set_filtered(&self, set: SyscallSet, filter: KernelFilterTable) {
+        let mut current = self.lock();
+        if current.0 != set || *current.1 != filter {
+            *current = (set, Arc::new(filter));
             self.generation.fetch_add(1, Ordering::AcqRel);
         }
     }

@@ -8,6 +8,7 @@ pub mod decode;
 pub mod diagnostics;
 pub mod exe_path;
 pub mod ia32_emulation;
+pub mod kernel_filter;
 pub mod kernel_offsets;
 pub mod privileges;
 pub mod raw_tracepoint;
@@ -173,6 +174,8 @@ pub struct Probe {
     missing_at_attach: u64,
     /// The syscall recorder's programs and maps, until their owner takes them.
     recorder: Option<recorder_maps::RecorderMaps>,
+    /// The kernel filter compiled from the rules (none installed at first).
+    filter: kernel_filter::KernelFilter,
     /// Which syscalls the enter and exit programs trace.
     traced: traced::TracedSyscalls,
 }
@@ -310,6 +313,7 @@ impl Probe {
             ia32_emulation,
         });
         let recorder = Some(recorder_maps::load(&mut ebpf)?);
+        let filter = kernel_filter::KernelFilter::load(&mut ebpf)?;
         // Their kernel ids, for the per-program run time the metrics report.
         let program_ids = ebpf
             .programs()
@@ -346,6 +350,7 @@ impl Probe {
             program_ids,
             missing_at_attach: 0,
             recorder,
+            filter,
             traced,
         };
         probe.missing_at_attach = probe.loss().missing_enter;
@@ -354,6 +359,19 @@ impl Probe {
 
     /// Traces exactly `wanted` from now on (less what this kernel lacks): attaches what is
     /// new, switches off what is no longer wanted. Nothing happens once detached.
+    /// Puts `table` in force as the kernel filter (`kernel_filter.rs`).
+    pub fn filter(
+        &mut self,
+        table: &std::sync::Arc<crate::model::kernel_filter::KernelFilterTable>,
+    ) -> Result<(), ProbeError> {
+        self.filter.install(table)
+    }
+
+    /// Calls the kernel filter dropped so far, by event type.
+    pub fn filtered(&self) -> std::collections::BTreeMap<&'static str, u64> {
+        self.filter.filtered()
+    }
+
     pub fn trace(&mut self, wanted: &SyscallSet) -> Result<(), ProbeError> {
         let compat = self.compat.is_some();
         let Some(ebpf) = self.ebpf.as_mut() else {

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use sensor_rules::Ruleset;
 
+use crate::model::kernel_filter::KernelFilterTable;
 use crate::model::syscall_set::{SyscallSet, WantedSyscalls};
 
 use super::sources::{RuleFiles, RulesError};
@@ -17,6 +18,17 @@ const WATCH_INTERVAL: Duration = Duration::from_secs(1);
 /// The syscalls `ruleset` is evaluated on, with `base`.
 fn needed(ruleset: &Ruleset, base: &SyscallSet) -> SyscallSet {
     SyscallSet::named(ruleset.event_types()).union(base)
+}
+
+/// What the capture thread is to trace for `ruleset`, and, with `kernel_filter`, the filter
+/// that drops in the kernel what no rule of it can match.
+fn publish(wanted: &WantedSyscalls, ruleset: &Ruleset, base: &SyscallSet, kernel_filter: bool) {
+    let set = needed(ruleset, base);
+    let filter = match kernel_filter {
+        true => super::kernel_filter::compile(ruleset, &set),
+        false => KernelFilterTable::none(),
+    };
+    wanted.set_filtered(set, filter);
 }
 
 /// Reload counters, for logs and metrics.
@@ -34,8 +46,9 @@ pub struct LiveRules {
     generation: AtomicU64,
     pub metrics: ReloadMetrics,
     /// The syscalls the rules in force are evaluated on, plus a base the caller always wants
-    /// traced, published for the capture thread at every replacement.
-    wanted: Option<(Arc<WantedSyscalls>, SyscallSet)>,
+    /// traced, published for the capture thread at every replacement, with the kernel
+    /// filter derived from the rules when it is on.
+    wanted: Option<(Arc<WantedSyscalls>, SyscallSet, bool)>,
     /// Told of every ruleset that takes over (what it needs resolved, say).
     followers: Mutex<Vec<Follower>>,
 }
@@ -51,17 +64,24 @@ impl LiveRules {
     /// As [`LiveRules::new`], publishing in the returned [`WantedSyscalls`] the syscalls
     /// each ruleset in force is evaluated on, together with `base`: a reload that adds a rule
     /// on `symlinkat` has it traced, one that drops the last such rule lets it go.
-    pub fn tracing(ruleset: Arc<Ruleset>, base: SyscallSet) -> (Arc<Self>, Arc<WantedSyscalls>) {
-        let wanted = WantedSyscalls::new(needed(&ruleset, &base));
+    /// With `kernel_filter`, the kernel filter derived from each ruleset is published with it
+    /// (`kernel_filter.rs`).
+    pub fn tracing(
+        ruleset: Arc<Ruleset>,
+        base: SyscallSet,
+        kernel_filter: bool,
+    ) -> (Arc<Self>, Arc<WantedSyscalls>) {
+        let wanted = WantedSyscalls::new(SyscallSet::default());
+        publish(&wanted, &ruleset, &base, kernel_filter);
         (
-            Self::with_wanted(ruleset, Some((wanted.clone(), base))),
+            Self::with_wanted(ruleset, Some((wanted.clone(), base, kernel_filter))),
             wanted,
         )
     }
 
     fn with_wanted(
         ruleset: Arc<Ruleset>,
-        wanted: Option<(Arc<WantedSyscalls>, SyscallSet)>,
+        wanted: Option<(Arc<WantedSyscalls>, SyscallSet, bool)>,
     ) -> Arc<Self> {
         Arc::new(Self {
             current: RwLock::new(ruleset),
@@ -93,8 +113,8 @@ impl LiveRules {
     }
 
     fn replace(&self, ruleset: Arc<Ruleset>) {
-        if let Some((wanted, base)) = &self.wanted {
-            wanted.set(needed(&ruleset, base));
+        if let Some((wanted, base, kernel_filter)) = &self.wanted {
+            publish(wanted, &ruleset, base, *kernel_filter);
         }
         for follower in self
             .followers

@@ -4,6 +4,7 @@
 
 pub mod alerts;
 pub mod fields;
+pub mod kernel_filter;
 pub mod live;
 pub mod sources;
 

@@ -102,6 +102,18 @@ pub fn render(t: &Telemetry) -> String {
         out.sample("sensor_events_total", &[("type", kind)], n);
     }
     out.header(
+        "sensor_events_filtered_in_kernel_total",
+        "counter",
+        "Calls the kernel filter dropped because no loaded rule could match them, by type.",
+    );
+    for (kind, n) in &stats.filtered {
+        out.sample(
+            "sensor_events_filtered_in_kernel_total",
+            &[("type", kind)],
+            n,
+        );
+    }
+    out.header(
         "sensor_events_lost_total",
         "counter",
         "Events lost before reaching the agent, by reason.",

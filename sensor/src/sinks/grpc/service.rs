@@ -349,6 +349,11 @@ impl SensorService {
                 ia32_emulation: c.ia32_emulation.as_str().to_string(),
                 uncovered: c.uncovered().to_string(),
             }),
+            events_filtered_in_kernel: stats
+                .filtered
+                .iter()
+                .map(|(t, n)| (t.to_string(), *n))
+                .collect(),
         }
     }
 }

@@ -1,0 +1,374 @@
+//! The kernel filter derived from the rules in force: for each traced syscall, a predicate
+//! its exit program evaluates before building a record (`sensor_common::filter`), which
+//! holds on every call some loaded rule could match. The analysis over the rules' conditions
+//! is the engine's (`sensor_rules::kernel_filter`); this file is its oracle, saying which
+//! checks the kernel can evaluate and how, and turns the result into the kernel's table.
+//!
+//! A check is lowered only where the field is a function of one thing the exit program
+//! holds: the result (`evt.rawres`, `evt.res`, `evt.failed`, an open's `fd.num`), a mode
+//! argument's 12 bits (`evt.arg.mode contains S_ISUID`), or whether a string changed during
+//! the call (`evt.tampered`). The check is then decided by evaluating it, through the same
+//! field table the rules read, on events that differ only in that thing: every mode, every
+//! errno and a non-negative result, changed or not. So the kernel form agrees with the
+//! engine by construction, not by a second reading of each field's rendering.
+//!
+//! Not filtered, whatever the rules: the exec family (the process table learns each image
+//! from it) and the mount family (a successful mount invalidates the names cache), and
+//! 32-bit calls (the kernel side keeps them all).
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use sensor_common::filter::{
+    accept, literal, operand, FilterClause, FilterLiteral, FilterSpec, MAX_CLAUSES, MAX_LITERALS,
+};
+use sensor_common::syscall::SpecKind;
+use sensor_rules::kernel_filter::{Atom, AtomTest, Budget, Lowered, TypeFilter};
+use sensor_rules::{EventTypeId, Ruleset};
+
+use super::fields::RuleEvent;
+use crate::model::kernel_filter::KernelFilterTable;
+use crate::model::syscall_set::SyscallSet;
+use crate::model::syscalls::{self, ArgType, Family, SyscallDef};
+use crate::model::{Event, EventKind};
+
+/// One kernel test, negation included: what a lowered check becomes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct KernelAtom(FilterLiteral);
+
+impl KernelAtom {
+    fn compare(operand: u8, accept: u8, value: i64) -> Self {
+        Self(FilterLiteral {
+            kind: literal::COMPARE,
+            operand,
+            accept,
+            value,
+            ..FilterLiteral::default()
+        })
+    }
+
+    fn any_bit(operand: u8, mask: i64, negated: bool) -> Self {
+        Self(FilterLiteral {
+            kind: literal::ANY_BIT,
+            negated: u8::from(negated),
+            operand,
+            value: mask,
+            ..FilterLiteral::default()
+        })
+    }
+
+    const TRUE: Self = Self(FilterLiteral {
+        kind: literal::COMPARE,
+        negated: 0,
+        operand: operand::RES,
+        accept: accept::LESS | accept::EQUAL | accept::GREATER,
+        _pad: 0,
+        value: 0,
+    });
+
+    const FALSE: Self = Self(FilterLiteral {
+        kind: literal::COMPARE,
+        negated: 0,
+        operand: operand::RES,
+        accept: 0,
+        _pad: 0,
+        value: 0,
+    });
+
+    /// The literal as the kernel evaluates it, negated once more if `negated`.
+    fn literal(self, negated: bool) -> FilterLiteral {
+        FilterLiteral {
+            negated: self.0.negated ^ u8::from(negated),
+            ..self.0
+        }
+    }
+}
+
+impl fmt::Display for KernelAtom {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let l = &self.0;
+        let what = match l.operand {
+            operand::RES => "res".to_string(),
+            operand::CHANGED => "changed".to_string(),
+            arg => format!("arg{arg}"),
+        };
+        let not = if l.negated != 0 { "not " } else { "" };
+        if l.kind == literal::ANY_BIT {
+            return write!(f, "{not}{what} & {:#o}", l.value);
+        }
+        if l.operand == operand::CHANGED {
+            return match (l.accept, l.value) {
+                (accept::EQUAL, 1) => write!(f, "{not}changed"),
+                (accept::EQUAL, 0) => {
+                    write!(f, "{}changed", if not.is_empty() { "" } else { "not " })
+                }
+                _ => write!(f, "{not}changed ~ {}", l.value),
+            };
+        }
+        let op = match l.accept {
+            0 => return write!(f, "{not}false"),
+            a if a == accept::LESS | accept::EQUAL | accept::GREATER => {
+                return write!(f, "{not}true")
+            }
+            accept::LESS => "<",
+            accept::EQUAL => "=",
+            accept::GREATER => ">",
+            a if a == accept::LESS | accept::EQUAL => "<=",
+            a if a == accept::GREATER | accept::EQUAL => ">=",
+            _ => "!=",
+        };
+        write!(f, "{not}{what} {op} {}", l.value)
+    }
+}
+
+/// Whether the kernel may drop calls of `def` at all (see the module documentation).
+pub fn filterable(def: &SyscallDef) -> bool {
+    !matches!(def.family, Family::Exec | Family::Mount) && def.kind != SpecKind::Exec
+}
+
+/// What a field of `def`'s events depends on, when it is one thing the exit program holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Dependency {
+    Res,
+    Changed,
+    /// The 12 mode bits of argument `index`.
+    Mode(u8),
+}
+
+fn dependency(def: &SyscallDef, atom: &Atom<'_>) -> Option<Dependency> {
+    let field = atom.field();
+    let name = field.name();
+    match name {
+        "evt.rawres" | "evt.res" | "evt.failed" => return Some(Dependency::Res),
+        // An open's or accept's fd is its result (-1 when it failed).
+        "fd.num" if def.args.iter().any(|a| a.ty == ArgType::Res) => return Some(Dependency::Res),
+        "evt.tampered" if matches!(def.kind, SpecKind::Checked | SpecKind::Open) => {
+            return Some(Dependency::Changed)
+        }
+        _ => {}
+    }
+    let arg = if let Some(key) = name
+        .strip_prefix("evt.arg.")
+        .or_else(|| name.strip_prefix("evt.rawarg."))
+    {
+        def.arg(key)?
+    } else if name.starts_with("evt.arg[") {
+        def.args.get(field.index()? as usize)?
+    } else {
+        return None;
+    };
+    matches!(arg.ty, ArgType::Mode | ArgType::Oct).then_some(Dependency::Mode(arg.index))
+}
+
+/// A synthetic event of `def`: only what the exit program holds is set.
+fn event_of(def: &'static SyscallDef, res: i64, changed: bool, args: [u64; 6]) -> Event {
+    Event {
+        res,
+        raw_args: args,
+        changed: u8::from(changed),
+        ..Event::bare(EventKind::Syscall(def))
+    }
+}
+
+fn holds(atom: &Atom<'_>, event: &Event) -> bool {
+    atom.matches(&RuleEvent::new(event, 1, ""))
+}
+
+/// Results standing for every class `evt.res` and `evt.failed` tell apart: each errno and
+/// success (every result >= 0 reads `SUCCESS`, not failed). Results below -4095 are not
+/// errors, and none of the filterable syscalls returns one.
+fn result_samples() -> impl Iterator<Item = i64> {
+    -4095..=0
+}
+
+fn lower_res(def: &'static SyscallDef, atom: &Atom<'_>) -> Option<Lowered<KernelAtom>> {
+    let name = atom.field().name();
+    let compare = match atom.test() {
+        AtomTest::Num(test) => compare_of(test),
+        _ => None,
+    };
+    match (name, compare) {
+        // The literal itself.
+        ("evt.rawres", Some((accept, value))) => {
+            return Some(Lowered::Exact(KernelAtom::compare(
+                operand::RES,
+                accept,
+                value,
+            )))
+        }
+        ("evt.rawres", None) => return None,
+        // `fd.num` is the result, or -1 for every failure: against a bound >= 0 that is the
+        // result's own comparison (every failure compares as -1 would); against a negative
+        // bound only success or failure matters, which the samples decide.
+        ("fd.num", Some((accept, value))) if value >= 0 => {
+            return Some(Lowered::Exact(KernelAtom::compare(
+                operand::RES,
+                accept,
+                value,
+            )))
+        }
+        ("fd.num", None) => return None,
+        _ => {}
+    }
+    let base = [0u64; 6];
+    let (mut success, mut failure) = (Vec::new(), Vec::new());
+    for res in result_samples() {
+        let t = holds(atom, &event_of(def, res, false, base));
+        if res >= 0 {
+            success.push(t)
+        } else {
+            failure.push(t)
+        }
+    }
+    let all = |v: &[bool]| v.iter().all(|t| *t);
+    let none = |v: &[bool]| v.iter().all(|t| !*t);
+    let atom = match (all(&success), none(&success), all(&failure), none(&failure)) {
+        (true, _, true, _) => KernelAtom::TRUE,
+        (_, true, _, true) => KernelAtom::FALSE,
+        (true, _, _, true) => KernelAtom::compare(operand::RES, accept::GREATER | accept::EQUAL, 0),
+        (_, true, true, _) => KernelAtom::compare(operand::RES, accept::LESS, 0),
+        // Some errnos and not others: no one literal says it.
+        _ => return None,
+    };
+    Some(Lowered::Exact(atom))
+}
+
+/// `op N` of a plain comparison as `accept` bits.
+fn compare_of(test: &sensor_rules::compiler::matchers::NumTest) -> Option<(u8, i64)> {
+    use sensor_rules::compiler::matchers::{NumOp, NumTest};
+    let NumTest::Compare(op, bound) = test else {
+        return None;
+    };
+    let value = i64::try_from(*bound).ok()?;
+    let accept = match op {
+        NumOp::Eq => accept::EQUAL,
+        NumOp::Ne => accept::LESS | accept::GREATER,
+        NumOp::Lt => accept::LESS,
+        NumOp::Le => accept::LESS | accept::EQUAL,
+        NumOp::Gt => accept::GREATER,
+        NumOp::Ge => accept::GREATER | accept::EQUAL,
+    };
+    Some((accept, value))
+}
+
+fn lower_changed(def: &'static SyscallDef, atom: &Atom<'_>) -> Option<Lowered<KernelAtom>> {
+    let base = [0u64; 6];
+    let when = |changed| holds(atom, &event_of(def, 0, changed, base));
+    let changed = KernelAtom::compare(operand::CHANGED, accept::EQUAL, 1);
+    Some(Lowered::Exact(match (when(true), when(false)) {
+        (true, true) => KernelAtom::TRUE,
+        (false, false) => KernelAtom::FALSE,
+        (true, false) => changed,
+        (false, true) => KernelAtom(changed.literal(true)),
+    }))
+}
+
+/// A mode argument: the check's value on each of the 4,096 modes decides it. Exact when the
+/// modes it holds on are those with one of some bits set (or none of them); otherwise, when
+/// it never holds on mode 0, implied by "one of the bits of the modes it holds on".
+fn lower_mode(def: &'static SyscallDef, atom: &Atom<'_>, index: u8) -> Option<Lowered<KernelAtom>> {
+    let mut args = [0u64; 6];
+    let mut holds_on = Vec::with_capacity(4096);
+    for mode in 0..0o10000u64 {
+        args[index as usize] = mode;
+        holds_on.push(holds(atom, &event_of(def, 0, false, args)));
+    }
+    // The bits whose mode alone makes the check `want`: the candidate mask.
+    let single_bits = |want: bool| -> i64 {
+        (0..12)
+            .map(|bit| 1i64 << bit)
+            .filter(|m| holds_on[*m as usize] == want)
+            .fold(0, |acc, m| acc | m)
+    };
+    // Whether "one of `mask`'s bits is set" is exactly where the check is `want`.
+    let is_any_bit = |mask: i64, want: bool| {
+        (0..0o10000i64).all(|m| (m & mask != 0) == (holds_on[m as usize] == want))
+    };
+    if holds_on.iter().all(|h| *h) {
+        return Some(Lowered::Exact(KernelAtom::TRUE));
+    }
+    if holds_on.iter().all(|h| !*h) {
+        return Some(Lowered::Exact(KernelAtom::FALSE));
+    }
+    let mask = single_bits(true);
+    if is_any_bit(mask, true) {
+        return Some(Lowered::Exact(KernelAtom::any_bit(index, mask, false)));
+    }
+    let mask = single_bits(false);
+    if is_any_bit(mask, false) {
+        return Some(Lowered::Exact(KernelAtom::any_bit(index, mask, true)));
+    }
+    if !holds_on[0] {
+        // Every mode it holds on has a bit set, so one of the bits of all of them.
+        let union = (0..0o10000i64)
+            .filter(|m| holds_on[*m as usize])
+            .fold(0, |acc, m| acc | m);
+        return Some(Lowered::Implied(KernelAtom::any_bit(index, union, false)));
+    }
+    None
+}
+
+/// The oracle: the kernel's form of `atom` on events of `type_id`, if it has one.
+fn lower(type_id: EventTypeId, atom: &Atom<'_>) -> Option<Lowered<KernelAtom>> {
+    let def = syscalls::by_name(type_id.name())?;
+    if !filterable(def) {
+        return None;
+    }
+    match dependency(def, atom)? {
+        Dependency::Res => lower_res(def, atom),
+        Dependency::Changed => lower_changed(def, atom),
+        Dependency::Mode(index) => lower_mode(def, atom, index),
+    }
+}
+
+/// The kernel's table for `ruleset`, for the syscalls in `traced`: a filterable syscall no
+/// rule is evaluated on keeps nothing, one whose rules give a predicate keeps what it
+/// allows, any other keeps everything.
+pub fn compile(ruleset: &Ruleset, traced: &SyscallSet) -> KernelFilterTable {
+    let budget = Budget {
+        max_clauses: MAX_CLAUSES,
+        max_literals: MAX_LITERALS,
+    };
+    let analysis = ruleset.kernel_filter_within(budget, lower);
+    let mut specs = BTreeMap::new();
+    for def in traced.defs().filter(|def| filterable(def)) {
+        let (Some(nr), Some(type_id)) = (def.nr(), EventTypeId::from_name(def.name)) else {
+            continue;
+        };
+        let spec = match analysis.get(type_id) {
+            None if analysis.without_rules().contains(type_id) => spec_of(&[]),
+            None | Some(TypeFilter::KeepAll { .. }) => None,
+            Some(TypeFilter::KeepWhen(clauses)) => spec_of(clauses),
+        };
+        if let Some(spec) = spec {
+            specs.insert(nr, spec);
+        }
+    }
+    KernelFilterTable {
+        specs,
+        explain: analysis.to_string(),
+    }
+}
+
+/// The kernel's spec for `clauses`; `None` if they do not fit it (the analysis keeps to the
+/// same budget, so this is a guard: a clause left out would drop what it keeps).
+fn spec_of(clauses: &[sensor_rules::kernel_filter::Clause<KernelAtom>]) -> Option<FilterSpec> {
+    if clauses.len() > MAX_CLAUSES || clauses.iter().any(|c| c.literals.len() > MAX_LITERALS) {
+        return None;
+    }
+    let mut spec = FilterSpec::KEEP_ALL;
+    spec.active = 1;
+    spec.clauses = clauses.len() as u8;
+    for (slot, clause) in spec.clause.iter_mut().zip(clauses) {
+        *slot = FilterClause {
+            literals: [FilterLiteral::default(); MAX_LITERALS],
+        };
+        for (l, lit) in slot.literals.iter_mut().zip(&clause.literals) {
+            *l = lit.atom.literal(lit.negated);
+            if l.operand == operand::CHANGED {
+                spec.reads_changed = 1;
+            }
+        }
+    }
+    Some(spec)
+}
