@@ -263,6 +263,58 @@ fn the_default_rule_alerts_on_an_argument_changed_during_the_call() {
     panic!("20 racing runs, no `{TAMPERED}` alert");
 }
 
+/// With the kernel filter on (the default), a chmod no rule reads but for its changed path
+/// (mode 0640: no setuid rule) still reaches the agent when a thread rewrote the path, since
+/// the exit program hashes the path again for the filter's `changed` literal; the racer's
+/// other calls (its `fchmod`s, and the `fchmodat`s not caught mid-rewrite) are dropped in the
+/// kernel.
+#[test]
+fn with_the_kernel_filter_a_changed_argument_alone_still_raises_the_alert() {
+    if !privileged() {
+        return;
+    }
+    let sensor = Sensor::alerts_with(&[]);
+    let dir = TempDir::new("chmod-race-filter");
+    let binary = build_racer(&dir);
+    let files = dir.path("files");
+    std::fs::create_dir_all(&files).unwrap();
+    let mut caught = None;
+    for attempt in 0..20 {
+        let (pid, _) = race(&binary, "chmod-plain", &files, 2000);
+        // Alerts trail the calls by the pipeline's latency.
+        std::thread::sleep(std::time::Duration::from_millis(700));
+        let alerts: Vec<Value> = sensor
+            .alerts_of(pid)
+            .into_iter()
+            .filter(|a| a["rule"] == TAMPERED)
+            .collect();
+        if let Some(alert) = alerts.first() {
+            assert_eq!(alert["output_fields"]["evt.type"], "fchmodat", "{alert}");
+            caught = Some(attempt);
+            break;
+        }
+        eprintln!("attempt {attempt}: no call caught mid-rewrite");
+    }
+    let summary = sensor.stop_for_summary();
+    assert!(
+        caught.is_some(),
+        "20 racing runs, no `{TAMPERED}` alert; {summary}"
+    );
+    let filtered = |evt_type: &str| -> u64 {
+        summary
+            .split("filtered in the kernel")
+            .nth(1)
+            .and_then(|rest| rest.split(&format!("{evt_type}=")).nth(1))
+            .and_then(|n| n.split(|c: char| !c.is_ascii_digit()).next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    };
+    // Each run makes 4,000 fchmod calls and 2,000 fchmodat calls, nearly all unchanged.
+    assert!(filtered("fchmod") >= 4000, "{summary}");
+    assert!(filtered("fchmodat") >= 1000, "{summary}");
+    eprintln!("kernel filter under the race: {summary}");
+}
+
 /// An open whose path a second thread flips between two files: `fd.name` is the file the
 /// kernel opened every time (read from the fd table), whatever the caller's buffer said.
 #[test]

@@ -372,3 +372,230 @@ fn spec_of(clauses: &[sensor_rules::kernel_filter::Clause<KernelAtom>]) -> Optio
     }
     Some(spec)
 }
+
+/// The kernel's evaluation of `spec` (`sensor-ebpf/src/filter.rs`), on a call's arguments,
+/// result and whether a string changed: the model the tests hold the compiled tables to.
+pub fn spec_keeps(spec: &FilterSpec, args: &[u64; 6], res: i64, changed: bool) -> bool {
+    if spec.active == 0 {
+        return true;
+    }
+    let mut values = [0i64; operand::COUNT];
+    for (v, a) in values.iter_mut().zip(args) {
+        *v = *a as i64;
+    }
+    values[operand::RES as usize] = res;
+    values[operand::CHANGED as usize] = i64::from(changed && spec.reads_changed != 0);
+    spec.clause[..spec.clauses as usize].iter().any(|clause| {
+        clause.literals.iter().all(|l| {
+            if l.kind == literal::UNUSED {
+                return true;
+            }
+            let v = values[(l.operand as usize) & (operand::COUNT - 1)];
+            let test = if l.kind == literal::ANY_BIT {
+                v & l.value != 0
+            } else {
+                let outcome = match v.cmp(&l.value) {
+                    std::cmp::Ordering::Less => accept::LESS,
+                    std::cmp::Ordering::Equal => accept::EQUAL,
+                    std::cmp::Ordering::Greater => accept::GREATER,
+                };
+                l.accept & outcome != 0
+            };
+            test != (l.negated != 0)
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::RuleFiles;
+    use sensor_rules::{MatchMode, RuleSource, RulesetBuilder};
+
+    fn ruleset(conditions: &[&str]) -> Ruleset {
+        let mut text = String::new();
+        for (i, condition) in conditions.iter().enumerate() {
+            text.push_str(&format!(
+                "- rule: r{i}\n  desc: d\n  condition: {condition}\n  output: o\n  priority: WARNING\n"
+            ));
+        }
+        let compiled = RulesetBuilder::new()
+            .registry(crate::rules::fields::registry())
+            .source(RuleSource::new("r.yaml", text))
+            .build();
+        assert!(!compiled.report.has_errors(), "{}", compiled.report);
+        compiled.ruleset
+    }
+
+    fn spec_for(rules: &Ruleset, syscall: &str) -> Option<FilterSpec> {
+        let def = syscalls::by_name(syscall).expect("known syscall");
+        compile(rules, &SyscallSet::named([def.name]))
+            .specs
+            .get(&def.nr().expect("a number here"))
+            .copied()
+    }
+
+    fn literals(spec: &FilterSpec) -> Vec<Vec<FilterLiteral>> {
+        spec.clause[..spec.clauses as usize]
+            .iter()
+            .map(|c| {
+                c.literals
+                    .iter()
+                    .filter(|l| l.kind != literal::UNUSED)
+                    .copied()
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_mode_bit_check_becomes_one_bit_test_and_its_negation_the_negated_test() {
+        let rules = ruleset(&["evt.type = fchmodat and evt.arg.mode contains S_ISUID"]);
+        let spec = spec_for(&rules, "fchmodat").expect("filtered");
+        assert_eq!(
+            literals(&spec),
+            vec![vec![KernelAtom::any_bit(2, 0o4000, false).literal(false)]]
+        );
+        let rules = ruleset(&["evt.type = fchmodat and not evt.arg.mode contains S_ISUID"]);
+        let spec = spec_for(&rules, "fchmodat").expect("filtered");
+        assert_eq!(
+            literals(&spec),
+            vec![vec![KernelAtom::any_bit(2, 0o4000, false).literal(true)]]
+        );
+    }
+
+    #[test]
+    fn a_mode_check_no_bit_test_says_exactly_is_implied_by_its_bits() {
+        // Holds on mode 04000 alone (the rendering `S_ISUID`): no bit test is exact, but
+        // "the setuid bit" holds wherever it does.
+        let rules = ruleset(&["evt.type = fchmodat and evt.arg.mode = S_ISUID"]);
+        let spec = spec_for(&rules, "fchmodat").expect("filtered");
+        assert_eq!(
+            literals(&spec),
+            vec![vec![KernelAtom::any_bit(2, 0o4000, false).literal(false)]]
+        );
+        assert!(spec_keeps(&spec, &[0, 0, 0o4755, 0, 0, 0], 0, false));
+    }
+
+    #[test]
+    fn result_checks_become_result_comparisons_and_an_errno_keeps_everything() {
+        let rules = ruleset(&["evt.type = fchmodat and evt.res = SUCCESS"]);
+        let spec = spec_for(&rules, "fchmodat").expect("filtered");
+        assert!(spec_keeps(&spec, &[0; 6], 0, false));
+        assert!(spec_keeps(&spec, &[0; 6], 3, false));
+        assert!(!spec_keeps(&spec, &[0; 6], -2, false));
+        let rules = ruleset(&["evt.type = fchmodat and evt.failed = true"]);
+        let spec = spec_for(&rules, "fchmodat").expect("filtered");
+        assert!(spec_keeps(&spec, &[0; 6], -13, false));
+        assert!(!spec_keeps(&spec, &[0; 6], 0, false));
+        // One errno and not the others: no literal says it, so the type is not filtered.
+        let rules = ruleset(&["evt.type = fchmodat and evt.res = ENOENT"]);
+        assert_eq!(spec_for(&rules, "fchmodat"), None);
+    }
+
+    #[test]
+    fn a_tampered_check_reads_whether_the_strings_changed() {
+        let rules = ruleset(&["evt.type = fchmodat and evt.tampered = true"]);
+        let spec = spec_for(&rules, "fchmodat").expect("filtered");
+        assert_eq!(spec.reads_changed, 1);
+        assert!(spec_keeps(&spec, &[0; 6], 0, true));
+        assert!(!spec_keeps(&spec, &[0; 6], 0, false));
+    }
+
+    #[test]
+    fn a_type_no_rule_reads_keeps_nothing_and_the_exec_and_mount_families_everything() {
+        let rules = ruleset(&["evt.type = fchmodat and evt.arg.mode contains S_ISUID"]);
+        let traced = SyscallSet::named(["fchmodat", "chmod", "execve", "mount"]);
+        let table = compile(&rules, &traced);
+        let nr = |name: &str| syscalls::by_name(name).and_then(|d| d.nr()).expect("nr");
+        let chmod = table.specs.get(&nr("chmod")).expect("chmod filtered");
+        assert!(!spec_keeps(chmod, &[0, 0o4755, 0, 0, 0, 0], 0, true));
+        assert!(!table.specs.contains_key(&nr("execve")));
+        assert!(!table.specs.contains_key(&nr("mount")));
+    }
+
+    #[test]
+    fn a_proc_name_check_keeps_everything() {
+        let rules = ruleset(&["evt.type = fchmodat and proc.name = chmod"]);
+        assert_eq!(spec_for(&rules, "fchmodat"), None);
+    }
+
+    /// A small deterministic generator (xorshift64*), so a failure replays.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+    }
+
+    /// Soundness on Falco's stable, incubating and sandbox rules with the defaults: on random
+    /// calls of every filterable syscall, whenever a rule matches, the compiled table keeps
+    /// the call.
+    #[test]
+    fn no_call_a_rule_matches_is_filtered_out() {
+        let dir = std::env::temp_dir().join(format!("sensor-kf-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let defaults = dir.join("defaults.yaml");
+        let (_, text) = crate::rules::sources::DEFAULT_RULES[0];
+        std::fs::write(&defaults, text).expect("defaults written");
+        let mut paths: Vec<std::path::PathBuf> =
+            ["falco-stable", "falco-incubating", "falco-sandbox"]
+                .iter()
+                .map(std::path::PathBuf::from)
+                .collect();
+        paths.push(defaults);
+        let files = RuleFiles::new(paths);
+        let (rules, _) = files.load().expect("rules load");
+        let _ = std::fs::remove_dir_all(&dir);
+        let traced = SyscallSet::all();
+        let table = compile(&rules, &traced);
+        assert!(!table.specs.is_empty(), "{}", table.explain);
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let mut kept = 0;
+        let mut dropped = 0;
+        for def in traced.defs().filter(|d| filterable(d)) {
+            let Some(nr) = def.nr() else { continue };
+            let Some(spec) = table.specs.get(&nr) else {
+                continue;
+            };
+            for _ in 0..2000 {
+                let mut args = [0u64; 6];
+                for a in &mut args {
+                    *a = match rng.next() % 3 {
+                        0 => rng.next() % 0o10000,
+                        1 => rng.next() % 64,
+                        _ => rng.next(),
+                    };
+                }
+                let res = match rng.next() % 3 {
+                    0 => 0,
+                    1 => (rng.next() % 100) as i64,
+                    _ => -((rng.next() % 4095) as i64 + 1),
+                };
+                let changed = rng.next() % 4 == 0;
+                let event = event_of(def, res, changed, args);
+                let matched = rules.evaluate(&RuleEvent::new(&event, 1, ""), MatchMode::First);
+                let keeps = spec_keeps(spec, &args, res, changed);
+                if !matched.is_empty() {
+                    assert!(
+                        keeps,
+                        "{} args {args:?} res {res} changed {changed}: matched `{}` but filtered\n{}",
+                        def.name,
+                        matched[0].name(),
+                        table.explain
+                    );
+                }
+                if keeps {
+                    kept += 1;
+                } else {
+                    dropped += 1;
+                }
+            }
+        }
+        // The property means something only if the filter drops calls.
+        assert!(dropped > 0 && kept > 0, "kept {kept}, dropped {dropped}");
+    }
+}

@@ -4,6 +4,8 @@
  *
  *   arg_race chmod DIR N   fchmodat(DIR/a or DIR/b, 04755); prints "a" or "b", the file
  *                          whose mode changed
+ *   arg_race chmod-plain DIR N   the same with mode 0640, which no setuid rule reads: only
+ *                          the changed argument can make the call an alert
  *   arg_race mount DIR N   in a private mount namespace, mount(SRC, DIR/m1 or DIR/m2,
  *                          "proc" or "tmpfs") with source "src-one" or "src-two"; prints
  *                          "<type> <source> <target>" as the kernel mounted it, then
@@ -62,7 +64,7 @@ static void *flip(void *unused) {
     return NULL;
 }
 
-static int race_chmod(const char *dir, int n) {
+static int race_chmod(const char *dir, int n, mode_t new_mode) {
     snprintf(path_a, sizeof path_a, "%s/a", dir);
     snprintf(path_b, sizeof path_b, "%s/b", dir);
     int fa = open(path_a, O_RDONLY | O_CREAT, 0644), fb = open(path_b, O_RDONLY | O_CREAT, 0644);
@@ -73,11 +75,12 @@ static int race_chmod(const char *dir, int n) {
     for (int i = 0; i < n; i++) {
         fchmod(fa, 0644);
         fchmod(fb, 0644);
-        if (syscall(SYS_fchmodat, AT_FDCWD, path, 04755) != 0) return perror("fchmodat"), 1;
+        if (syscall(SYS_fchmodat, AT_FDCWD, path, new_mode) != 0) return perror("fchmodat"), 1;
         struct stat sa, sb;
         fstat(fa, &sa);
         fstat(fb, &sb);
-        printf("%s\n", (sa.st_mode & 04000) ? "a" : (sb.st_mode & 04000) ? "b" : "?");
+        printf("%s\n", (sa.st_mode & 07777) == new_mode ? "a"
+                       : (sb.st_mode & 07777) == new_mode ? "b" : "?");
     }
     atomic_store(&stop, 1);
     pthread_join(t, NULL);
@@ -179,10 +182,11 @@ static int race_exec(const char *dir, int n) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 4) return fprintf(stderr, "usage: arg_race chmod|mount DIR N\n"), 2;
+    if (argc != 4) return fprintf(stderr, "usage: arg_race chmod|chmod-plain|mount|exec|open DIR N\n"), 2;
     setvbuf(stdout, NULL, _IOLBF, 0);
     int n = atoi(argv[3]);
-    if (strcmp(argv[1], "chmod") == 0) return race_chmod(argv[2], n);
+    if (strcmp(argv[1], "chmod") == 0) return race_chmod(argv[2], n, 04755);
+    if (strcmp(argv[1], "chmod-plain") == 0) return race_chmod(argv[2], n, 0640);
     if (strcmp(argv[1], "mount") == 0) return race_mount(argv[2], n);
     if (strcmp(argv[1], "exec") == 0) return race_exec(argv[2], n);
     if (strcmp(argv[1], "open") == 0) return race_open(argv[2], n);
