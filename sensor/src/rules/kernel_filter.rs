@@ -325,35 +325,120 @@ fn lower(type_id: EventTypeId, atom: &Atom<'_>) -> Option<Lowered<KernelAtom>> {
 /// rule is evaluated on keeps nothing, one whose rules give a predicate keeps what it
 /// allows, any other keeps everything.
 pub fn compile(ruleset: &Ruleset, traced: &SyscallSet) -> KernelFilterTable {
-    let budget = Budget {
-        max_clauses: MAX_CLAUSES,
-        max_literals: MAX_LITERALS,
-    };
-    let analysis = ruleset.kernel_filter_within(budget, lower);
+    // First with room to spare, since merging bit tests shrinks what Falco's rules give; a
+    // type that still does not fit is analysed again within the kernel's own budget, where
+    // the analysis widens (soundly) to fit.
+    let roomy = ruleset.kernel_filter_within(
+        Budget {
+            max_clauses: 4 * MAX_CLAUSES,
+            max_literals: MAX_LITERALS,
+        },
+        lower,
+    );
+    let mut tight = None;
     let mut specs = BTreeMap::new();
     for def in traced.defs().filter(|def| filterable(def)) {
         let (Some(nr), Some(type_id)) = (def.nr(), EventTypeId::from_name(def.name)) else {
             continue;
         };
-        let spec = match analysis.get(type_id) {
-            None if analysis.without_rules().contains(type_id) => spec_of(&[]),
+        let clauses = match roomy.get(type_id) {
+            None if roomy.without_rules().contains(type_id) => Some(Vec::new()),
             None | Some(TypeFilter::KeepAll { .. }) => None,
-            Some(TypeFilter::KeepWhen(clauses)) => spec_of(clauses),
+            Some(TypeFilter::KeepWhen(clauses)) => Some(merge_bit_tests(kernel_clauses(clauses))),
         };
-        if let Some(spec) = spec {
+        let clauses = match clauses {
+            Some(c) if c.len() > MAX_CLAUSES => {
+                let tight = tight.get_or_insert_with(|| {
+                    ruleset.kernel_filter_within(
+                        Budget {
+                            max_clauses: MAX_CLAUSES,
+                            max_literals: MAX_LITERALS,
+                        },
+                        lower,
+                    )
+                });
+                match tight.get(type_id) {
+                    Some(TypeFilter::KeepWhen(clauses)) => {
+                        Some(merge_bit_tests(kernel_clauses(clauses)))
+                    }
+                    _ => None,
+                }
+            }
+            other => other,
+        };
+        if let Some(spec) = clauses.as_deref().and_then(spec_of) {
             specs.insert(nr, spec);
         }
     }
     KernelFilterTable {
         specs,
-        explain: analysis.to_string(),
+        explain: roomy.to_string(),
     }
 }
 
-/// The kernel's spec for `clauses`; `None` if they do not fit it (the analysis keeps to the
-/// same budget, so this is a guard: a clause left out would drop what it keeps).
-fn spec_of(clauses: &[sensor_rules::kernel_filter::Clause<KernelAtom>]) -> Option<FilterSpec> {
-    if clauses.len() > MAX_CLAUSES || clauses.iter().any(|c| c.literals.len() > MAX_LITERALS) {
+/// The clauses as the kernel's literals (negation folded in).
+fn kernel_clauses(
+    clauses: &[sensor_rules::kernel_filter::Clause<KernelAtom>],
+) -> Vec<Vec<FilterLiteral>> {
+    clauses
+        .iter()
+        .map(|c| {
+            c.literals
+                .iter()
+                .map(|l| l.atom.literal(l.negated))
+                .collect()
+        })
+        .collect()
+}
+
+/// Folds clauses that differ only in one bit test of the same operand into one with both
+/// bits: `(R and a & m1) or (R and a & m2)` is `R and a & (m1 | m2)`. Falco's rules name
+/// mode bits one at a time (`S_ISUID or S_ISGID`, `S_IXUSR or S_IXGRP or S_IXOTH`), which the
+/// analysis keeps as one clause each.
+fn merge_bit_tests(mut clauses: Vec<Vec<FilterLiteral>>) -> Vec<Vec<FilterLiteral>> {
+    let bit_test = |l: &FilterLiteral| l.kind == literal::ANY_BIT && l.negated == 0;
+    // The clause without its one bit test, and that test, if it has exactly one.
+    let split = |clause: &[FilterLiteral]| -> Option<(Vec<FilterLiteral>, FilterLiteral)> {
+        let mut tests = clause.iter().filter(|l| bit_test(l));
+        let test = *tests.next()?;
+        if tests.next().is_some() {
+            return None;
+        }
+        let mut rest: Vec<FilterLiteral> =
+            clause.iter().filter(|l| !bit_test(l)).copied().collect();
+        rest.sort();
+        Some((rest, test))
+    };
+    let mut merged = true;
+    while merged {
+        merged = false;
+        'pairs: for i in 0..clauses.len() {
+            for j in i + 1..clauses.len() {
+                let (Some((rest_i, test_i)), Some((rest_j, test_j))) =
+                    (split(&clauses[i]), split(&clauses[j]))
+                else {
+                    continue;
+                };
+                if rest_i == rest_j && test_i.operand == test_j.operand {
+                    let mut clause = rest_i;
+                    clause.push(FilterLiteral {
+                        value: test_i.value | test_j.value,
+                        ..test_i
+                    });
+                    clauses[i] = clause;
+                    clauses.remove(j);
+                    merged = true;
+                    break 'pairs;
+                }
+            }
+        }
+    }
+    clauses
+}
+
+/// The kernel's spec for `clauses`; `None` if they do not fit it.
+fn spec_of(clauses: &[Vec<FilterLiteral>]) -> Option<FilterSpec> {
+    if clauses.len() > MAX_CLAUSES || clauses.iter().any(|c| c.len() > MAX_LITERALS) {
         return None;
     }
     let mut spec = FilterSpec::KEEP_ALL;
@@ -363,8 +448,8 @@ fn spec_of(clauses: &[sensor_rules::kernel_filter::Clause<KernelAtom>]) -> Optio
         *slot = FilterClause {
             literals: [FilterLiteral::default(); MAX_LITERALS],
         };
-        for (l, lit) in slot.literals.iter_mut().zip(&clause.literals) {
-            *l = lit.atom.literal(lit.negated);
+        for (l, lit) in slot.literals.iter_mut().zip(clause) {
+            *l = *lit;
             if l.operand == operand::CHANGED {
                 spec.reads_changed = 1;
             }
@@ -462,6 +547,24 @@ mod tests {
             literals(&spec),
             vec![vec![KernelAtom::any_bit(2, 0o4000, false).literal(true)]]
         );
+    }
+
+    #[test]
+    fn bit_tests_of_one_operand_in_otherwise_equal_clauses_fold_into_one() {
+        let rules = ruleset(&[
+            "evt.type = fchmodat and evt.res = SUCCESS and (evt.arg.mode contains S_ISUID or evt.arg.mode contains S_ISGID)",
+            "evt.type = fchmodat and evt.res = SUCCESS and evt.arg.mode contains S_IXOTH",
+        ]);
+        let spec = spec_for(&rules, "fchmodat").expect("filtered");
+        let clauses = literals(&spec);
+        assert_eq!(clauses.len(), 1, "{clauses:?}");
+        assert!(
+            clauses[0].contains(&KernelAtom::any_bit(2, 0o6001, false).literal(false)),
+            "{clauses:?}"
+        );
+        assert!(spec_keeps(&spec, &[0, 0, 0o2000, 0, 0, 0], 0, false));
+        assert!(!spec_keeps(&spec, &[0, 0, 0o2000, 0, 0, 0], -1, false));
+        assert!(!spec_keeps(&spec, &[0, 0, 0o644, 0, 0, 0], 0, false));
     }
 
     #[test]
