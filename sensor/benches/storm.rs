@@ -35,6 +35,8 @@ fn main() {
             .unwrap_or(default)
     };
     let chmod_calls = arg("--chmod-calls", 2_000_000);
+    // Every call raises an alert: fewer, or the run is the outputs' speed.
+    let suid_calls = arg("--suid-calls", 200_000);
     let execs = arg("--execs", 10_000);
     let opens = arg("--opens", 1_000_000);
     let rounds = arg("--rounds", 3).max(1) as usize;
@@ -51,6 +53,7 @@ fn main() {
     );
     for (kind, evt_type, count) in [
         ("chmod", "fchmodat", chmod_calls),
+        ("chmod-suid", "fchmodat", suid_calls),
         ("exec", "execve", execs),
         ("open", "openat", opens),
     ] {
@@ -71,21 +74,6 @@ fn traced_for(kind: &str) -> sensor::model::syscall_set::SyscallSet {
     }
 }
 
-/// The CLI consumer of a storm's events.
-fn cli_args(kind: &str) -> &'static [&'static str] {
-    if kind == "open" {
-        &[
-            "run",
-            "--rules",
-            "falco-stable",
-            "--no-grpc-socket",
-            "--no-health",
-        ]
-    } else {
-        &["events", "--json"]
-    }
-}
-
 /// One way of running a storm, measured.
 #[derive(Clone, Copy, Default)]
 struct Run {
@@ -95,6 +83,8 @@ struct Run {
     ring_full: u64,
     /// Exits whose enter was not seen (calls in flight at attach).
     missing_enter: u64,
+    /// Calls of the type the kernel filter dropped.
+    filtered: u64,
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -106,12 +96,16 @@ fn median(mut v: Vec<f64>) -> f64 {
 fn storm(kind: &str, count: u64) {
     let start = Instant::now();
     match kind {
-        "chmod" => {
+        "chmod" | "chmod-suid" => {
             let file = format!("/tmp/sensor-storm-{}", std::process::id());
             std::fs::write(&file, b"x").expect("storm file");
             let path = std::ffi::CString::new(file.clone()).expect("path");
+            let modes = match kind {
+                "chmod" => [0o644, 0o600],
+                _ => [0o4755, 0o4744],
+            };
             for i in 0..count {
-                let mode = if i % 2 == 0 { 0o644 } else { 0o600 };
+                let mode = modes[(i % 2) as usize];
                 // SAFETY: valid NUL-terminated path; fchmodat touches no memory of ours.
                 unsafe { libc::fchmodat(libc::AT_FDCWD, path.as_ptr(), mode, 0) };
             }
@@ -171,11 +165,15 @@ enum Way {
     Pipeline {
         check_arguments: bool,
     },
-    Cli,
+    /// The sensor binary with these arguments consumes, its output to /dev/null.
+    Cli {
+        args: &'static [&'static str],
+        label: &'static str,
+    },
 }
 
 impl Way {
-    fn label(self, kind: &str) -> &'static str {
+    fn label(self) -> &'static str {
         match self {
             Way::Untraced => "untraced",
             Way::Pipeline {
@@ -184,28 +182,109 @@ impl Way {
             Way::Pipeline {
                 check_arguments: false,
             } => "traced, pipeline, no argument check",
-            Way::Cli if kind == "open" => "traced, `sensor run --rules falco-stable`",
-            Way::Cli => "traced, `sensor events --json` consumer",
+            Way::Cli { label, .. } => label,
         }
     }
 }
 
+const RUN: &[&str] = &["run", "--no-grpc-socket", "--no-health"];
+
 /// The ways a storm runs. The chmod storm also runs without the argument check (its enter
-/// program hashing the path), to show in one run what the check costs a traced chmod.
+/// program hashing the path), to show in one run what the check costs a traced chmod, and
+/// under `sensor run` with the default rules with and without the kernel filter (no rule
+/// reads a chmod 644, so the filter drops every call in the kernel) and with Falco's stable
+/// rules (none reads a chmod: not traced at all unless a recording runs); the setuid chmod storm,
+/// whose every call a default rule matches, under `sensor run` both ways; the open storm
+/// under `sensor run --rules falco-stable` both ways.
 fn ways(kind: &str) -> Vec<Way> {
-    let mut ways = vec![
-        Way::Untraced,
-        Way::Pipeline {
-            check_arguments: true,
-        },
-    ];
-    if kind == "chmod" {
-        ways.push(Way::Pipeline {
-            check_arguments: false,
-        });
+    let pipeline = Way::Pipeline {
+        check_arguments: true,
+    };
+    match kind {
+        "chmod" => vec![
+            Way::Untraced,
+            pipeline,
+            Way::Pipeline {
+                check_arguments: false,
+            },
+            Way::Cli {
+                args: &["events", "--json"],
+                label: "traced, `sensor events --json` consumer",
+            },
+            Way::Cli {
+                args: RUN,
+                label: "`sensor run`, default rules",
+            },
+            Way::Cli {
+                args: &[
+                    "run",
+                    "--no-grpc-socket",
+                    "--no-health",
+                    "--no-kernel-filter",
+                ],
+                label: "`sensor run`, default rules, no kernel filter",
+            },
+            Way::Cli {
+                args: &[
+                    "run",
+                    "--rules",
+                    "falco-stable",
+                    "--no-grpc-socket",
+                    "--no-health",
+                ],
+                label: "`sensor run --rules falco-stable`",
+            },
+        ],
+        "chmod-suid" => vec![
+            Way::Untraced,
+            Way::Cli {
+                args: RUN,
+                label: "`sensor run`, default rules",
+            },
+            Way::Cli {
+                args: &[
+                    "run",
+                    "--no-grpc-socket",
+                    "--no-health",
+                    "--no-kernel-filter",
+                ],
+                label: "`sensor run`, default rules, no kernel filter",
+            },
+        ],
+        "open" => vec![
+            Way::Untraced,
+            pipeline,
+            Way::Cli {
+                args: &[
+                    "run",
+                    "--rules",
+                    "falco-stable",
+                    "--no-grpc-socket",
+                    "--no-health",
+                ],
+                label: "`sensor run --rules falco-stable`",
+            },
+            Way::Cli {
+                args: &[
+                    "run",
+                    "--rules",
+                    "falco-stable",
+                    "--no-grpc-socket",
+                    "--no-health",
+                    "--no-kernel-filter",
+                ],
+                label: "... no kernel filter",
+            },
+        ],
+        _ => vec![
+            Way::Untraced,
+            pipeline,
+            Way::Cli {
+                args: &["events", "--json"],
+                label: "traced, `sensor events --json` consumer",
+            },
+        ],
     }
-    ways.push(Way::Cli);
-    ways
 }
 
 fn run_storm(kind: &str, evt_type: &'static str, count: u64, rounds: usize) {
@@ -226,7 +305,7 @@ fn run_storm(kind: &str, evt_type: &'static str, count: u64, rounds: usize) {
                 Way::Pipeline { check_arguments } => {
                     traced_with_pipeline(kind, evt_type, count, check_arguments)
                 }
-                Way::Cli => traced_with_cli(kind, evt_type, count),
+                Way::Cli { args, .. } => traced_with_cli(args, evt_type, count, kind),
             });
         }
     }
@@ -237,9 +316,10 @@ fn run_storm(kind: &str, evt_type: &'static str, count: u64, rounds: usize) {
         let seen = runs.iter().map(|r| r.seen).min().unwrap_or(0);
         let ring_full = runs.iter().map(|r| r.ring_full).max().unwrap_or(0);
         let missing = runs.iter().map(|r| r.missing_enter).max().unwrap_or(0);
+        let filtered = runs.iter().map(|r| r.filtered).min().unwrap_or(0);
         println!(
-            "  {:<40} {r:>10.0} calls/s  ratio {:.2}  events {seen:>8}  lost {ring_full} (ring full; exits without enter: {missing})",
-            way.label(kind),
+            "  {:<48} {r:>10.0} calls/s  ratio {:.2}  events {seen:>8}  filtered in kernel {filtered:>8}  lost {ring_full} (ring full; exits without enter: {missing})",
+            way.label(),
             r / untraced
         );
     }
@@ -288,12 +368,13 @@ fn traced_with_pipeline(
         seen: seen.load(Ordering::Relaxed),
         ring_full: loss.ring_full,
         missing_enter: loss.missing_enter,
+        filtered: 0,
     }
 }
 
-fn traced_with_cli(kind: &str, evt_type: &str, count: u64) -> Run {
+fn traced_with_cli(args: &[&str], evt_type: &str, count: u64, kind: &str) -> Run {
     let mut sensor = Command::new(env!("CARGO_BIN_EXE_sensor"))
-        .args(cli_args(kind))
+        .args(args)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -334,10 +415,22 @@ fn traced_with_cli(kind: &str, evt_type: &str, count: u64) -> Run {
             .and_then(|n| n.parse().ok())
             .unwrap_or(u64::MAX)
     };
+    let filtered = summary
+        .split("filtered in the kernel")
+        .nth(1)
+        .and_then(|rest| rest.split(';').next())
+        .and_then(|counts| {
+            counts
+                .split([' ', '(', ')'])
+                .find_map(|w| w.strip_prefix(&format!("{evt_type}=")))
+        })
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
     Run {
         secs,
         seen,
         ring_full: count_after("ring buffer full "),
         missing_enter: count_after("exit without enter "),
+        filtered,
     }
 }

@@ -162,8 +162,9 @@ impl Pipeline {
     /// round of the loop, one atomic load). A change that cannot be attached is logged and the
     /// syscalls traced before stay traced.
     pub fn with_wanted_syscalls(mut self, wanted: Arc<WantedSyscalls>) -> Self {
-        self.follow(&wanted);
         let generation = wanted.generation();
+        self.follow(&wanted);
+        wanted.applied(generation);
         self.wanted = Some((wanted, generation));
         self
     }
@@ -231,6 +232,7 @@ impl Pipeline {
                 if now != *seen {
                     let wanted = wanted.clone();
                     self.follow(&wanted);
+                    wanted.applied(now);
                     self.wanted = Some((wanted, now));
                 }
             }

@@ -271,11 +271,12 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         skipped = report.skipped(),
         "rules loaded (`sensor rules check` lists why any were skipped)"
     );
-    // Only what the rules are evaluated on is traced, with the base families the process
-    // table and recordings read; each reload changes it.
+    // Only what the rules are evaluated on is traced, with the families the process table
+    // and the names cache read, and those recordings read while one runs; each reload
+    // changes it.
     let (live, wanted) = LiveRules::tracing(
         ruleset,
-        SyscallSet::families(syscall_set::BASE_FAMILIES),
+        SyscallSet::families(syscall_set::ALWAYS_FAMILIES),
         config.probe.kernel_filter,
     );
     // The host names the rules compare connections with, resolved ahead of time (Falco's
@@ -409,6 +410,22 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     let profiles = probe.take_recorder().map(sensor::profile::Recordings::new);
     if let Some(profiles) = &profiles {
         let _ = recordings.set(profiles.clone());
+        // A recording reads the exec, chmod, mount, set*id and module events of its cgroups:
+        // traced while one runs, and in force before its start returns.
+        let (live, wanted) = (live.clone(), wanted.clone());
+        profiles.on_active_change(Arc::new(move |active| {
+            let base = match active {
+                true => syscall_set::BASE_FAMILIES,
+                false => syscall_set::ALWAYS_FAMILIES,
+            };
+            live.set_base(SyscallSet::families(base));
+            if !wanted.wait_applied(Duration::from_secs(2)) {
+                tracing::warn!(
+                    "the syscalls recordings read were not traced within 2 s; the recording's \
+                     first chmod, mount and set*id calls may be missing from its AppArmor profile"
+                );
+            }
+        }));
     }
     let _ = telemetry.parts.set(Parts {
         rules: live.clone(),

@@ -28,9 +28,14 @@ pub const FAMILIES: &[(&str, Family)] = &[
 ];
 
 /// The families `sensor run` always traces, whatever its rules: exec keeps the process
-/// table's command lines and images current, and a recording (a daemon-mode one may start
-/// at any time) builds its AppArmor profile from the exec, chmod, mount, set*id and module
-/// events (a module load keeps `sys_module`). All are rare beside opens and sends.
+/// table's command lines and images current, and a successful mount tells the names cache
+/// that a namespace's /etc/passwd may have changed.
+pub const ALWAYS_FAMILIES: &[Family] = &[Family::Exec, Family::Mount];
+
+/// The families a recording reads: its AppArmor profile is built from the exec, chmod,
+/// mount, set*id and module events (a module load keeps `sys_module`). `sensor record`
+/// traces them; `sensor run` adds them to what its rules want while a daemon-mode recording
+/// runs. All are rare beside opens and sends.
 pub const BASE_FAMILIES: &[Family] = &[
     Family::Exec,
     Family::Chmod,
@@ -137,6 +142,8 @@ impl SyscallSet {
 #[derive(Debug, Default)]
 pub struct WantedSyscalls {
     generation: AtomicU64,
+    /// The generation the capture thread has put in force.
+    applied: AtomicU64,
     wanted: Mutex<(SyscallSet, Arc<KernelFilterTable>)>,
 }
 
@@ -149,12 +156,31 @@ impl WantedSyscalls {
     pub fn filtered(set: SyscallSet, filter: KernelFilterTable) -> Arc<Self> {
         Arc::new(Self {
             generation: AtomicU64::new(0),
+            applied: AtomicU64::new(0),
             wanted: Mutex::new((set, Arc::new(filter))),
         })
     }
 
     pub fn generation(&self) -> u64 {
         self.generation.load(Ordering::Acquire)
+    }
+
+    /// Called by the capture thread once `generation` is in force.
+    pub fn applied(&self, generation: u64) {
+        self.applied.fetch_max(generation, Ordering::AcqRel);
+    }
+
+    /// Waits until what is wanted now is in force, at most `limit`; whether it is.
+    pub fn wait_applied(&self, limit: std::time::Duration) -> bool {
+        let wanted = self.generation();
+        let deadline = std::time::Instant::now() + limit;
+        while self.applied.load(Ordering::Acquire) < wanted {
+            if std::time::Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        true
     }
 
     pub fn get(&self) -> SyscallSet {

@@ -95,6 +95,9 @@ pub struct Recordings {
     wake: Arc<Condvar>,
     /// Whether any recording is active: `observe`'s fast path, read without the lock.
     active: Arc<AtomicBool>,
+    /// Told when the first recording starts (`true`) and the last one stops (`false`), with
+    /// no lock held: `sensor run` traces the families recordings read only meanwhile.
+    on_active: Arc<Mutex<Option<ActiveHook>>>,
 }
 
 struct Inner {
@@ -119,6 +122,9 @@ struct Running {
     /// Whether the first process is counted (`sensor record` starts it in the cgroup).
     first_process: bool,
 }
+
+/// What `Recordings::on_active_change` calls.
+pub type ActiveHook = Arc<dyn Fn(bool) + Send + Sync>;
 
 /// A snapshot of a running recording (`get`).
 #[derive(Clone, Debug)]
@@ -150,6 +156,7 @@ impl Recordings {
             })),
             wake: Arc::new(Condvar::new()),
             active: Arc::new(AtomicBool::new(false)),
+            on_active: Arc::default(),
         }
     }
 
@@ -210,7 +217,7 @@ impl Recordings {
             }
         }
         self.wake.notify_all();
-        self.active.store(true, Ordering::Release);
+        let first = !self.active.swap(true, Ordering::AcqRel);
         tracing::info!(
             recording = name,
             ?cgroups,
@@ -218,7 +225,33 @@ impl Recordings {
             tracepoints = inner.links.attached_tracepoints(),
             "recording started"
         );
+        drop(inner);
+        if first {
+            self.tell_active();
+        }
         Ok(())
+    }
+
+    /// Calls `hook` when the first recording starts (with `true`, before `start` returns)
+    /// and when the last one stops (`false`).
+    pub fn on_active_change(&self, hook: ActiveHook) {
+        *self
+            .on_active
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(hook);
+    }
+
+    /// Tells the hook whether recordings are active now: read at the call, so that of a
+    /// start and a stop racing, the later call says what holds.
+    fn tell_active(&self) {
+        let hook = self
+            .on_active
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        if let Some(hook) = hook {
+            hook(self.active.load(Ordering::Acquire));
+        }
     }
 
     /// Adds cgroups to a running recording: a new container of the recorded workload.
@@ -263,7 +296,8 @@ impl Recordings {
         inner.running.remove(name);
         inner.after_stop();
         self.wake.notify_all();
-        if inner.running.is_empty() {
+        let last = inner.running.is_empty();
+        if last {
             self.active.store(false, Ordering::Release);
         }
         tracing::info!(
@@ -273,6 +307,10 @@ impl Recordings {
             paths_not_kept = recording.apparmor.dropped,
             "recording stopped"
         );
+        drop(inner);
+        if last {
+            self.tell_active();
+        }
         Ok(recording)
     }
 

@@ -506,6 +506,7 @@ mod tests {
         }
         let compiled = RulesetBuilder::new()
             .registry(crate::rules::fields::registry())
+            .captured_event_types(crate::model::syscalls::SYSCALLS.iter().map(|s| s.name))
             .source(RuleSource::new("r.yaml", text))
             .build();
         assert!(!compiled.report.has_errors(), "{}", compiled.report);

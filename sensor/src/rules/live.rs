@@ -48,7 +48,7 @@ pub struct LiveRules {
     /// The syscalls the rules in force are evaluated on, plus a base the caller always wants
     /// traced, published for the capture thread at every replacement, with the kernel
     /// filter derived from the rules when it is on.
-    wanted: Option<(Arc<WantedSyscalls>, SyscallSet, bool)>,
+    wanted: Option<(Arc<WantedSyscalls>, Mutex<SyscallSet>, bool)>,
     /// Told of every ruleset that takes over (what it needs resolved, say).
     followers: Mutex<Vec<Follower>>,
 }
@@ -74,14 +74,17 @@ impl LiveRules {
         let wanted = WantedSyscalls::new(SyscallSet::default());
         publish(&wanted, &ruleset, &base, kernel_filter);
         (
-            Self::with_wanted(ruleset, Some((wanted.clone(), base, kernel_filter))),
+            Self::with_wanted(
+                ruleset,
+                Some((wanted.clone(), Mutex::new(base), kernel_filter)),
+            ),
             wanted,
         )
     }
 
     fn with_wanted(
         ruleset: Arc<Ruleset>,
-        wanted: Option<(Arc<WantedSyscalls>, SyscallSet, bool)>,
+        wanted: Option<(Arc<WantedSyscalls>, Mutex<SyscallSet>, bool)>,
     ) -> Arc<Self> {
         Arc::new(Self {
             current: RwLock::new(ruleset),
@@ -90,6 +93,18 @@ impl LiveRules {
             wanted,
             followers: Mutex::new(Vec::new()),
         })
+    }
+
+    /// Traces `base` from now on besides what the rules want (a recording's families while
+    /// one runs), with the kernel filter derived again for the new set.
+    pub fn set_base(&self, new_base: SyscallSet) {
+        if let Some((wanted, base, kernel_filter)) = &self.wanted {
+            let mut base = base
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            *base = new_base;
+            publish(wanted, &self.current(), &base, *kernel_filter);
+        }
     }
 
     /// Calls `follower` with the ruleset in force now and with every one that replaces it.
@@ -113,7 +128,13 @@ impl LiveRules {
     }
 
     fn replace(&self, ruleset: Arc<Ruleset>) {
-        if let Some((wanted, base, kernel_filter)) = &self.wanted {
+        // The base stays locked until the new ruleset is current, so that a `set_base` in
+        // between publishes for the new one, not the old.
+        let base = self.wanted.as_ref().map(|(_, base, _)| {
+            base.lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        });
+        if let (Some((wanted, _, kernel_filter)), Some(base)) = (&self.wanted, &base) {
             publish(wanted, &ruleset, base, *kernel_filter);
         }
         for follower in self
@@ -129,6 +150,7 @@ impl LiveRules {
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = ruleset;
         self.generation.fetch_add(1, Ordering::AcqRel);
+        drop(base);
     }
 
     /// Loads `files` again; on success the new ruleset takes over, on error the old one stays.
@@ -193,5 +215,50 @@ impl LiveRules {
                 self.reload(&files);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::syscall_set;
+    use sensor_rules::{RuleSource, RulesetBuilder};
+
+    #[test]
+    fn the_families_recordings_read_are_traced_only_while_the_base_asks_for_them() {
+        let compiled = RulesetBuilder::new()
+            .registry(crate::rules::fields::registry())
+            .captured_event_types(crate::model::syscalls::SYSCALLS.iter().map(|s| s.name))
+            .source(RuleSource::new(
+                "r.yaml",
+                "- rule: r\n  desc: d\n  condition: evt.type = symlinkat\n  output: o\n  priority: WARNING\n",
+            ))
+            .build();
+        assert_eq!(compiled.report.compiled(), 1, "{}", compiled.report);
+        let (live, wanted) = LiveRules::tracing(
+            Arc::new(compiled.ruleset),
+            SyscallSet::families(syscall_set::ALWAYS_FAMILIES),
+            true,
+        );
+        let traced = |name: &str| wanted.get().defs().any(|d| d.name == name);
+        let names: Vec<&str> = wanted.get().defs().map(|d| d.name).collect();
+        assert!(
+            traced("symlinkat") && traced("execve") && traced("mount"),
+            "{names:?}"
+        );
+        assert!(!traced("fchmodat") && !traced("setuid"));
+        let before = wanted.generation();
+        live.set_base(SyscallSet::families(syscall_set::BASE_FAMILIES));
+        assert!(wanted.generation() > before);
+        assert!(traced("fchmodat") && traced("setuid") && traced("symlinkat"));
+        // Traced for the recording, read by no rule: the kernel filter keeps none of it
+        // (a recorded cgroup's calls are kept by the kernel side itself).
+        let nr = crate::model::syscalls::by_name("fchmodat")
+            .and_then(|d| d.nr())
+            .expect("fchmodat has a number here");
+        let spec = wanted.filter().specs.get(&nr).copied().expect("filtered");
+        assert_eq!((spec.active, spec.clauses), (1, 0));
+        live.set_base(SyscallSet::families(syscall_set::ALWAYS_FAMILIES));
+        assert!(!traced("fchmodat"));
     }
 }
