@@ -679,7 +679,7 @@ mod tests {
                     1 => (rng.next() % 100) as i64,
                     _ => -((rng.next() % 4095) as i64 + 1),
                 };
-                let changed = rng.next() % 4 == 0;
+                let changed = rng.next().is_multiple_of(4);
                 let event = event_of(def, res, changed, args);
                 let matched = rules.evaluate(&RuleEvent::new(&event, 1, ""), MatchMode::First);
                 let keeps = spec_keeps(spec, &args, res, changed);
