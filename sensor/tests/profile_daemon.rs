@@ -1,6 +1,8 @@
 //! Daemon-mode profile recording through the gRPC API: `sensor run` records a running
 //! container (a cgroup named as containerd names them) from `sensor profile start` to
 //! `sensor profile stop`, and the profile it returns runs the same workload under seccomp.
+//! The sensor runs Falco's stable rules, none of which reads a chmod: the chmod family is
+//! traced only while the recording runs, and the recording still sees the workload's.
 
 mod common;
 
@@ -34,7 +36,14 @@ fn records_a_running_container_through_the_api() {
         std::process::id()
     ));
     let mut run = Command::new(SENSOR)
-        .args(["run", "--no-stdout", "--no-health", "--grpc-socket"])
+        .args([
+            "run",
+            "--rules",
+            "falco-stable",
+            "--no-stdout",
+            "--no-health",
+            "--grpc-socket",
+        ])
         .arg(&socket)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -85,9 +94,15 @@ fn records_a_running_container_through_the_api() {
 
     // The workload, in the container's cgroup.
     let workload = "ls / > /dev/null; cat /proc/self/status > /dev/null; echo done";
+    let chmodded = dir.path("chmodded");
+    std::fs::write(&chmodded, b"x").unwrap();
     let output = Command::new("sh")
         .arg("-c")
-        .arg(format!("{}; {workload}", cgroup.enter_command()))
+        .arg(format!(
+            "{}; chmod 600 {}; {workload}",
+            cgroup.enter_command(),
+            chmodded.display()
+        ))
         .output()
         .expect("workload");
     assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "done");
@@ -132,6 +147,12 @@ fn records_a_running_container_through_the_api() {
     ] {
         assert!(out_dir.join(file).is_file(), "{file} written");
     }
+    // The chmod family was attached for the recording: its chmod is in the AppArmor profile.
+    let apparmor = std::fs::read_to_string(out_dir.join("web.apparmor")).expect("apparmor");
+    assert!(
+        apparmor.contains(&format!("{} w,", chmodded.display())),
+        "{apparmor}"
+    );
     let listed = sensor(&["profile", "list"], &socket);
     assert!(String::from_utf8_lossy(&listed.stdout).trim().is_empty());
 
