@@ -405,6 +405,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         ring_bytes: config.probe.ring_buffer_bytes,
         kernel_diagnostics: config.probe.kernel_diagnostics,
         syscalls: wanted.get(),
+        filter: wanted.filter(),
         ..ProbeConfig::default()
     })?;
     let profiles = probe.take_recorder().map(sensor::profile::Recordings::new);

@@ -87,6 +87,8 @@ pub struct ProbeConfig {
     pub check_arguments: bool,
     /// The syscalls to trace at first (`Probe::trace` changes them later).
     pub syscalls: SyscallSet,
+    /// The kernel filter in force before anything is attached (`Probe::filter` changes it).
+    pub filter: std::sync::Arc<crate::model::kernel_filter::KernelFilterTable>,
 }
 
 impl Default for ProbeConfig {
@@ -97,6 +99,7 @@ impl Default for ProbeConfig {
             kernel_diagnostics: false,
             check_arguments: true,
             syscalls: SyscallSet::all_but_opens(),
+            filter: Default::default(),
         }
     }
 }
@@ -259,6 +262,9 @@ impl Probe {
             let prog: &mut TracePoint = program(&mut ebpf, name)?;
             prog.load().map_err(program_error(name, "loaded"))?;
         }
+        // The filter first, so that no call is recorded that it would have dropped.
+        let mut filter = kernel_filter::KernelFilter::load(&mut ebpf)?;
+        filter.install(&config.filter)?;
         let mut traced = traced::TracedSyscalls::new(config.check_arguments);
         let mut attached = traced
             .trace(&mut ebpf, &config.syscalls, config.compat)?
@@ -313,7 +319,6 @@ impl Probe {
             ia32_emulation,
         });
         let recorder = Some(recorder_maps::load(&mut ebpf)?);
-        let filter = kernel_filter::KernelFilter::load(&mut ebpf)?;
         // Their kernel ids, for the per-program run time the metrics report.
         let program_ids = ebpf
             .programs()
