@@ -69,3 +69,69 @@ fn only_calls_a_rule_can_match_leave_the_kernel() {
     assert!(!summary.contains("filtered in the kernel"), "{summary}");
     eprintln!("kernel filter: {}", summary);
 }
+
+/// A reload puts the filter of the new rules in force: what the old rules wanted is dropped
+/// in the kernel from then on, what the new ones want reaches them.
+#[test]
+fn a_reload_installs_the_new_rules_filter() {
+    if !privileged() {
+        return;
+    }
+    let dir = TempDir::new("kernel-filter-reload");
+    let rules = dir.path("rules.yaml");
+    std::fs::write(&rules, RULES).unwrap();
+    let sensor = Sensor::alerts_with(&["--rules", rules.to_str().unwrap()]);
+    let file = dir.path("f");
+    std::fs::write(&file, b"x").unwrap();
+    let chmod = |mode: u32| {
+        python(&format!(
+            "import os\nos.chmod({:?}, {mode:#o})\n",
+            file.to_str().unwrap()
+        ))
+        .0
+    };
+    let setuid = chmod(0o4755);
+    sensor.alert_of(setuid, "Setuid bit set");
+
+    std::fs::write(
+        &rules,
+        RULES
+            .replace("Setuid bit set", "Setgid bit set")
+            .replace("S_ISUID", "S_ISGID"),
+    )
+    .unwrap();
+    // SAFETY: signalling the sensor this test started, by pid.
+    unsafe { libc::kill(sensor.pid() as i32, libc::SIGHUP) };
+    // Reloaded once the new rule alerts.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let setgid = loop {
+        let pid = chmod(0o2755);
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        if sensor
+            .alerts_of(pid)
+            .iter()
+            .any(|a| a["rule"] == "Setgid bit set")
+        {
+            break pid;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the reloaded rule never alerted"
+        );
+    };
+    let setuid_after = chmod(0o4744);
+    // Its exit is the last thing the process does: once another alert of a later process
+    // arrived, any alert of this one would have too.
+    let later = chmod(0o2750);
+    sensor.alert_of(later, "Setgid bit set");
+    assert!(
+        sensor.alerts_of(setuid_after).is_empty(),
+        "the old rule's chmod still alerted after the reload"
+    );
+    let summary = sensor.stop_for_summary();
+    assert!(summary.contains("rules reloads 1"), "{summary}");
+    // The setuid-only chmod after the reload (and nothing of ours since) was dropped in the
+    // kernel by the new filter.
+    assert!(filtered(&summary, "chmod") >= 1, "{summary}");
+    eprintln!("after the reload (setgid alert from pid {setgid}): {summary}");
+}
