@@ -188,6 +188,27 @@ impl Way {
 }
 
 const RUN: &[&str] = &["run", "--no-grpc-socket", "--no-health"];
+const RUN_UNFILTERED: &[&str] = &[
+    "run",
+    "--no-grpc-socket",
+    "--no-health",
+    "--no-kernel-filter",
+];
+const RUN_STABLE: &[&str] = &[
+    "run",
+    "--rules",
+    "falco-stable",
+    "--no-grpc-socket",
+    "--no-health",
+];
+const RUN_STABLE_UNFILTERED: &[&str] = &[
+    "run",
+    "--rules",
+    "falco-stable",
+    "--no-grpc-socket",
+    "--no-health",
+    "--no-kernel-filter",
+];
 
 /// The ways a storm runs. The chmod storm also runs without the argument check (its enter
 /// program hashing the path), to show in one run what the check costs a traced chmod, and
@@ -216,22 +237,11 @@ fn ways(kind: &str) -> Vec<Way> {
                 label: "`sensor run`, default rules",
             },
             Way::Cli {
-                args: &[
-                    "run",
-                    "--no-grpc-socket",
-                    "--no-health",
-                    "--no-kernel-filter",
-                ],
+                args: RUN_UNFILTERED,
                 label: "`sensor run`, default rules, no kernel filter",
             },
             Way::Cli {
-                args: &[
-                    "run",
-                    "--rules",
-                    "falco-stable",
-                    "--no-grpc-socket",
-                    "--no-health",
-                ],
+                args: RUN_STABLE,
                 label: "`sensor run --rules falco-stable`",
             },
         ],
@@ -242,12 +252,7 @@ fn ways(kind: &str) -> Vec<Way> {
                 label: "`sensor run`, default rules",
             },
             Way::Cli {
-                args: &[
-                    "run",
-                    "--no-grpc-socket",
-                    "--no-health",
-                    "--no-kernel-filter",
-                ],
+                args: RUN_UNFILTERED,
                 label: "`sensor run`, default rules, no kernel filter",
             },
         ],
@@ -255,24 +260,11 @@ fn ways(kind: &str) -> Vec<Way> {
             Way::Untraced,
             pipeline,
             Way::Cli {
-                args: &[
-                    "run",
-                    "--rules",
-                    "falco-stable",
-                    "--no-grpc-socket",
-                    "--no-health",
-                ],
+                args: RUN_STABLE,
                 label: "`sensor run --rules falco-stable`",
             },
             Way::Cli {
-                args: &[
-                    "run",
-                    "--rules",
-                    "falco-stable",
-                    "--no-grpc-socket",
-                    "--no-health",
-                    "--no-kernel-filter",
-                ],
+                args: RUN_STABLE_UNFILTERED,
                 label: "... no kernel filter",
             },
         ],

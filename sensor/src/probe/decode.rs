@@ -263,29 +263,17 @@ impl Decoder {
     fn event(&self, kind: EventKind, record: &Record<'_>) -> Event {
         let h = &record.header;
         Event {
-            kind,
             res: h.res,
             enter_ns: h.enter_ns,
             mono_ns: h.ts_ns,
             wall_ns: self.wall_ns(h.ts_ns),
             task: h.task,
-            creds_before: None,
             raw_args: h.args,
             strings: record.strings.map(Bytes::from),
             truncated: h.truncated,
             changed: h.changed,
-            unverified: 0,
             from_kernel: h.from_kernel,
-            exec: None,
-            process: None,
-            fd_path: None,
-            opened: None,
-            socket: None,
-            container: None,
-            pod: None,
-            user_name: None,
-            group_name: None,
-            login_name: None,
+            ..Event::bare(kind)
         }
     }
 }
