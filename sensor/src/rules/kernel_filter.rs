@@ -157,7 +157,11 @@ fn dependency(def: &SyscallDef, atom: &Atom<'_>) -> Option<Dependency> {
     } else {
         return None;
     };
-    matches!(arg.ty, ArgType::Mode | ArgType::Oct).then_some(Dependency::Mode(arg.index))
+    // An open's mode is read as 0 unless it creates the file (`probe::decode`), while the
+    // kernel sees the register: not the same operand.
+    let rewritten = matches!(def.kind, SpecKind::Open | SpecKind::Dup);
+    (matches!(arg.ty, ArgType::Mode | ArgType::Oct) && !rewritten)
+        .then_some(Dependency::Mode(arg.index))
 }
 
 /// A synthetic event of `def`: only what the exit program holds is set.
@@ -172,6 +176,53 @@ fn event_of(def: &'static SyscallDef, res: i64, changed: bool, args: [u64; 6]) -
 
 fn holds(atom: &Atom<'_>, event: &Event) -> bool {
     atom.matches(&RuleEvent::new(event, 1, ""))
+}
+
+/// Other values of everything the oracle assumes a field does not depend on: the other
+/// arguments, the result, the changed flag, and the bits above a mode's 12.
+const OTHER_ARGS: [[u64; 6]; 3] = [
+    [3, 0x7fff_0000_1000, 0o600, 1, 0x80000, 7],
+    [u64::MAX, 0, u64::MAX, 0, u64::MAX, 0],
+    [
+        0xffff_ff9c,
+        0x5555_5555,
+        0o4777,
+        0o1_000_000,
+        2,
+        0xdead_beef,
+    ],
+];
+
+/// Whether `atom` reads only what varies in `vary`: its value on each sample is the same
+/// whatever else the event holds. The oracle's reading of which operand a field depends on
+/// is a claim about the field table; this holds it to the table's own answers, so a field
+/// that reads something more is not lowered.
+fn depends_only_on(
+    def: &'static SyscallDef,
+    atom: &Atom<'_>,
+    samples: &[(i64, bool, Option<(u8, u64)>)],
+    vary_res: bool,
+    vary_changed: bool,
+) -> bool {
+    samples.iter().all(|&(res, changed, arg)| {
+        let plain = {
+            let mut args = [0u64; 6];
+            if let Some((index, value)) = arg {
+                args[index as usize] = value;
+            }
+            holds(atom, &event_of(def, res, changed, args))
+        };
+        OTHER_ARGS.iter().enumerate().all(|(i, other)| {
+            let mut args = *other;
+            if let Some((index, value)) = arg {
+                // Bits above the mode's 12 are the other thing varied here.
+                args[index as usize] = value | (other[index as usize] & !0o7777);
+            }
+            let res = if vary_res { res } else { [0, -1, 5][i] };
+            let changed = if vary_changed { changed } else { i % 2 == 0 };
+            holds(atom, &event_of(def, res, changed, args)) == plain
+        })
+    })
 }
 
 /// Results standing for every class `evt.res` and `evt.failed` tell apart: each errno and
@@ -209,6 +260,21 @@ fn lower_res(def: &'static SyscallDef, atom: &Atom<'_>) -> Option<Lowered<Kernel
         }
         ("fd.num", None) => return None,
         _ => {}
+    }
+    // Every result >= 0 reads as success: 0 stands for them, if the table agrees.
+    let stand_ins: Vec<(i64, bool, Option<(u8, u64)>)> = [0, 1, 2, 1000, i64::MAX, -1, -2, -13]
+        .iter()
+        .map(|&r| (r, false, None))
+        .collect();
+    if !depends_only_on(def, atom, &stand_ins, true, false) {
+        return None;
+    }
+    let positive_like_zero = [1, 2, 1000, i64::MAX].iter().all(|&r| {
+        holds(atom, &event_of(def, r, false, [0; 6]))
+            == holds(atom, &event_of(def, 0, false, [0; 6]))
+    });
+    if !positive_like_zero {
+        return None;
     }
     let base = [0u64; 6];
     let (mut success, mut failure) = (Vec::new(), Vec::new());
@@ -252,6 +318,9 @@ fn compare_of(test: &sensor_rules::compiler::matchers::NumTest) -> Option<(u8, i
 }
 
 fn lower_changed(def: &'static SyscallDef, atom: &Atom<'_>) -> Option<Lowered<KernelAtom>> {
+    if !depends_only_on(def, atom, &[(0, true, None), (0, false, None)], false, true) {
+        return None;
+    }
     let base = [0u64; 6];
     let when = |changed| holds(atom, &event_of(def, 0, changed, base));
     let changed = KernelAtom::compare(operand::CHANGED, accept::EQUAL, 1);
@@ -267,6 +336,13 @@ fn lower_changed(def: &'static SyscallDef, atom: &Atom<'_>) -> Option<Lowered<Ke
 /// modes it holds on are those with one of some bits set (or none of them); otherwise, when
 /// it never holds on mode 0, implied by "one of the bits of the modes it holds on".
 fn lower_mode(def: &'static SyscallDef, atom: &Atom<'_>, index: u8) -> Option<Lowered<KernelAtom>> {
+    let samples: Vec<(i64, bool, Option<(u8, u64)>)> = [0, 0o4000, 0o2000, 0o644, 0o4755, 0o7777]
+        .iter()
+        .map(|&m| (0, false, Some((index, m))))
+        .collect();
+    if !depends_only_on(def, atom, &samples, false, false) {
+        return None;
+    }
     let mut args = [0u64; 6];
     let mut holds_on = Vec::with_capacity(4096);
     for mode in 0..0o10000u64 {
@@ -616,6 +692,12 @@ mod tests {
         assert!(!spec_keeps(chmod, &[0, 0o4755, 0, 0, 0, 0], 0, true));
         assert!(!table.specs.contains_key(&nr("execve")));
         assert!(!table.specs.contains_key(&nr("mount")));
+    }
+
+    #[test]
+    fn an_opens_mode_is_not_lowered_since_the_agent_reads_it_as_zero_unless_creating() {
+        let rules = ruleset(&["evt.type = openat and not evt.arg.mode contains S_IWOTH"]);
+        assert_eq!(spec_for(&rules, "openat"), None);
     }
 
     #[test]
