@@ -193,14 +193,18 @@ const OTHER_ARGS: [[u64; 6]; 3] = [
     ],
 ];
 
-/// Whether `atom` reads only what varies in `vary`: its value on each sample is the same
+/// One event to hold a check to: its result, changed flag, and one argument's value.
+type Sample = (i64, bool, Option<(u8, u64)>);
+
+/// Whether `atom` reads only what its samples vary (the argument, and the result or the
+/// changed flag when `vary_res` / `vary_changed`): its value on each sample is the same
 /// whatever else the event holds. The oracle's reading of which operand a field depends on
 /// is a claim about the field table; this holds it to the table's own answers, so a field
 /// that reads something more is not lowered.
 fn depends_only_on(
     def: &'static SyscallDef,
     atom: &Atom<'_>,
-    samples: &[(i64, bool, Option<(u8, u64)>)],
+    samples: &[Sample],
     vary_res: bool,
     vary_changed: bool,
 ) -> bool {
@@ -262,7 +266,7 @@ fn lower_res(def: &'static SyscallDef, atom: &Atom<'_>) -> Option<Lowered<Kernel
         _ => {}
     }
     // Every result >= 0 reads as success: 0 stands for them, if the table agrees.
-    let stand_ins: Vec<(i64, bool, Option<(u8, u64)>)> = [0, 1, 2, 1000, i64::MAX, -1, -2, -13]
+    let stand_ins: Vec<Sample> = [0, 1, 2, 1000, i64::MAX, -1, -2, -13]
         .iter()
         .map(|&r| (r, false, None))
         .collect();
@@ -336,7 +340,7 @@ fn lower_changed(def: &'static SyscallDef, atom: &Atom<'_>) -> Option<Lowered<Ke
 /// modes it holds on are those with one of some bits set (or none of them); otherwise, when
 /// it never holds on mode 0, implied by "one of the bits of the modes it holds on".
 fn lower_mode(def: &'static SyscallDef, atom: &Atom<'_>, index: u8) -> Option<Lowered<KernelAtom>> {
-    let samples: Vec<(i64, bool, Option<(u8, u64)>)> = [0, 0o4000, 0o2000, 0o644, 0o4755, 0o7777]
+    let samples: Vec<Sample> = [0, 0o4000, 0o2000, 0o644, 0o4755, 0o7777]
         .iter()
         .map(|&m| (0, false, Some((index, m))))
         .collect();
