@@ -3,8 +3,18 @@
 //! match always does, and `sensor events` beside it still sees every call.
 
 mod common;
+// The benchmarks' recorder: the library pipeline on the real kernel.
+#[allow(dead_code)]
+#[path = "../benches/support/mod.rs"]
+mod support;
 
 use common::{privileged, python, Sensor, TempDir};
+use sensor::model::syscall_set::SyscallSet;
+use sensor::model::EventKind;
+use sensor::rules::fields::RuleEvent;
+use sensor::rules::kernel_filter::{compile, spec_keeps};
+use sensor::rules::RuleFiles;
+use sensor_rules::MatchMode;
 
 const RULES: &str = "\
 - rule: Setuid bit set
@@ -134,4 +144,94 @@ fn a_reload_installs_the_new_rules_filter() {
     // kernel by the new filter.
     assert!(filtered(&summary, "chmod") >= 1, "{summary}");
     eprintln!("after the reload (setgid alert from pid {setgid}): {summary}");
+}
+
+/// A workload of calls the filterable families make, failing and succeeding, with and
+/// without the bits rules look for.
+const VARIED: &str = r#"
+import os, tempfile
+d = tempfile.mkdtemp()
+f = os.path.join(d, "f")
+open(f, "w").close()
+for mode in (0o644, 0o4755, 0o2755, 0o755, 0o1777, 0o600, 0o6711, 0o111):
+    os.chmod(f, mode)
+    try:
+        os.chmod(os.path.join(d, "missing"), mode)
+    except OSError:
+        pass
+os.symlink(f, os.path.join(d, "s"))
+os.link(f, os.path.join(d, "h"))
+os.rename(os.path.join(d, "h"), os.path.join(d, "h2"))
+os.mkdir(os.path.join(d, "sub"))
+os.rmdir(os.path.join(d, "sub"))
+for p in ("s", "h2", "f"):
+    os.unlink(os.path.join(d, p))
+try:
+    os.unlink(os.path.join(d, "missing"))
+except OSError:
+    pass
+os.rmdir(d)
+os.setresuid(-1, -1, -1)
+os.setuid(0)
+"#;
+
+/// Soundness on real events: everything the probe sees while the benchmarks' workload
+/// (chmods with and without setuid bits, a mount, set*id calls, a container's calls) and
+/// a varied one (failing calls, links, renames, removals) run, judged by Falco's stable,
+/// incubating and sandbox rules with the defaults: every event a rule matches is one the
+/// compiled kernel filter keeps, as the kernel evaluates it (`spec_keeps`).
+#[test]
+fn every_recorded_event_a_rule_matches_is_kept_by_the_filter() {
+    if !privileged() {
+        return;
+    }
+    let dir = TempDir::new("kernel-filter-corpus");
+    let defaults = dir.path("defaults.yaml");
+    let (_, text) = sensor::rules::sources::DEFAULT_RULES[0];
+    std::fs::write(&defaults, text).unwrap();
+    let mut paths: Vec<std::path::PathBuf> = ["falco-stable", "falco-incubating", "falco-sandbox"]
+        .iter()
+        .map(std::path::PathBuf::from)
+        .collect();
+    paths.push(defaults);
+    let (rules, _) = RuleFiles::new(paths).load().expect("rules load");
+    let table = compile(&rules, &SyscallSet::all());
+
+    let mut events = support::record();
+    events.extend(support::record_while(|| {
+        python(VARIED);
+    }));
+    support::remove_cgroup();
+    let (mut judged, mut matched, mut dropped) = (0, 0, 0);
+    for event in &events {
+        let EventKind::Syscall(def) = event.kind else {
+            continue;
+        };
+        let Some(spec) = def.nr().and_then(|nr| table.specs.get(&nr)) else {
+            continue;
+        };
+        judged += 1;
+        let keeps = spec_keeps(spec, &event.raw_args, event.res, event.changed != 0);
+        let matches = rules.evaluate(&RuleEvent::new(event, 1, "node"), MatchMode::First);
+        if let Some(rule) = matches.first() {
+            matched += 1;
+            assert!(
+                keeps,
+                "{} (args {:?}, res {}) matched `{}` but the filter drops it\n{}",
+                def.name,
+                event.raw_args,
+                event.res,
+                rule.name(),
+                table.explain
+            );
+        }
+        if !keeps {
+            dropped += 1;
+        }
+    }
+    eprintln!("{judged} recorded events of filtered types: {matched} matched a rule (all kept), {dropped} dropped");
+    assert!(
+        matched > 0 && dropped > 0,
+        "judged {judged}, matched {matched}, dropped {dropped}"
+    );
 }
