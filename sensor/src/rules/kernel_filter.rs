@@ -401,11 +401,28 @@ fn lower(type_id: EventTypeId, atom: &Atom<'_>) -> Option<Lowered<KernelAtom>> {
     }
 }
 
+/// One clause as the kernel evaluates it, and the rules it stands for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct KernelClause {
+    /// Sorted; empty is `true`.
+    literals: Vec<FilterLiteral>,
+    rules: std::collections::BTreeSet<String>,
+}
+
+/// What the kernel does with one traced syscall.
+enum Verdict {
+    Filtered(Vec<KernelClause>),
+    /// No rule is evaluated on it.
+    KeepNothing,
+    /// Its rules' checks give the kernel nothing to test: these rules.
+    KeepAll(Vec<String>),
+}
+
 /// The kernel's table for `ruleset`, for the syscalls in `traced`: a filterable syscall no
 /// rule is evaluated on keeps nothing, one whose rules give a predicate keeps what it
 /// allows, any other keeps everything.
 pub fn compile(ruleset: &Ruleset, traced: &SyscallSet) -> KernelFilterTable {
-    // First with room to spare, since merging bit tests shrinks what Falco's rules give; a
+    // First with room to spare, since folding (below) shrinks what Falco's rules give; a
     // type that still does not fit is analysed again within the kernel's own budget, where
     // the analysis widens (soundly) to fit.
     let roomy = ruleset.kernel_filter_within(
@@ -417,17 +434,26 @@ pub fn compile(ruleset: &Ruleset, traced: &SyscallSet) -> KernelFilterTable {
     );
     let mut tight = None;
     let mut specs = BTreeMap::new();
-    for def in traced.defs().filter(|def| filterable(def)) {
+    let mut explain = Vec::new();
+    for def in traced.defs() {
         let (Some(nr), Some(type_id)) = (def.nr(), EventTypeId::from_name(def.name)) else {
             continue;
         };
-        let clauses = match roomy.get(type_id) {
-            None if roomy.without_rules().contains(type_id) => Some(Vec::new()),
-            None | Some(TypeFilter::KeepAll { .. }) => None,
-            Some(TypeFilter::KeepWhen(clauses)) => Some(merge_bit_tests(kernel_clauses(clauses))),
+        if !filterable(def) {
+            explain.push(format!(
+                "{}: keep all (never filtered: the process table or the names cache reads it)",
+                def.name
+            ));
+            continue;
+        }
+        let verdict = match roomy.get(type_id) {
+            None if roomy.without_rules().contains(type_id) => Verdict::KeepNothing,
+            None => Verdict::KeepAll(Vec::new()),
+            Some(TypeFilter::KeepAll { because, .. }) => Verdict::KeepAll(because.clone()),
+            Some(TypeFilter::KeepWhen(clauses)) => fold(kernel_clauses(clauses)),
         };
-        let clauses = match clauses {
-            Some(c) if c.len() > MAX_CLAUSES => {
+        let verdict = match verdict {
+            Verdict::Filtered(c) if c.len() > MAX_CLAUSES => {
                 let tight = tight.get_or_insert_with(|| {
                     ruleset.kernel_filter_within(
                         Budget {
@@ -438,87 +464,219 @@ pub fn compile(ruleset: &Ruleset, traced: &SyscallSet) -> KernelFilterTable {
                     )
                 });
                 match tight.get(type_id) {
-                    Some(TypeFilter::KeepWhen(clauses)) => {
-                        Some(merge_bit_tests(kernel_clauses(clauses)))
-                    }
-                    _ => None,
+                    Some(TypeFilter::KeepWhen(clauses)) => fold(kernel_clauses(clauses)),
+                    Some(TypeFilter::KeepAll { because, .. }) => Verdict::KeepAll(because.clone()),
+                    None => Verdict::KeepAll(Vec::new()),
                 }
             }
             other => other,
         };
-        if let Some(spec) = clauses.as_deref().and_then(spec_of) {
+        let spec = match &verdict {
+            Verdict::Filtered(clauses) => spec_of(clauses),
+            Verdict::KeepNothing => spec_of(&[]),
+            Verdict::KeepAll(_) => None,
+        };
+        explain.push(describe(def, &verdict, spec.is_some()));
+        if let Some(spec) = spec {
             specs.insert(nr, spec);
         }
     }
+    explain.insert(
+        0,
+        format!(
+            "{} of {} traced syscalls filtered in the kernel (each at most {MAX_CLAUSES} clauses of {MAX_LITERALS} tests):",
+            specs.len(),
+            traced.len()
+        ),
+    );
     KernelFilterTable {
         specs,
-        explain: roomy.to_string(),
+        explain: explain.join("\n"),
     }
 }
 
-/// The clauses as the kernel's literals (negation folded in).
+/// The clauses as the kernel's literals (negation folded in), sorted.
 fn kernel_clauses(
     clauses: &[sensor_rules::kernel_filter::Clause<KernelAtom>],
-) -> Vec<Vec<FilterLiteral>> {
+) -> Vec<KernelClause> {
     clauses
         .iter()
         .map(|c| {
-            c.literals
+            let mut literals: Vec<FilterLiteral> = c
+                .literals
                 .iter()
                 .map(|l| l.atom.literal(l.negated))
-                .collect()
+                .collect();
+            literals.sort();
+            literals.dedup();
+            KernelClause {
+                literals,
+                rules: c.rules.iter().cloned().collect(),
+            }
         })
         .collect()
 }
 
-/// Folds clauses that differ only in one bit test of the same operand into one with both
-/// bits: `(R and a & m1) or (R and a & m2)` is `R and a & (m1 | m2)`. Falco's rules name
-/// mode bits one at a time (`S_ISUID or S_ISGID`, `S_IXUSR or S_IXGRP or S_IXOTH`), which the
-/// analysis keeps as one clause each.
-fn merge_bit_tests(mut clauses: Vec<Vec<FilterLiteral>>) -> Vec<Vec<FilterLiteral>> {
-    let bit_test = |l: &FilterLiteral| l.kind == literal::ANY_BIT && l.negated == 0;
-    // The clause without its one bit test, and that test, if it has exactly one.
-    let split = |clause: &[FilterLiteral]| -> Option<(Vec<FilterLiteral>, FilterLiteral)> {
-        let mut tests = clause.iter().filter(|l| bit_test(l));
-        let test = *tests.next()?;
-        if tests.next().is_some() {
-            return None;
-        }
-        let mut rest: Vec<FilterLiteral> =
-            clause.iter().filter(|l| !bit_test(l)).copied().collect();
-        rest.sort();
-        Some((rest, test))
-    };
-    let mut merged = true;
-    while merged {
-        merged = false;
+/// `a or b` as one literal, when it is one: two bit tests of an operand are a test of both
+/// bits, two comparisons of an operand with one value a comparison accepting either outcome.
+fn join(a: &FilterLiteral, b: &FilterLiteral) -> Option<FilterLiteral> {
+    if a.operand != b.operand || a.kind != b.kind || a.negated != 0 || b.negated != 0 {
+        return None;
+    }
+    match a.kind {
+        literal::ANY_BIT => Some(FilterLiteral {
+            value: a.value | b.value,
+            ..*a
+        }),
+        literal::COMPARE if a.value == b.value => Some(FilterLiteral {
+            accept: a.accept | b.accept,
+            ..*a
+        }),
+        _ => None,
+    }
+}
+
+fn always_true(l: &FilterLiteral) -> bool {
+    l.kind == literal::COMPARE
+        && l.negated == 0
+        && l.accept == accept::LESS | accept::EQUAL | accept::GREATER
+}
+
+/// Simplifies the clauses without changing what they keep: clauses that differ in one
+/// literal whose two forms join into one (`(R and a & m1) or (R and a & m2)` is
+/// `R and a & (m1 | m2)`; `res >= 0 or res < 0` is `true`) become one, and a clause implied
+/// by another goes. Falco's rules name mode bits one at a time (`S_ISUID or S_ISGID`), which
+/// the analysis keeps as a clause each. A clause left empty keeps everything.
+fn fold(mut clauses: Vec<KernelClause>) -> Verdict {
+    let mut changed = true;
+    while changed {
+        changed = false;
         'pairs: for i in 0..clauses.len() {
-            for j in i + 1..clauses.len() {
-                let (Some((rest_i, test_i)), Some((rest_j, test_j))) =
-                    (split(&clauses[i]), split(&clauses[j]))
-                else {
+            for j in 0..clauses.len() {
+                if i == j {
                     continue;
-                };
-                if rest_i == rest_j && test_i.operand == test_j.operand {
-                    let mut clause = rest_i;
-                    clause.push(FilterLiteral {
-                        value: test_i.value | test_j.value,
-                        ..test_i
-                    });
-                    clauses[i] = clause;
+                }
+                let (ci, cj) = (&clauses[i], &clauses[j]);
+                // Absorption: every literal of `i` in `j` means `j` implies `i`.
+                if ci.literals.iter().all(|l| cj.literals.contains(l)) {
+                    let rules = cj.rules.clone();
+                    clauses[i].rules.extend(rules);
                     clauses.remove(j);
-                    merged = true;
+                    changed = true;
                     break 'pairs;
                 }
+                if i > j || ci.literals.len() != cj.literals.len() {
+                    continue;
+                }
+                let only_i: Vec<&FilterLiteral> = ci
+                    .literals
+                    .iter()
+                    .filter(|l| !cj.literals.contains(l))
+                    .collect();
+                let only_j: Vec<&FilterLiteral> = cj
+                    .literals
+                    .iter()
+                    .filter(|l| !ci.literals.contains(l))
+                    .collect();
+                let ([a], [b]) = (only_i.as_slice(), only_j.as_slice()) else {
+                    continue;
+                };
+                let Some(joined) = join(a, b) else {
+                    continue;
+                };
+                let mut literals: Vec<FilterLiteral> = ci
+                    .literals
+                    .iter()
+                    .filter(|l| l != a)
+                    .copied()
+                    .chain((!always_true(&joined)).then_some(joined))
+                    .collect();
+                literals.sort();
+                let mut rules = ci.rules.clone();
+                rules.extend(cj.rules.iter().cloned());
+                clauses[i] = KernelClause { literals, rules };
+                clauses.remove(j);
+                changed = true;
+                break 'pairs;
             }
         }
     }
-    clauses
+    if let Some(empty) = clauses.iter().find(|c| c.literals.is_empty()) {
+        return Verdict::KeepAll(empty.rules.iter().cloned().collect());
+    }
+    Verdict::Filtered(clauses)
+}
+
+/// A literal as a reader of the rules would write it: the argument by its Falco name.
+fn describe_literal(def: &SyscallDef, l: &FilterLiteral) -> String {
+    let operand = match l.operand {
+        operand::RES => "evt.rawres".to_string(),
+        operand::CHANGED => "evt.tampered".to_string(),
+        index => def
+            .args
+            .iter()
+            .find(|a| a.index == index && !matches!(a.ty, ArgType::Res | ArgType::Opened(_)))
+            .map_or_else(
+                || format!("arg{index}"),
+                |a| format!("evt.arg.{}", a.name),
+            ),
+    };
+    let not = if l.negated != 0 { "not " } else { "" };
+    if l.kind == literal::ANY_BIT {
+        return format!("{not}{operand} & {:#o}", l.value);
+    }
+    if l.operand == operand::CHANGED && l.accept == accept::EQUAL && l.value == 1 {
+        return format!("{not}{operand}");
+    }
+    let op = match l.accept {
+        0 => return format!("{not}false"),
+        accept::LESS => "<",
+        accept::EQUAL => "=",
+        accept::GREATER => ">",
+        a if a == accept::LESS | accept::EQUAL => "<=",
+        a if a == accept::GREATER | accept::EQUAL => ">=",
+        a if a == accept::LESS | accept::GREATER => "!=",
+        _ => return format!("{not}true"),
+    };
+    format!("{not}{operand} {op} {}", l.value)
+}
+
+fn describe(def: &SyscallDef, verdict: &Verdict, installed: bool) -> String {
+    match verdict {
+        Verdict::KeepNothing => format!("{}: keep nothing (no rule is evaluated on it)", def.name),
+        Verdict::KeepAll(rules) if rules.is_empty() => format!("{}: keep all", def.name),
+        Verdict::KeepAll(rules) => format!(
+            "{}: keep all: no kernel test from {}",
+            def.name,
+            rules.join(", ")
+        ),
+        Verdict::Filtered(_) if !installed => format!(
+            "{}: keep all (its rules' tests do not fit the kernel's table)",
+            def.name
+        ),
+        Verdict::Filtered(clauses) => {
+            let mut out = format!("{}: keep when", def.name);
+            for c in clauses {
+                let tests: Vec<String> = c
+                    .literals
+                    .iter()
+                    .map(|l| describe_literal(def, l))
+                    .collect();
+                let rules: Vec<&str> = c.rules.iter().map(String::as_str).collect();
+                out.push_str(&format!(
+                    "\n    {}  <- {}",
+                    tests.join(" and "),
+                    rules.join(", ")
+                ));
+            }
+            out
+        }
+    }
 }
 
 /// The kernel's spec for `clauses`; `None` if they do not fit it.
-fn spec_of(clauses: &[Vec<FilterLiteral>]) -> Option<FilterSpec> {
-    if clauses.len() > MAX_CLAUSES || clauses.iter().any(|c| c.len() > MAX_LITERALS) {
+fn spec_of(clauses: &[KernelClause]) -> Option<FilterSpec> {
+    if clauses.len() > MAX_CLAUSES || clauses.iter().any(|c| c.literals.len() > MAX_LITERALS) {
         return None;
     }
     let mut spec = FilterSpec::KEEP_ALL;
@@ -528,7 +686,7 @@ fn spec_of(clauses: &[Vec<FilterLiteral>]) -> Option<FilterSpec> {
         *slot = FilterClause {
             literals: [FilterLiteral::default(); MAX_LITERALS],
         };
-        for (l, lit) in slot.literals.iter_mut().zip(clause) {
+        for (l, lit) in slot.literals.iter_mut().zip(&clause.literals) {
             *l = *lit;
             if l.operand == operand::CHANGED {
                 spec.reads_changed = 1;
@@ -702,6 +860,15 @@ mod tests {
     fn an_opens_mode_is_not_lowered_since_the_agent_reads_it_as_zero_unless_creating() {
         let rules = ruleset(&["evt.type = openat and not evt.arg.mode contains S_IWOTH"]);
         assert_eq!(spec_for(&rules, "openat"), None);
+    }
+
+    #[test]
+    fn success_or_failure_folds_to_keeping_everything() {
+        let rules = ruleset(&[
+            "evt.type = fchmodat and evt.res = SUCCESS",
+            "evt.type = fchmodat and evt.failed = true",
+        ]);
+        assert_eq!(spec_for(&rules, "fchmodat"), None);
     }
 
     #[test]
