@@ -10,14 +10,19 @@
 //! the call (`evt.tampered`). The check is then decided by evaluating it, through the same
 //! field table the rules read, on events that differ only in that thing: every mode, every
 //! errno and a non-negative result, changed or not. So the kernel form agrees with the
-//! engine by construction, not by a second reading of each field's rendering.
+//! engine by construction, not by a second reading of each field's rendering. That the
+//! field depends on nothing else is the oracle's claim about the field table; it is held to
+//! the table's own answers on events whose other arguments, result and flags differ.
+//!
+//! The clauses are then folded where two differ in one literal that joins (two mode bits;
+//! success or failure, which keeps the type whole), and printed for people in Falco's field
+//! names (`sensor rules check --explain`).
 //!
 //! Not filtered, whatever the rules: the exec family (the process table learns each image
 //! from it) and the mount family (a successful mount invalidates the names cache), and
 //! 32-bit calls (the kernel side keeps them all).
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use sensor_common::filter::{
     accept, literal, operand, FilterClause, FilterLiteral, FilterSpec, MAX_CLAUSES, MAX_LITERALS,
@@ -81,43 +86,6 @@ impl KernelAtom {
             negated: self.0.negated ^ u8::from(negated),
             ..self.0
         }
-    }
-}
-
-impl fmt::Display for KernelAtom {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let l = &self.0;
-        let what = match l.operand {
-            operand::RES => "res".to_string(),
-            operand::CHANGED => "changed".to_string(),
-            arg => format!("arg{arg}"),
-        };
-        let not = if l.negated != 0 { "not " } else { "" };
-        if l.kind == literal::ANY_BIT {
-            return write!(f, "{not}{what} & {:#o}", l.value);
-        }
-        if l.operand == operand::CHANGED {
-            return match (l.accept, l.value) {
-                (accept::EQUAL, 1) => write!(f, "{not}changed"),
-                (accept::EQUAL, 0) => {
-                    write!(f, "{}changed", if not.is_empty() { "" } else { "not " })
-                }
-                _ => write!(f, "{not}changed ~ {}", l.value),
-            };
-        }
-        let op = match l.accept {
-            0 => return write!(f, "{not}false"),
-            a if a == accept::LESS | accept::EQUAL | accept::GREATER => {
-                return write!(f, "{not}true")
-            }
-            accept::LESS => "<",
-            accept::EQUAL => "=",
-            accept::GREATER => ">",
-            a if a == accept::LESS | accept::EQUAL => "<=",
-            a if a == accept::GREATER | accept::EQUAL => ">=",
-            _ => "!=",
-        };
-        write!(f, "{not}{what} {op} {}", l.value)
     }
 }
 
@@ -616,10 +584,7 @@ fn describe_literal(def: &SyscallDef, l: &FilterLiteral) -> String {
             .args
             .iter()
             .find(|a| a.index == index && !matches!(a.ty, ArgType::Res | ArgType::Opened(_)))
-            .map_or_else(
-                || format!("arg{index}"),
-                |a| format!("evt.arg.{}", a.name),
-            ),
+            .map_or_else(|| format!("arg{index}"), |a| format!("evt.arg.{}", a.name)),
     };
     let not = if l.negated != 0 { "not " } else { "" };
     if l.kind == literal::ANY_BIT {
