@@ -300,18 +300,15 @@ fn with_the_kernel_filter_a_changed_argument_alone_still_raises_the_alert() {
         caught.is_some(),
         "20 racing runs, no `{TAMPERED}` alert; {summary}"
     );
-    let filtered = |evt_type: &str| -> u64 {
-        summary
-            .split("filtered in the kernel")
-            .nth(1)
-            .and_then(|rest| rest.split(&format!("{evt_type}=")).nth(1))
-            .and_then(|n| n.split(|c: char| !c.is_ascii_digit()).next())
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0)
-    };
     // Each run makes 4,000 fchmod calls and 2,000 fchmodat calls, nearly all unchanged.
-    assert!(filtered("fchmod") >= 4000, "{summary}");
-    assert!(filtered("fchmodat") >= 1000, "{summary}");
+    assert!(
+        common::filtered_in_kernel(&summary, "fchmod") >= 4000,
+        "{summary}"
+    );
+    assert!(
+        common::filtered_in_kernel(&summary, "fchmodat") >= 1000,
+        "{summary}"
+    );
     eprintln!("kernel filter under the race: {summary}");
 }
 

@@ -8,7 +8,7 @@ mod common;
 #[path = "../benches/support/mod.rs"]
 mod support;
 
-use common::{privileged, python, Sensor, TempDir};
+use common::{filtered_in_kernel as filtered, privileged, python, Sensor, TempDir};
 use sensor::model::syscall_set::SyscallSet;
 use sensor::model::EventKind;
 use sensor::rules::fields::RuleEvent;
@@ -23,19 +23,6 @@ const RULES: &str = "\
   output: setuid bit set on %evt.arg.filename by %proc.name (pid=%proc.pid type=%evt.type)
   priority: WARNING
 ";
-
-/// `filtered in the kernel N (type=n ...)` of a summary line: the count for `evt_type`.
-fn filtered(summary: &str, evt_type: &str) -> u64 {
-    let Some(rest) = summary.split("filtered in the kernel").nth(1) else {
-        return 0;
-    };
-    let counts = rest.split(';').next().unwrap_or("");
-    counts
-        .split([' ', '(', ')'])
-        .find_map(|word| word.strip_prefix(&format!("{evt_type}=")))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0)
-}
 
 #[test]
 fn only_calls_a_rule_can_match_leave_the_kernel() {

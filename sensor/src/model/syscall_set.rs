@@ -198,8 +198,11 @@ impl WantedSyscalls {
 
     /// Wants `set` from now on; a change bumps the generation.
     pub fn set(&self, set: SyscallSet) {
-        let filter = self.filter();
-        self.set_filtered(set, (*filter).clone());
+        let mut current = self.lock();
+        if current.0 != set {
+            current.0 = set;
+            self.generation.fetch_add(1, Ordering::AcqRel);
+        }
     }
 
     /// Wants `set` and `filter` from now on; a change of either bumps the generation.

@@ -487,3 +487,17 @@ pub fn status_kib(pid: u32, field: &str) -> u64 {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
 }
+
+/// From a summary line's `filtered in the kernel N (type=n ...)`, the count for `evt_type`
+/// (0 when the kernel filter dropped none).
+pub fn filtered_in_kernel(summary: &str, evt_type: &str) -> u64 {
+    let Some(rest) = summary.split("filtered in the kernel").nth(1) else {
+        return 0;
+    };
+    let counts = rest.split(';').next().unwrap_or("");
+    counts
+        .split([' ', '(', ')'])
+        .find_map(|word| word.strip_prefix(&format!("{evt_type}=")))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
