@@ -2,7 +2,7 @@
 
 use aya_ebpf::{
     macros::map,
-    maps::{Array, HashMap, PerCpuArray, RingBuf},
+    maps::{Array, HashMap, LruHashMap, PerCpuArray, RingBuf},
 };
 use sensor_common::{
     compat::{control, MAX_COMPAT_PROCESSES, MAX_STOPPED, WAKE_RING_BYTES},
@@ -39,11 +39,15 @@ pub static COMPAT_CONTROL: Array<u32> = Array::with_max_entries(control::COUNT, 
 #[map]
 pub static COMPAT_WAKE: RingBuf = RingBuf::with_byte_size(WAKE_RING_BYTES, 0);
 
-/// A syscall between its enter and exit, keyed by thread id. A plain preallocated hash (an LRU
-/// costs twice as much per update); a thread that exits mid-call is removed by
-/// `sched_process_exit`, so entries cannot leak.
+/// A thread's syscall between its enter and exit, keyed by thread id. The entry stays with
+/// the thread after the exit (marked `CONSUMED`) and the next enter overwrites it in place: a
+/// lookup, where an insert and a delete per call cost the enter and the exit program a
+/// third of their time. `sched_process_exit` removes it with the thread. An LRU, so that a
+/// flood of threads that each made one call and went idle pushes out the idle ones, not an
+/// entry of a thread inside a call (an entry pushed out mid-call is counted as an exit
+/// without enter); the LRU's extra cost is paid only on a thread's first call.
 #[map]
-pub static PENDING: HashMap<u32, Pending> = HashMap::with_max_entries(65536, 0);
+pub static PENDING: LruHashMap<u32, Pending> = LruHashMap::with_max_entries(65536, 0);
 
 /// Loss counters (see `sensor_common::loss`), per CPU because this target has no atomics.
 #[map]
@@ -83,7 +87,7 @@ pub struct Scratch {
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct Pending {
-    /// The 64-bit number (a compat call's twin).
+    /// The 64-bit number (a compat call's twin); `CONSUMED` once the exit has taken it.
     pub syscall_nr: u32,
     /// `sensor_common::record::abi` of the enter.
     pub abi: u8,
@@ -125,6 +129,9 @@ pub fn count_loss(index: u32) {
 }
 
 impl Pending {
+    /// `syscall_nr` of an entry whose call has returned.
+    pub const CONSUMED: u32 = u32::MAX;
+
     /// Argument `i`, selected with branches: the verifier rejects a variable-offset read of
     /// the stack, which is what plain indexing compiles to.
     #[inline(always)]

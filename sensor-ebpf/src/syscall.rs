@@ -2,8 +2,11 @@
 //!
 //! Every `syscalls:sys_enter_*` tracepoint has `__syscall_nr` at offset 8 and the arguments in
 //! 8-byte slots from offset 16; every `sys_exit_*` has `ret` at 16. One program of each kind
-//! therefore serves all of them. Arguments are read with probe reads rather than direct context
-//! access so that one program may attach to tracepoints with different argument counts.
+//! therefore serves all of them. The number and the result, which every one of them has, are
+//! loaded from the context directly; the arguments with one probe read, because attaching
+//! fails where a program loads past the end of a tracepoint's record, and the read of six
+//! slots would pass the end of a call with fewer (the slots past a call's own arguments
+//! read as whatever the trace buffer holds; nothing reads an argument a call does not have).
 //!
 //! Most syscalls (`SpecKind::Plain`) need only the exit program: it reads the arguments from
 //! the registers saved at entry. The enter program runs only where something must be captured
@@ -20,6 +23,7 @@ use aya_ebpf::{
     helpers::{bpf_get_current_pid_tgid, bpf_ktime_get_ns, bpf_probe_read_user},
     macros::tracepoint,
     programs::TracePointContext,
+    EbpfContext,
 };
 use sensor_common::{
     arg_hash, loss,
@@ -51,10 +55,15 @@ pub struct Call {
     pub spec: SyscallSpec,
 }
 
+/// A direct load from the tracepoint's context, at an offset aligned to `T`'s size.
+#[inline(always)]
+unsafe fn load_ctx<T: Copy>(ctx: &TracePointContext, offset: usize) -> T {
+    unsafe { core::ptr::read_volatile((ctx.as_ptr() as *const u8).add(offset) as *const T) }
+}
+
 #[inline(always)]
 fn native_call(ctx: &TracePointContext) -> Option<Call> {
-    let nr: i32 = unsafe { ctx.read_at(NR_OFFSET) }.ok()?;
-    let nr = nr as u32;
+    let nr = unsafe { load_ctx::<i32>(ctx, NR_OFFSET) } as u32;
     if nr >= SYSCALL_TABLE_LEN {
         return None;
     }
@@ -91,7 +100,7 @@ pub fn sys_exit(ctx: TracePointContext) -> u32 {
     let Some(call) = native_call(&ctx) else {
         return 0;
     };
-    let res: i64 = unsafe { ctx.read_at(RET_OFFSET) }.unwrap_or(0);
+    let res: i64 = unsafe { load_ctx(&ctx, RET_OFFSET) };
     exit(pid_tgid, &call, res, || saved_args(&offsets().pt_regs_args));
     0
 }
@@ -127,8 +136,15 @@ pub fn enter(pid_tgid: u64, call: &Call, args: [u64; 6]) {
         pending.creds_before = current_creds();
     }
     let tid = pid_tgid as u32;
-    // If the map is full the insert fails and the exit is counted as missing its enter.
-    let _ = PENDING.insert(&tid, &pending, 0);
+    match PENDING.get_ptr_mut(&tid) {
+        // SAFETY: this thread's own entry; only its own programs touch it, one at a time.
+        Some(entry) => unsafe { *entry = pending },
+        // The thread's first traced call. If the insert fails, the exit is counted as
+        // missing its enter.
+        None => {
+            let _ = PENDING.insert(&tid, &pending, 0);
+        }
+    }
 }
 
 /// A traced call returned `res`: writes its record. `plain_args` reads the arguments of a
@@ -154,12 +170,14 @@ pub fn exit(pid_tgid: u64, call: &Call, res: i64, plain_args: impl FnOnce() -> [
         }
     } else {
         let tid = pid_tgid as u32;
-        let Some(pending) = (unsafe { PENDING.get(&tid) }).copied() else {
+        let Some(entry) = PENDING.get_ptr_mut(&tid) else {
             count_loss(loss::MISSING_ENTER);
             crate::diag::missing_enter(call.nr, call.abi, u32::MAX);
             return;
         };
-        let _ = PENDING.remove(&tid);
+        // SAFETY: this thread's own entry; only its own programs touch it, one at a time.
+        let pending = unsafe { *entry };
+        unsafe { (*entry).syscall_nr = Pending::CONSUMED };
         if pending.written != 0 {
             // An exec that changed ABI: `sched_process_exec` wrote it.
             return;
