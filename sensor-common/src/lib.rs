@@ -7,6 +7,7 @@
 pub mod arg_hash;
 pub mod compat;
 pub mod filter;
+pub mod kernel_helpers;
 pub mod offsets;
 pub mod record;
 pub mod recorder;

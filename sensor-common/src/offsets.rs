@@ -42,6 +42,12 @@ pub struct KernelOffsets {
     pub pt_regs_args: [u32; 6],
     /// The same for a 32-bit compat syscall (x86: ebx, ecx, edx, esi, edi, ebp).
     pub pt_regs_compat_args: [u32; 6],
+    /// Offset in `task_struct` of `stack`, the task's kernel stack: where its saved registers
+    /// are found on kernels without `bpf_task_pt_regs` (`kernel_helpers::TASK_PT_REGS`).
+    pub task_stack: u32,
+    /// Where `struct pt_regs` starts from the base of the kernel stack: THREAD_SIZE less its
+    /// size, as the kernel's `task_pt_regs()` computes it on x86_64 and arm64.
+    pub pt_regs_in_stack: u32,
     /// Offset in `struct pt_regs` of the syscall number as the call was entered (x86
     /// `orig_ax`, arm64 `syscallno`): the compat exit program's only way to know the call.
     pub pt_regs_syscall_nr: u32,
@@ -186,6 +192,8 @@ impl KernelOffsets {
         tty_driver_minor_start: Self::MISSING,
         pt_regs_args: [Self::MISSING; 6],
         pt_regs_compat_args: [Self::MISSING; 6],
+        task_stack: Self::MISSING,
+        pt_regs_in_stack: Self::MISSING,
         pt_regs_syscall_nr: Self::MISSING,
         tp_exit_group_dead: Self::MISSING,
         task_compat: Self::MISSING,

@@ -67,6 +67,66 @@ impl SpecKind {
     pub const fn checks_strings(self) -> bool {
         matches!(self, Self::Checked | Self::Mount | Self::Open)
     }
+
+    /// Which of the exit programs its `sys_exit_*` tracepoints get ([`exit_program`]).
+    pub const fn exit_program(self) -> u8 {
+        exit_program::of(self as u8)
+    }
+}
+
+/// The exit programs, one for each group of kinds: each carries only its own kinds' reads,
+/// so the verifier walks a fraction of what one program for every kind cost it (which went
+/// past its budget on 5.10's verifier).
+pub mod exit_program {
+    /// Registers and credentials only (`Plain`, `Exec`, `Creds`, `Capset`).
+    pub const BASIC: u8 = 0;
+    /// Strings from the caller's memory or a new mount (`Checked`, `Mount`).
+    pub const STRINGS: u8 = 1;
+    /// An open's path and the file behind the resulting fd (`Open`).
+    pub const OPENS: u8 = 2;
+    /// The file behind a duplicated fd (`Dup`).
+    pub const DUPS: u8 = 3;
+    /// The socket behind the fd (`Socket`).
+    pub const SOCKETS: u8 = 4;
+    /// Every kind's code, chosen at run time: the 32-bit compat exit, one program on the
+    /// `raw_syscalls` tracepoint for every call.
+    pub const ALL: u8 = 255;
+
+    use super::SpecKind;
+
+    /// The exit program of `SpecKind` `kind`.
+    pub const fn of(kind: u8) -> u8 {
+        if kind == SpecKind::Checked as u8 || kind == SpecKind::Mount as u8 {
+            STRINGS
+        } else if kind == SpecKind::Open as u8 {
+            OPENS
+        } else if kind == SpecKind::Dup as u8 {
+            DUPS
+        } else if kind == SpecKind::Socket as u8 {
+            SOCKETS
+        } else {
+            BASIC
+        }
+    }
+
+    /// `EXIT_TAILS` index of the program the `OPENS` and `DUPS` exits continue in to read
+    /// the file behind the fd (`bpf_tail_call`): the verifier checks the two halves apart,
+    /// which on 5.10's verifier kept them under its budget.
+    pub const OPENED_FILE_TAIL: u32 = 0;
+    /// The tail programs' names, by their index.
+    pub const TAIL_NAMES: [&str; 1] = ["sys_exit_opened_file"];
+    /// The same for the compat exit (a raw tracepoint program, whose tail programs must be
+    /// raw tracepoint programs too: `COMPAT_EXIT_TAILS`).
+    pub const COMPAT_TAIL_NAMES: [&str; 1] = ["compat_sys_exit_opened_file"];
+
+    /// Each program's name in the object, by the numbers above.
+    pub const NAMES: [&str; 5] = [
+        "sys_exit",
+        "sys_exit_strings",
+        "sys_exit_opens",
+        "sys_exit_dups",
+        "sys_exit_sockets",
+    ];
 }
 
 /// One entry of the `SYSCALLS` map.

@@ -21,7 +21,7 @@ use sensor_common::{
     compat::{control, stopped, Mode},
     loss,
     record::abi,
-    syscall::SpecKind,
+    syscall::{exit_program, SpecKind},
     KernelOffsets, SYSCALL_TABLE_LEN,
 };
 
@@ -97,7 +97,14 @@ pub fn compat_sys_exit(ctx: RawTracePointContext) -> i32 {
     // A compat call returns a 32-bit value in a 64-bit register.
     let ret: u64 = ctx.arg(1);
     let res = ret as i32 as i64;
-    exit(pid_tgid, &call, res, || compat_args(&o));
+    exit::<{ exit_program::ALL }, _>(&ctx, pid_tgid, &call, res, || compat_args(&o));
+    0
+}
+
+/// `COMPAT_EXIT_TAILS`' `OPENED_FILE_TAIL` (`syscall::finish_opened_file`).
+#[raw_tracepoint(tracepoint = "sys_exit")]
+pub fn compat_sys_exit_opened_file(_ctx: RawTracePointContext) -> i32 {
+    crate::syscall::finish_opened_file();
     0
 }
 

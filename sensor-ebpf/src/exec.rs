@@ -7,7 +7,7 @@
 use aya_ebpf::{
     helpers::{
         bpf_probe_read_kernel, bpf_probe_read_user,
-        generated::{bpf_get_current_task_btf, bpf_probe_read_user_str},
+        generated::bpf_probe_read_user_str,
     },
     macros::tracepoint,
     programs::TracePointContext,
@@ -171,7 +171,7 @@ fn push_image(record: &mut Builder, o: &KernelOffsets) -> u64 {
     if o.task_mm == KernelOffsets::MISSING || o.mount_ns == KernelOffsets::MISSING {
         return exe_flags::NO_IMAGE;
     }
-    let task = unsafe { bpf_get_current_task_btf() } as u64;
+    let task = crate::kernel_helpers::current_task() as u64;
     let read = |base: u64, offset: u32| -> u64 {
         if base == 0 {
             return 0;

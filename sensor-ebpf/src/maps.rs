@@ -2,7 +2,7 @@
 
 use aya_ebpf::{
     macros::map,
-    maps::{Array, HashMap, LruHashMap, PerCpuArray, RingBuf},
+    maps::{Array, HashMap, LruHashMap, PerCpuArray, ProgramArray, RingBuf},
 };
 use sensor_common::{
     compat::{control, MAX_COMPAT_PROCESSES, MAX_STOPPED, WAKE_RING_BYTES},
@@ -49,6 +49,16 @@ pub static COMPAT_WAKE: RingBuf = RingBuf::with_byte_size(WAKE_RING_BYTES, 0);
 #[map]
 pub static PENDING: LruHashMap<u32, Pending> = LruHashMap::with_max_entries(65536, 0);
 
+/// Programs an exit program continues in (`sensor_common::syscall::exit_program::TAIL_NAMES`),
+/// filled by the agent.
+#[map]
+pub static EXIT_TAILS: ProgramArray = ProgramArray::with_max_entries(1, 0);
+
+/// The same for the compat exit (`COMPAT_TAIL_NAMES`): a program array holds programs of one
+/// type only.
+#[map]
+pub static COMPAT_EXIT_TAILS: ProgramArray = ProgramArray::with_max_entries(1, 0);
+
 /// Loss counters (see `sensor_common::loss`), per CPU because this target has no atomics.
 #[map]
 pub static LOSS: PerCpuArray<u64> = PerCpuArray::with_max_entries(loss::COUNT, 0);
@@ -82,6 +92,8 @@ pub struct Scratch {
     pub buf: [u8; SCRATCH_BYTES],
     /// Records this CPU has written, to look at the ring's backlog only now and then.
     pub records: u64,
+    /// String bytes of a record handed to a tail program (`Builder::suspend`).
+    pub suspended_strings: u64,
 }
 
 #[repr(C)]

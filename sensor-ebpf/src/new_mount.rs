@@ -86,6 +86,7 @@ pub fn newest_now() -> u64 {
 }
 
 /// What the exit found.
+#[derive(Clone, Copy)]
 pub enum NewMount {
     /// The kernel's layout is not known, or no new mount is visible: the caller's strings
     /// are reported (and checked for a change).

@@ -7,7 +7,6 @@
 //! file under the same number between the kernel's install and this read, a window of a few
 //! instructions on another CPU (README, *What a watched process can still bend*).
 
-use aya_ebpf::helpers::{bpf_probe_read_kernel, generated::bpf_get_current_task_btf};
 use sensor_common::{record::open::OpenedFile, syscall::NO_ARG, KernelOffsets, SyscallSpec};
 
 use crate::{
@@ -22,7 +21,7 @@ pub fn read_u32(base: u64, offset: u32) -> u32 {
     if base == 0 {
         return 0;
     }
-    unsafe { bpf_probe_read_kernel((base + offset as u64) as *const u32) }.unwrap_or(0)
+    unsafe { crate::kernel_helpers::probe_read((base + offset as u64) as *const u32) }
 }
 
 /// At enter: openat2's `struct open_how` (flags, mode, resolve), read before the kernel
@@ -67,7 +66,7 @@ pub fn push_opened(record: &mut Builder, fd: i64, dup: bool) {
     if o.task_files == KernelOffsets::MISSING || o.mount_ns == KernelOffsets::MISSING {
         return;
     }
-    let task = unsafe { bpf_get_current_task_btf() } as u64;
+    let task = crate::kernel_helpers::current_task() as u64;
     let file = file_of_fd(task, fd, o);
     if file == 0 {
         return;

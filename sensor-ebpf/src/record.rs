@@ -103,6 +103,21 @@ impl Builder {
         Some(len)
     }
 
+    /// Leaves the record in the scratch buffer for a tail program (`resume`) to finish.
+    #[inline(always)]
+    pub fn suspend(self) {
+        // SAFETY: this CPU's scratch; the tail program runs next on this CPU.
+        unsafe { (*self.scratch).suspended_strings = self.strings as u64 };
+    }
+
+    /// Takes up the record a program before this one left with `suspend`.
+    #[inline(always)]
+    pub fn resume() -> Option<Self> {
+        let scratch = SCRATCH.get_ptr_mut(0)?;
+        let strings = unsafe { (*scratch).suspended_strings } as usize & (STRINGS_SPAN - 1);
+        Some(Self { scratch, strings })
+    }
+
     /// Copies the record into the ring buffer. Wakes the reader only once enough data is
     /// waiting: a wakeup per record halves throughput, and the reader also polls on a timer.
     #[inline(always)]

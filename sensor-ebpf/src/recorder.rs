@@ -11,7 +11,7 @@
 use aya_ebpf::{
     helpers::{
         bpf_get_current_cgroup_id,
-        generated::{bpf_get_attach_cookie, bpf_get_current_task_btf},
+        generated::bpf_get_attach_cookie,
     },
     macros::{map, raw_tracepoint, tracepoint},
     maps::{Array, PerCpuHashMap},
@@ -26,7 +26,11 @@ use sensor_common::{
     KernelOffsets, SyscallBitmap,
 };
 
-use crate::{maps::offsets, task::current_is_compat};
+use crate::{
+    kernel_helpers::{current_task, load},
+    maps::offsets,
+    task::current_is_compat,
+};
 
 /// Recorded cgroups (by id) and the syscalls seen in each, per CPU.
 #[map]
@@ -58,27 +62,19 @@ pub fn compat_recorded() -> bool {
 /// `__syscall_nr` of every `syscalls:sys_enter_*` record.
 const SYSCALL_NR_OFFSET: usize = 8;
 
-/// The current task's cgroup v2 id through BTF-typed loads (no helper call).
+/// The current task's cgroup v2 id through BTF-typed loads where the kernel has them (no
+/// helper call).
 #[inline(always)]
 fn current_cgroup_id(o: &KernelOffsets) -> u64 {
     if o.kernfs_node_id == KernelOffsets::MISSING {
         return unsafe { bpf_get_current_cgroup_id() };
     }
     unsafe {
-        let task = bpf_get_current_task_btf() as *const u8;
-        let load = |base: *const u8, off: u32| -> *const u8 {
-            if base.is_null() {
-                return core::ptr::null();
-            }
-            core::ptr::read_volatile(base.add(off as usize) as *const *const u8)
-        };
-        let css_set = load(task, o.task_cgroups);
-        let cgroup = load(css_set, o.css_set_dfl_cgrp);
-        let kn = load(cgroup, o.cgroup_kn);
-        if kn.is_null() {
-            return 0;
-        }
-        core::ptr::read_volatile(kn.add(o.kernfs_node_id as usize) as *const u64)
+        let ptr = |base: *const u8, off: u32| load::<u64>(base, off) as *const u8;
+        let css_set = ptr(current_task(), o.task_cgroups);
+        let cgroup = ptr(css_set, o.css_set_dfl_cgrp);
+        let kn = ptr(cgroup, o.cgroup_kn);
+        load::<u64>(kn, o.kernfs_node_id)
     }
 }
 

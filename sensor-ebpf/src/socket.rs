@@ -8,7 +8,7 @@
 //! destination of one sendto on an unconnected socket, a connect that failed).
 
 use aya_ebpf::helpers::{
-    bpf_probe_read_kernel, bpf_probe_read_user, generated::bpf_get_current_task_btf,
+    bpf_probe_read_kernel, bpf_probe_read_user,
     generated::bpf_probe_read_user as probe_read_user_raw,
 };
 use sensor_common::{
@@ -59,7 +59,7 @@ pub fn push_socket(record: &mut Builder, pending: &Pending, spec: &SyscallSpec, 
     if o.file_private_data == KernelOffsets::MISSING {
         return;
     }
-    let task = unsafe { bpf_get_current_task_btf() } as u64;
+    let task = crate::kernel_helpers::current_task() as u64;
     let file = file_of_fd(task, fd, o);
     if file == 0 {
         return;

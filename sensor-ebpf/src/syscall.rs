@@ -28,13 +28,16 @@ use aya_ebpf::{
 use sensor_common::{
     arg_hash, loss,
     record::{abi, string_bit},
-    syscall::{SpecKind, NO_ARG},
+    syscall::{exit_program, SpecKind, NO_ARG},
     Creds, RecordKind, SyscallSpec, MAX_STRINGS, SYSCALL_TABLE_LEN,
 };
 
 use crate::{
     arg_check, exec, filter,
-    maps::{count_loss, offsets, self_tgid, Pending, PENDING, SYSCALLS},
+    maps::{
+        count_loss, offsets, self_tgid, Pending, COMPAT_EXIT_TAILS, EXIT_TAILS, PENDING,
+        SYSCALLS,
+    },
     new_mount::{self, NewMount},
     open,
     record::Builder,
@@ -91,17 +94,91 @@ pub fn sys_enter(ctx: TracePointContext) -> u32 {
     0
 }
 
-#[tracepoint]
-pub fn sys_exit(ctx: TracePointContext) -> u32 {
+/// The exit of a call whose kind's exit program (`SpecKind::exit_program`) is `PROGRAM`.
+#[inline(always)]
+fn native_exit<const PROGRAM: u8>(ctx: &TracePointContext) {
     let pid_tgid = bpf_get_current_pid_tgid();
     if (pid_tgid >> 32) as u32 == self_tgid() {
-        return 0;
+        return;
     }
-    let Some(call) = native_call(&ctx) else {
-        return 0;
+    let Some(call) = native_call(ctx) else {
+        return;
     };
-    let res: i64 = unsafe { load_ctx(&ctx, RET_OFFSET) };
-    exit(pid_tgid, &call, res, || saved_args(&offsets().pt_regs_args));
+    let res: i64 = unsafe { load_ctx(ctx, RET_OFFSET) };
+    exit::<PROGRAM, _>(ctx, pid_tgid, &call, res, || {
+        saved_args(&offsets().pt_regs_args)
+    });
+}
+
+#[tracepoint]
+pub fn sys_exit(ctx: TracePointContext) -> u32 {
+    native_exit::<{ exit_program::BASIC }>(&ctx);
+    0
+}
+
+#[tracepoint]
+pub fn sys_exit_strings(ctx: TracePointContext) -> u32 {
+    native_exit::<{ exit_program::STRINGS }>(&ctx);
+    0
+}
+
+#[tracepoint]
+pub fn sys_exit_opens(ctx: TracePointContext) -> u32 {
+    native_exit::<{ exit_program::OPENS }>(&ctx);
+    0
+}
+
+/// Hands the record to `sys_exit_opened_file` (`compat_sys_exit_opened_file` from the compat
+/// exit) to add the file the call's fd names: the path walk in a program of its own, which
+/// the verifier checks apart from the rest of the exit (5.10's verifier went past its budget
+/// on the two together).
+#[inline(always)]
+fn continue_with_opened_file<const PROGRAM: u8, C: EbpfContext>(ctx: &C, record: Builder) {
+    record.suspend();
+    let tails = if PROGRAM == exit_program::ALL {
+        &COMPAT_EXIT_TAILS
+    } else {
+        &EXIT_TAILS
+    };
+    unsafe { tails.tail_call(ctx, exit_program::OPENED_FILE_TAIL) };
+    // Only if the tail call failed: the record goes without its file.
+    if let Some(record) = Builder::resume() {
+        record.submit();
+    }
+}
+
+/// The second half of an open's or a dup's exit: the file its fd names, after the first half
+/// wrote the rest of the record and left it in the scratch buffer.
+#[inline(always)]
+pub fn finish_opened_file() {
+    let Some(mut record) = Builder::resume() else {
+        return;
+    };
+    let h = record.header();
+    let fd = h.res;
+    let dup = SYSCALLS
+        .get(h.syscall_nr)
+        .is_some_and(|spec| spec.kind == SpecKind::Dup as u8);
+    open::push_opened(&mut record, fd, dup);
+    record.submit();
+}
+
+/// `EXIT_TAILS`' `OPENED_FILE_TAIL`.
+#[tracepoint]
+pub fn sys_exit_opened_file(_ctx: TracePointContext) -> u32 {
+    finish_opened_file();
+    0
+}
+
+#[tracepoint]
+pub fn sys_exit_dups(ctx: TracePointContext) -> u32 {
+    native_exit::<{ exit_program::DUPS }>(&ctx);
+    0
+}
+
+#[tracepoint]
+pub fn sys_exit_sockets(ctx: TracePointContext) -> u32 {
+    native_exit::<{ exit_program::SOCKETS }>(&ctx);
     0
 }
 
@@ -148,9 +225,16 @@ pub fn enter(pid_tgid: u64, call: &Call, args: [u64; 6]) {
 }
 
 /// A traced call returned `res`: writes its record. `plain_args` reads the arguments of a
-/// call that had no enter program.
+/// call that had no enter program. `PROGRAM` is the call's kind's exit program: the code
+/// of the other kinds is left out of it.
 #[inline(always)]
-pub fn exit(pid_tgid: u64, call: &Call, res: i64, plain_args: impl FnOnce() -> [u64; 6]) {
+pub fn exit<const PROGRAM: u8, C: EbpfContext>(
+    ctx: &C,
+    pid_tgid: u64,
+    call: &Call,
+    res: i64,
+    plain_args: impl FnOnce() -> [u64; 6],
+) {
     let spec = &call.spec;
     let pending = if spec.kind == SpecKind::Plain as u8
         || spec.kind == SpecKind::Dup as u8
@@ -195,12 +279,17 @@ pub fn exit(pid_tgid: u64, call: &Call, res: i64, plain_args: impl FnOnce() -> [
     if call.abi == abi::NATIVE && !filter::keeps(call.nr, &pending, spec, res) {
         return;
     }
-    write_syscall_record(&pending, spec, res);
+    write_syscall_record::<PROGRAM, C>(ctx, &pending, spec, res);
 }
 
 /// Writes the `Syscall` record of a call that returned `res`.
 #[inline(always)]
-fn write_syscall_record(pending: &Pending, spec: &SyscallSpec, res: i64) {
+fn write_syscall_record<const PROGRAM: u8, C: EbpfContext>(
+    ctx: &C,
+    pending: &Pending,
+    spec: &SyscallSpec,
+    res: i64,
+) {
     let Some(mut record) = Builder::new(
         RecordKind::Syscall as u8,
         pending.syscall_nr,
@@ -216,28 +305,30 @@ fn write_syscall_record(pending: &Pending, spec: &SyscallSpec, res: i64) {
         h.args = pending.args;
         h.creds_before = pending.creds_before;
     }
-    if spec.kind == SpecKind::Capset as u8 {
-        push_cap_data(&mut record, pending.args[1]);
-    } else if spec.kind == SpecKind::Exec as u8 {
-        if res < 0 {
+    // A kind's own program folds this to its own branch; `ALL` (compat) keeps them all.
+    let program = exit_program::of(spec.kind);
+    let runs = |p: u8| (PROGRAM == p || PROGRAM == exit_program::ALL) && program == p;
+    if runs(exit_program::BASIC) {
+        if spec.kind == SpecKind::Capset as u8 {
+            push_cap_data(&mut record, pending.args[1]);
+        } else if spec.kind == SpecKind::Exec as u8 && res < 0 {
             exec::push_failed_exec_args(&mut record, spec, pending);
         }
-    } else if spec.kind == SpecKind::Socket as u8 {
+    } else if runs(exit_program::SOCKETS) {
         socket::push_socket(&mut record, pending, spec, res);
-    } else if spec.kind == SpecKind::Dup as u8 {
-        // Kept apart from the string arguments' paths: the verifier walks every path of this
-        // program, and each kind's own reads after every state the strings can leave took
-        // it past its budget.
+    } else if runs(exit_program::DUPS) {
         if res >= 0 {
-            open::push_opened(&mut record, res, true);
+            continue_with_opened_file::<PROGRAM, C>(ctx, record);
+            return;
         }
-    } else {
-        // Every traced syscall with string arguments is `Checked`, `Mount` or `Open`; a
-        // `Plain` one passes through with none to push.
+    } else if runs(exit_program::OPENS) {
         push_checked_strings(&mut record, pending, spec, res);
-        if spec.kind == SpecKind::Open as u8 && res >= 0 {
-            open::push_opened(&mut record, res, false);
+        if res >= 0 {
+            continue_with_opened_file::<PROGRAM, C>(ctx, record);
+            return;
         }
+    } else if runs(exit_program::STRINGS) {
+        push_checked_strings(&mut record, pending, spec, res);
     }
     record.submit();
 }
@@ -255,37 +346,53 @@ fn push_checked_strings(record: &mut Builder, pending: &Pending, spec: &SyscallS
     } else {
         NewMount::Unknown
     };
-    let mut from_kernel = 0u8;
-    let mut unreadable = 0u8;
-    for slot in 0..MAX_STRINGS {
-        let arg = spec.str_args[slot];
-        if arg == NO_ARG {
-            continue;
-        }
-        // mount(2)'s source is string 0 and its type string 2 (`probe::syscalls`).
-        let from_mount = match mount {
-            NewMount::Found(m) if slot == 0 => {
-                new_mount::push_source(record, slot, m);
-                true
-            }
-            NewMount::Found(m) if slot == 2 => {
-                new_mount::push_fstype(record, slot, m);
-                true
-            }
-            _ => false,
-        };
-        if from_mount {
-            from_kernel |= string_bit(slot);
-        } else if record.push_user_str(slot, pending.arg(arg)).is_none() {
-            unreadable |= string_bit(slot);
-        }
-    }
+    let mut read = (0u8, 0u8);
+    // Unrolled: 5.10's verifier rejects a loop that closes by falling through into its head,
+    // which is how this one compiled.
+    push_checked_string(record, pending, spec, mount, 0, &mut read);
+    push_checked_string(record, pending, spec, mount, 1, &mut read);
+    push_checked_string(record, pending, spec, mount, 2, &mut read);
+    let (from_kernel, unreadable) = read;
     let h = record.header();
     h.enter_hash = pending.str_hash;
     h.from_kernel = from_kernel;
     h.unreadable = unreadable;
     if let NewMount::Ambiguous = mount {
         h.changed = string_bit(0) | string_bit(2);
+    }
+}
+
+/// String `slot` of a `Checked` or `Mount` call; sets its bit in `read`'s (from the kernel,
+/// unreadable).
+#[inline(always)]
+fn push_checked_string(
+    record: &mut Builder,
+    pending: &Pending,
+    spec: &SyscallSpec,
+    mount: NewMount,
+    slot: usize,
+    read: &mut (u8, u8),
+) {
+    let arg = spec.str_args[slot];
+    if arg == NO_ARG {
+        return;
+    }
+    // mount(2)'s source is string 0 and its type string 2 (`probe::syscalls`).
+    let from_mount = match mount {
+        NewMount::Found(m) if slot == 0 => {
+            new_mount::push_source(record, slot, m);
+            true
+        }
+        NewMount::Found(m) if slot == 2 => {
+            new_mount::push_fstype(record, slot, m);
+            true
+        }
+        _ => false,
+    };
+    if from_mount {
+        read.0 |= string_bit(slot);
+    } else if record.push_user_str(slot, pending.arg(arg)).is_none() {
+        read.1 |= string_bit(slot);
     }
 }
 

@@ -1,39 +1,25 @@
 //! The calling task's identity, read through offsets the agent found in the kernel's BTF.
 //!
-//! The task comes from `bpf_get_current_task_btf`, so the verifier knows it is a
+//! Where the kernel has `bpf_get_current_task_btf` the verifier knows the task is a
 //! `task_struct` and the offsets (constants from the read-only `KERNEL_OFFSETS`) name its
 //! fields: plain loads then replace a probe-read helper call each, which made this the most
-//! expensive part of every record.
+//! expensive part of every record. On older kernels (5.10) `kernel_helpers::load` falls back
+//! to the probe reads.
 
 use aya_ebpf::helpers::{
     bpf_get_current_cgroup_id, bpf_get_current_comm, bpf_get_current_pid_tgid,
     bpf_probe_read_kernel,
-    generated::{bpf_get_current_task_btf, bpf_task_pt_regs},
 };
 use sensor_common::{Creds, KernelOffsets, TaskInfo, COMM_LEN};
 
-use crate::maps::offsets;
-
-/// A load from a BTF-typed kernel pointer; faults read as zero.
-#[inline(always)]
-unsafe fn load<T: Copy + Default>(base: *const u8, offset: u32) -> T {
-    if base.is_null() || offset == KernelOffsets::MISSING {
-        return T::default();
-    }
-    unsafe { core::ptr::read_volatile(base.add(offset as usize) as *const T) }
-}
+use crate::{
+    kernel_helpers::{current_task, load, SavedRegs},
+    maps::offsets,
+};
 
 #[inline(always)]
 unsafe fn load_ptr(base: *const u8, offset: u32) -> *const u8 {
-    if base.is_null() || offset == KernelOffsets::MISSING {
-        return core::ptr::null();
-    }
-    unsafe { core::ptr::read_volatile(base.add(offset as usize) as *const *const u8) }
-}
-
-#[inline(always)]
-fn current_task() -> *const u8 {
-    unsafe { bpf_get_current_task_btf() as *const u8 }
+    unsafe { load::<u64>(base, offset) as *const u8 }
 }
 
 #[inline(always)]
@@ -82,17 +68,10 @@ pub fn current_is_compat(o: &KernelOffsets) -> bool {
 /// intact for the syscalls traced here.
 #[inline(always)]
 pub fn saved_args(regs: &[u32; 6]) -> [u64; 6] {
-    let task = unsafe { bpf_get_current_task_btf() };
-    let saved = unsafe { bpf_task_pt_regs(task) } as *const u8;
+    let saved = SavedRegs::current(offsets());
     let mut args = [0u64; 6];
-    if saved.is_null() {
-        return args;
-    }
     for (i, arg) in args.iter_mut().enumerate() {
-        let off = regs[i];
-        if off != KernelOffsets::MISSING {
-            *arg = unsafe { core::ptr::read_volatile(saved.add(off as usize) as *const u64) };
-        }
+        *arg = saved.reg(regs[i]);
     }
     args
 }
@@ -100,15 +79,7 @@ pub fn saved_args(regs: &[u32; 6]) -> [u64; 6] {
 /// A register saved at syscall entry (offset in `struct pt_regs`); 0 if unknown.
 #[inline(always)]
 pub fn saved_reg(offset: u32) -> u64 {
-    if offset == KernelOffsets::MISSING {
-        return 0;
-    }
-    let task = unsafe { bpf_get_current_task_btf() };
-    let saved = unsafe { bpf_task_pt_regs(task) } as *const u8;
-    if saved.is_null() {
-        return 0;
-    }
-    unsafe { core::ptr::read_volatile(saved.add(offset as usize) as *const u64) }
+    SavedRegs::current(offsets()).reg(offset)
 }
 
 /// The current task's mount namespace (`nsproxy->mnt_ns`), 0 if unknown.

@@ -133,6 +133,18 @@ impl Btf {
         })
     }
 
+    /// Whether the enum named `enum_name` has a value named `value`.
+    pub fn enum_has(&self, enum_name: &str, value: &str) -> bool {
+        (1..self.types.len() as u32).any(|id| {
+            let Some((KIND_ENUM, vlen, _, _)) = self.header(id) else {
+                return false;
+            };
+            let base = self.types[id as usize];
+            self.name(self.u32_at(base)) == enum_name.as_bytes()
+                && (0..vlen).any(|i| self.name(self.u32_at(base + 12 + 8 * i)) == value.as_bytes())
+        })
+    }
+
     /// Size in bytes of a struct or union.
     pub fn size(&self, id: u32) -> Option<u32> {
         match self.header(id)? {
@@ -218,5 +230,7 @@ mod tests {
         // pid_t pid; pid_t tgid; are adjacent in every kernel since 2.6.
         assert_eq!(tgid, pid + 4);
         assert!(btf.size(btf.struct_id("upid").expect("upid")).unwrap() >= 12);
+        assert!(btf.enum_has("bpf_func_id", "BPF_FUNC_probe_read_kernel"));
+        assert!(!btf.enum_has("bpf_func_id", "BPF_FUNC_no_such_helper"));
     }
 }

@@ -1,6 +1,6 @@
 //! Reads the structure offsets the eBPF programs need from the running kernel's BTF.
 
-use sensor_common::KernelOffsets;
+use sensor_common::{kernel_helpers, KernelOffsets};
 
 use super::btf::Btf;
 use super::tracefs;
@@ -35,11 +35,37 @@ impl Structs {
     }
 }
 
-/// Reads every offset from this kernel.
-pub fn read() -> Result<KernelOffsets, OffsetsError> {
+/// What the programs need to know of the running kernel: its structures' offsets, and which
+/// of the newer eBPF helpers it has.
+pub struct KernelLayout {
+    pub offsets: KernelOffsets,
+    /// `sensor_common::kernel_helpers` bits.
+    pub helpers: u32,
+}
+
+/// Reads the layout of this kernel from its BTF.
+pub fn read() -> Result<KernelLayout, OffsetsError> {
     let data = std::fs::read(VMLINUX_BTF).map_err(|e| OffsetsError::Btf(e.to_string()))?;
     let btf = Btf::parse(data).map_err(|e| OffsetsError::Btf(e.to_string()))?;
     let s = Structs { btf };
+    let helpers = kernel_helpers(&s.btf);
+    Ok(KernelLayout {
+        offsets: offsets(&s)?,
+        helpers,
+    })
+}
+
+/// The helpers of `sensor_common::kernel_helpers::ALL` that this kernel has: its BTF lists
+/// every helper it knows in `enum bpf_func_id`.
+fn kernel_helpers(btf: &Btf) -> u32 {
+    kernel_helpers::ALL
+        .iter()
+        .filter(|(_, name)| btf.enum_has("bpf_func_id", &format!("BPF_FUNC_{name}")))
+        .fold(0, |bits, (bit, _)| bits | bit)
+}
+
+/// Every offset the programs read.
+fn offsets(s: &Structs) -> Result<KernelOffsets, OffsetsError> {
     let task = s.find("task_struct")?;
     let cred = s.find("cred")?;
     let nsproxy = s.find("nsproxy")?;
@@ -95,6 +121,11 @@ pub fn read() -> Result<KernelOffsets, OffsetsError> {
         pt_regs_args: pt_regs_args(&s)?,
         pt_regs_compat_args: pt_regs_compat_args(&s),
         pt_regs_syscall_nr: pt_regs_syscall_nr(&s),
+        task_stack: s
+            .btf
+            .member_offset(task, "stack")
+            .unwrap_or(KernelOffsets::MISSING),
+        pt_regs_in_stack: pt_regs_in_stack(&s),
         task_signal: s.offset(task, "task_struct", "signal")?,
         // pids[PIDTYPE_SID]: PIDTYPE_PID, PIDTYPE_TGID, PIDTYPE_PGID, PIDTYPE_SID.
         signal_sid_pid: s.offset(signal, "signal_struct", "pids")? + 3 * 8,
@@ -441,6 +472,20 @@ fn pt_regs_syscall_nr(s: &Structs) -> u32 {
         .ok()
         .and_then(|regs| s.btf.member_offset(regs, field))
         .unwrap_or(KernelOffsets::MISSING)
+}
+
+/// The kernel stack's size on x86_64 and arm64 (16 KiB; KASAN builds, which double it, are
+/// not production kernels).
+const THREAD_SIZE: u32 = 16 * 1024;
+
+/// Where the saved registers start in the kernel stack: at its top, as `task_pt_regs()` has
+/// it on x86_64 (no padding above them on 64-bit) and arm64.
+fn pt_regs_in_stack(s: &Structs) -> u32 {
+    s.find("pt_regs")
+        .ok()
+        .and_then(|regs| s.btf.size(regs))
+        .filter(|&size| size < THREAD_SIZE)
+        .map_or(KernelOffsets::MISSING, |size| THREAD_SIZE - size)
 }
 
 /// The registers holding the six syscall arguments, saved at syscall entry. On arm64 the

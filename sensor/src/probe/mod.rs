@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use aya::maps::{Array, HashMap, MapData, PerCpuArray, RingBuf};
 use aya::programs::{RawTracePoint, TracePoint};
 use aya::{Ebpf, EbpfLoader};
-use sensor_common::{loss, DEFAULT_RING_BYTES};
+use sensor_common::{loss, syscall::exit_program, DEFAULT_RING_BYTES};
 
 use crate::model::syscall_set::SyscallSet;
 
@@ -221,11 +221,17 @@ impl Probe {
         // Before anything is attached, so the check's child is not an event.
         let ia32_emulation = ia32_emulation::probe();
         let started = Instant::now();
-        let offsets = kernel_offsets::read()?;
+        let mut layout = kernel_offsets::read()?;
+        if std::env::var_os(FALLBACKS_ENV).is_some_and(|v| v == "1") {
+            // The tests' way to run the older kernels' paths on this one.
+            layout.helpers = 0;
+        }
+        let offsets = layout.offsets;
         tracing::debug!(
             ms = started.elapsed().as_secs_f64() * 1e3,
             "kernel offsets read from BTF"
         );
+        log_helper_fallbacks(layout.helpers);
         // Both read-only globals: the verifier knows their values and, with diagnostics
         // off, drops every logging branch.
         let log_level = match config.kernel_diagnostics {
@@ -242,6 +248,7 @@ impl Probe {
         let mut ebpf = EbpfLoader::new()
             .override_global("KERNEL_OFFSETS", &offsets, true)
             .override_global("KERNEL_DIAGNOSTICS", &kernel_diagnostics, true)
+            .override_global("KERNEL_HELPERS", &layout.helpers, true)
             .override_global(aya_log::LEVEL, &log_level, false)
             .map_max_entries("EVENTS", config.ring_bytes)
             .load(EBPF_OBJECT)
@@ -258,10 +265,11 @@ impl Probe {
         let self_pid = self_id::identify(&mut ebpf)?;
         tracing::debug!(self_pid, "own activity left out");
 
-        for name in ["sys_enter", "sys_exit"] {
+        for name in std::iter::once("sys_enter").chain(exit_program::NAMES) {
             let prog: &mut TracePoint = program(&mut ebpf, name)?;
             prog.load().map_err(program_error(name, "loaded"))?;
         }
+        load_exit_tails(&mut ebpf)?;
         // The filter first, so that no call is recorded that it would have dropped.
         let mut filter = kernel_filter::KernelFilter::load(&mut ebpf)?;
         filter.install(&config.filter)?;
@@ -420,15 +428,14 @@ impl Probe {
     pub fn detach(&mut self) {
         // The compat path first: it stops stopping processes and continues those it holds.
         self.compat = None;
-        // The exit program goes first: a call whose exit is still traced after its enter
+        // The exit programs go first: a call whose exit is still traced after its enter
         // stopped being traced would count as an exit without enter.
         if let Some(ebpf) = self.ebpf.as_mut() {
-            if let Some(Ok(exit)) = ebpf
-                .program_mut("sys_exit")
-                .map(<&mut TracePoint>::try_from)
-            {
-                if let Err(e) = exit.unload() {
-                    tracing::warn!("unloading sys_exit: {e}");
+            for name in exit_program::NAMES {
+                if let Some(Ok(exit)) = ebpf.program_mut(name).map(<&mut TracePoint>::try_from) {
+                    if let Err(e) = exit.unload() {
+                        tracing::warn!("unloading {name}: {e}");
+                    }
                 }
             }
         }
@@ -500,6 +507,15 @@ fn load_compat(ebpf: &mut Ebpf) -> Result<compat_path::CompatMaps, ProbeError> {
             .map_err(program_error(name, "shared"))?;
         fds.push(fd);
     }
+    for (index, name) in exit_program::COMPAT_TAIL_NAMES.iter().enumerate() {
+        let prog: &mut RawTracePoint = program(ebpf, name)?;
+        prog.load().map_err(program_error(name, "loaded"))?;
+        let fd = prog
+            .fd()
+            .and_then(|fd| fd.try_clone().map_err(aya::programs::ProgramError::IOError))
+            .map_err(program_error(name, "loaded"))?;
+        set_tail(ebpf, "COMPAT_EXIT_TAILS", index as u32, &fd)?;
+    }
     let exit = fds
         .pop()
         .ok_or_else(|| missing_program("compat_sys_exit"))?;
@@ -530,6 +546,70 @@ impl CompatStatus {
             (true, Ia32Emulation::Unknown) => "",
         }
     }
+}
+
+/// Loads the programs the exit programs continue in and puts them in `EXIT_TAILS`, before
+/// any exit program is attached (an empty slot would cost an open its file).
+fn load_exit_tails(ebpf: &mut Ebpf) -> Result<(), ProbeError> {
+    for (index, name) in exit_program::TAIL_NAMES.iter().enumerate() {
+        let prog: &mut TracePoint = program(ebpf, name)?;
+        prog.load().map_err(program_error(name, "loaded"))?;
+        let fd = prog
+            .fd()
+            .and_then(|fd| fd.try_clone().map_err(aya::programs::ProgramError::IOError))
+            .map_err(program_error(name, "loaded"))?;
+        set_tail(ebpf, "EXIT_TAILS", index as u32, &fd)?;
+    }
+    Ok(())
+}
+
+/// Puts program `fd` in slot `index` of the program array `map`.
+fn set_tail(
+    ebpf: &mut Ebpf,
+    name: &'static str,
+    index: u32,
+    fd: &aya::programs::ProgramFd,
+) -> Result<(), ProbeError> {
+    let map_error = |source| ProbeError::Map { name, source };
+    // Left in the object, not taken: a program array's slots are emptied when the last
+    // handle on it from user space closes.
+    let map = ebpf.map_mut(name).ok_or_else(|| {
+        map_error(aya::maps::MapError::InvalidName { name: name.into() })
+    })?;
+    aya::maps::ProgramArray::try_from(map)
+        .and_then(|mut tails| tails.set(index, fd, 0))
+        .map_err(map_error)
+}
+
+/// Set to 1, the programs take every fallback for helpers older kernels lack, as if this
+/// kernel lacked them too: how the tests run those paths on the kernel at hand.
+pub const FALLBACKS_ENV: &str = "SENSOR_HELPER_FALLBACKS";
+
+/// Says at start which eBPF helpers this kernel lacks and what the programs do instead.
+fn log_helper_fallbacks(helpers: u32) {
+    use sensor_common::kernel_helpers::{ALL, TASK_BTF, TASK_PT_REGS};
+    let missing: Vec<&str> = ALL
+        .iter()
+        .filter(|(bit, _)| helpers & bit == 0)
+        .map(|(_, name)| *name)
+        .collect();
+    if missing.is_empty() {
+        tracing::debug!("every eBPF helper the programs prefer is here");
+        return;
+    }
+    let instead = |bit: u32, what: &'static str| (helpers & bit == 0).then_some(what);
+    let fallbacks: Vec<&str> = [
+        instead(TASK_BTF, "task fields read with probe reads"),
+        instead(TASK_PT_REGS, "saved registers found at the top of the kernel stack"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    tracing::info!(
+        missing = %missing.join(", "),
+        fallbacks = %fallbacks.join("; "),
+        "this kernel lacks newer eBPF helpers: fallbacks chosen at load"
+    );
 }
 
 /// Says at start what of the 32-bit ABI is seen, and what is not.

@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 use aya::maps::Array;
 use aya::programs::TracePoint;
 use aya::Ebpf;
-use sensor_common::syscall::SpecKind;
+use sensor_common::syscall::{exit_program, SpecKind};
 use sensor_common::SyscallSpec;
 
 use super::{compat_syscalls, program, program_error, tracefs, ProbeError};
@@ -127,20 +127,15 @@ impl TracedSyscalls {
             .collect();
         // Every enter before any exit: an exit attached first would meet calls that entered
         // untraced and count each as an exit without its enter.
-        for (prog_name, direction) in [("sys_enter", "enter"), ("sys_exit", "exit")] {
-            let prog: &mut TracePoint = program(ebpf, prog_name)?;
-            for def in &new {
-                // Plain syscalls need no enter program: the exit reads their registers.
-                if direction == "enter" && !self.kind_of(def).has_enter() {
-                    continue;
-                }
-                let name = format!("sys_{direction}_{}", def.tracepoint);
-                prog.attach("syscalls", &name).map_err(program_error(
-                    prog_name,
-                    &format!("attached to syscalls:{name}"),
-                ))?;
-                attached.push(format!("syscalls:{name}"));
+        for def in &new {
+            // Plain syscalls need no enter program: the exit reads their registers.
+            if self.kind_of(def).has_enter() {
+                attach(ebpf, "sys_enter", "enter", def, &mut attached)?;
             }
+        }
+        for def in &new {
+            let exit = exit_program::NAMES[self.kind_of(def).exit_program() as usize];
+            attach(ebpf, exit, "exit", def, &mut attached)?;
         }
         self.attached.extend(new.iter().map(|def| def.name));
         self.on = next;
@@ -155,6 +150,24 @@ impl TracedSyscalls {
     pub fn is_empty(&self) -> bool {
         self.on.is_empty()
     }
+}
+
+/// Attaches program `prog_name` to `syscalls:sys_{direction}_NAME` of `def`.
+fn attach(
+    ebpf: &mut Ebpf,
+    prog_name: &str,
+    direction: &str,
+    def: &SyscallDef,
+    attached: &mut Vec<String>,
+) -> Result<(), ProbeError> {
+    let prog: &mut TracePoint = program(ebpf, prog_name)?;
+    let name = format!("sys_{direction}_{}", def.tracepoint);
+    prog.attach("syscalls", &name).map_err(program_error(
+        prog_name,
+        &format!("attached to syscalls:{name}"),
+    ))?;
+    attached.push(format!("syscalls:{name}"));
+    Ok(())
 }
 
 /// Opens the spec map `name` and lets `fill` write it.
