@@ -5,10 +5,7 @@
 //! are read at the syscall's exit.
 
 use aya_ebpf::{
-    helpers::{
-        bpf_probe_read_kernel, bpf_probe_read_user,
-        generated::bpf_probe_read_user_str,
-    },
+    helpers::{bpf_probe_read_kernel, bpf_probe_read_user, generated::bpf_probe_read_user_str},
     macros::tracepoint,
     programs::TracePointContext,
     EbpfContext as _,

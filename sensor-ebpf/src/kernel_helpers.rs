@@ -90,8 +90,7 @@ impl SavedRegs {
         // kernel stack. Read with a probe read, whatever the task's pointer: `stack` is a
         // `void *`, which no typed load follows.
         let mut base = core::ptr::null();
-        if o.task_stack != KernelOffsets::MISSING && o.pt_regs_in_stack != KernelOffsets::MISSING
-        {
+        if o.task_stack != KernelOffsets::MISSING && o.pt_regs_in_stack != KernelOffsets::MISSING {
             let at = unsafe { current_task().add(o.task_stack as usize) } as *const u64;
             let stack = unsafe { probe_read(at) };
             if stack != 0 {

@@ -9,10 +9,7 @@
 //! (it runs on every syscall of every task while attached).
 
 use aya_ebpf::{
-    helpers::{
-        bpf_get_current_cgroup_id,
-        generated::bpf_get_attach_cookie,
-    },
+    helpers::{bpf_get_current_cgroup_id, generated::bpf_get_attach_cookie},
     macros::{map, raw_tracepoint, tracepoint},
     maps::{Array, PerCpuHashMap},
     programs::{RawTracePointContext, TracePointContext},

@@ -35,8 +35,7 @@ use sensor_common::{
 use crate::{
     arg_check, exec, filter,
     maps::{
-        count_loss, offsets, self_tgid, Pending, COMPAT_EXIT_TAILS, EXIT_TAILS, PENDING,
-        SYSCALLS,
+        count_loss, offsets, self_tgid, Pending, COMPAT_EXIT_TAILS, EXIT_TAILS, PENDING, SYSCALLS,
     },
     new_mount::{self, NewMount},
     open,

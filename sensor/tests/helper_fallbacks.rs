@@ -47,7 +47,10 @@ subprocess.run(['/bin/true', 'fallback-arg'])
     });
     assert_eq!(e["evt.arg.filename"], f.to_string(), "{e}");
     assert_eq!(e["evt.rawarg.mode"], 0o4711, "{e}");
-    assert_eq!(e["user.uid"], uid, "task credentials through probe reads: {e}");
+    assert_eq!(
+        e["user.uid"], uid,
+        "task credentials through probe reads: {e}"
+    );
     assert_eq!(e["proc.name"], "python3", "{e}");
 
     // Opens program and its tail: the file walked from the fd table.
@@ -67,7 +70,9 @@ subprocess.run(['/bin/true', 'fallback-arg'])
         e["proc.pid"] == pid && e["evt.type"] == "connect"
     });
     assert!(
-        e["fd.name"].as_str().is_some_and(|n| n.ends_with("127.0.0.1:9")),
+        e["fd.name"]
+            .as_str()
+            .is_some_and(|n| n.ends_with("127.0.0.1:9")),
         "{e}"
     );
 
@@ -79,7 +84,9 @@ subprocess.run(['/bin/true', 'fallback-arg'])
     let e = sensor.wait_for("exec of /bin/true", |e| {
         e["proc.ppid"] == pid
             && e["evt.type"] == "execve"
-            && e["proc.exepath"].as_str().is_some_and(|p| p.ends_with("/true"))
+            && e["proc.exepath"]
+                .as_str()
+                .is_some_and(|p| p.ends_with("/true"))
     });
     assert_eq!(e["proc.args"], "fallback-arg", "{e}");
 

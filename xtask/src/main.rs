@@ -5,6 +5,7 @@ mod apiserver;
 mod bench;
 mod fuzz;
 mod setup;
+mod vm;
 
 use std::process::Command;
 
@@ -36,12 +37,15 @@ enum Cmd {
         args: Vec<String>,
     },
     /// Set up, then run every test: unit tests and the integration tests that load the real
-    /// eBPF programs (those need root; with CI=true a run without root fails), then every fuzz
-    /// target for a short time (`--fuzz-seconds`).
+    /// eBPF programs (those need root; with CI=true a run without root fails), the kernel
+    /// matrix (`vm-test`), then every fuzz target for a short time (`--fuzz-seconds`).
     Test {
         /// Seconds each fuzz target runs after the tests; 0 skips fuzzing.
         #[arg(long, default_value_t = fuzz::TEST_SECONDS)]
         fuzz_seconds: u64,
+        /// Leave out the kernel matrix (`vm-test`).
+        #[arg(long)]
+        no_vm: bool,
         /// Extra arguments for `cargo test`, e.g. a test name filter.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
@@ -83,6 +87,10 @@ enum Cmd {
         /// Targets to run (default: all; `cargo +nightly fuzz list` names them).
         targets: Vec<String>,
     },
+    /// Boot each kernel of the matrix (Debian 11's 5.10, Debian 12's 6.1) under QEMU and run
+    /// the sensor's kernel-level checks inside it: load and attach, every traced family, a
+    /// default rule, a recording and its profile verified, nothing lost. One line per kernel.
+    VmTest,
     /// Build (once, cached outside the repository) or find the kube-apiserver the Kubernetes
     /// tests run, and print its path.
     Apiserver,
@@ -101,7 +109,11 @@ fn main() -> Result<()> {
                 .context("starting target/release/sensor")?;
             std::process::exit(status.code().unwrap_or(1));
         }
-        Cmd::Test { fuzz_seconds, args } => {
+        Cmd::Test {
+            fuzz_seconds,
+            no_vm,
+            args,
+        } => {
             setup::run()?;
             if is_ci() && !is_root() {
                 bail!("CI=true but not running as root: the eBPF integration tests would not run");
@@ -112,6 +124,9 @@ fn main() -> Result<()> {
                 cmd.extend(extra);
             }
             cargo(&cmd)?;
+            if !no_vm && is_root() {
+                vm::run()?;
+            }
             if fuzz_seconds > 0 {
                 setup::cargo_fuzz()?;
                 fuzz::run(fuzz_seconds, &[])?;
@@ -151,6 +166,12 @@ fn main() -> Result<()> {
             } else {
                 bench::run(chmod_calls, execs, opens, rounds)
             }
+        }
+        Cmd::VmTest => {
+            if !is_root() {
+                bail!("the guests' checks build the sensor's release binary and boot kernels: run as root");
+            }
+            vm::run()
         }
         Cmd::Apiserver => {
             println!("{}", apiserver::ensure()?.display());

@@ -79,7 +79,7 @@ fn offsets(s: &Structs) -> Result<KernelOffsets, OffsetsError> {
     let signal = s.find("signal_struct")?;
     let tty = s.find("tty_struct")?;
     let tty_driver = s.find("tty_driver")?;
-    let (task_compat, compat_mask) = compat_word(&s, task);
+    let (task_compat, compat_mask) = compat_word(s, task);
 
     let ids: Vec<u32> = [
         "uid", "gid", "suid", "sgid", "euid", "egid", "fsuid", "fsgid",
@@ -116,16 +116,16 @@ fn offsets(s: &Structs) -> Result<KernelOffsets, OffsetsError> {
         upid_ns: s.offset(upid, "upid", "ns")?,
         pid_ns_inum: s.offset(pid_ns, "pid_namespace", "ns")? + inum,
         cred_ids: ids[0],
-        cred_caps: cap_sets(&s, cred),
+        cred_caps: cap_sets(s, cred),
         task_exit_code: s.offset(task, "task_struct", "exit_code")?,
-        pt_regs_args: pt_regs_args(&s)?,
-        pt_regs_compat_args: pt_regs_compat_args(&s),
-        pt_regs_syscall_nr: pt_regs_syscall_nr(&s),
+        pt_regs_args: pt_regs_args(s)?,
+        pt_regs_compat_args: pt_regs_compat_args(s),
+        pt_regs_syscall_nr: pt_regs_syscall_nr(s),
         task_stack: s
             .btf
             .member_offset(task, "stack")
             .unwrap_or(KernelOffsets::MISSING),
-        pt_regs_in_stack: pt_regs_in_stack(&s),
+        pt_regs_in_stack: pt_regs_in_stack(s),
         task_signal: s.offset(task, "task_struct", "signal")?,
         // pids[PIDTYPE_SID]: PIDTYPE_PID, PIDTYPE_TGID, PIDTYPE_PGID, PIDTYPE_SID.
         signal_sid_pid: s.offset(signal, "signal_struct", "pids")? + 3 * 8,
@@ -143,11 +143,11 @@ fn offsets(s: &Structs) -> Result<KernelOffsets, OffsetsError> {
             .member_offset(task, "start_time")
             .unwrap_or(KernelOffsets::MISSING),
         ..overlay_upper(
-            &s,
+            s,
             opened_file(
-                &s,
+                s,
                 task,
-                new_mount(&s, exec_image_path(&s, task, cgroup_id_path(&s, task))),
+                new_mount(s, exec_image_path(s, task, cgroup_id_path(s, task))),
             ),
         )
     })

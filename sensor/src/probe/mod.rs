@@ -573,9 +573,9 @@ fn set_tail(
     let map_error = |source| ProbeError::Map { name, source };
     // Left in the object, not taken: a program array's slots are emptied when the last
     // handle on it from user space closes.
-    let map = ebpf.map_mut(name).ok_or_else(|| {
-        map_error(aya::maps::MapError::InvalidName { name: name.into() })
-    })?;
+    let map = ebpf
+        .map_mut(name)
+        .ok_or_else(|| map_error(aya::maps::MapError::InvalidName { name: name.into() }))?;
     aya::maps::ProgramArray::try_from(map)
         .and_then(|mut tails| tails.set(index, fd, 0))
         .map_err(map_error)
@@ -600,7 +600,10 @@ fn log_helper_fallbacks(helpers: u32) {
     let instead = |bit: u32, what: &'static str| (helpers & bit == 0).then_some(what);
     let fallbacks: Vec<&str> = [
         instead(TASK_BTF, "task fields read with probe reads"),
-        instead(TASK_PT_REGS, "saved registers found at the top of the kernel stack"),
+        instead(
+            TASK_PT_REGS,
+            "saved registers found at the top of the kernel stack",
+        ),
     ]
     .into_iter()
     .flatten()

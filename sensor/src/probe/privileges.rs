@@ -79,6 +79,8 @@ pub fn raise_memlock_limit() {
             "could not lift RLIMIT_MEMLOCK (needs CAP_SYS_RESOURCE on kernels before 5.11): {}",
             std::io::Error::last_os_error()
         );
+    } else {
+        tracing::info!("RLIMIT_MEMLOCK lifted: this kernel counts eBPF memory against it");
     }
 }
 
