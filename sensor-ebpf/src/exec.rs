@@ -5,7 +5,7 @@
 //! are read at the syscall's exit.
 
 use aya_ebpf::{
-    helpers::{bpf_probe_read_kernel, bpf_probe_read_user, generated::bpf_probe_read_user_str},
+    helpers::{bpf_probe_read_user, generated::bpf_probe_read_user_str},
     macros::tracepoint,
     programs::TracePointContext,
     EbpfContext as _,
@@ -169,12 +169,7 @@ fn push_image(record: &mut Builder, o: &KernelOffsets) -> u64 {
         return exe_flags::NO_IMAGE;
     }
     let task = crate::kernel_helpers::current_task() as u64;
-    let read = |base: u64, offset: u32| -> u64 {
-        if base == 0 {
-            return 0;
-        }
-        unsafe { bpf_probe_read_kernel((base + offset as u64) as *const u64) }.unwrap_or(0)
-    };
+    let read = crate::exe_path::read_ptr;
     let mm = read(task, o.task_mm);
     if mm == 0 {
         return exe_flags::NO_IMAGE;

@@ -8,8 +8,7 @@
 //! destination of one sendto on an unconnected socket, a connect that failed).
 
 use aya_ebpf::helpers::{
-    bpf_probe_read_kernel, bpf_probe_read_user,
-    generated::bpf_probe_read_user as probe_read_user_raw,
+    bpf_probe_read_user, generated::bpf_probe_read_user as probe_read_user_raw,
 };
 use sensor_common::{
     record::abi,
@@ -20,6 +19,7 @@ use sensor_common::{
 
 use crate::{
     exe_path::read_ptr,
+    kernel_helpers::probe_read,
     maps::{offsets, Pending},
     open::{file_of_fd, read_u32, S_IFMT, S_IFSOCK},
     record::Builder,
@@ -33,8 +33,7 @@ fn read_v6(base: u64, offset: u32) -> [u8; V6_BYTES] {
     if base == 0 || offset == KernelOffsets::MISSING {
         return [0; V6_BYTES];
     }
-    unsafe { bpf_probe_read_kernel((base + offset as u64) as *const [u8; V6_BYTES]) }
-        .unwrap_or([0; V6_BYTES])
+    unsafe { probe_read((base + offset as u64) as *const [u8; V6_BYTES]) }
 }
 
 #[inline(always)]
@@ -42,7 +41,7 @@ fn read_u16(base: u64, offset: u32) -> u16 {
     if base == 0 || offset == KernelOffsets::MISSING {
         return 0;
     }
-    unsafe { bpf_probe_read_kernel((base + offset as u64) as *const u16) }.unwrap_or(0)
+    unsafe { probe_read((base + offset as u64) as *const u16) }
 }
 
 /// After a socket call that returned `res`: the caller's address as string 1 and the

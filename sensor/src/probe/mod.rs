@@ -501,19 +501,13 @@ fn load_compat(ebpf: &mut Ebpf) -> Result<compat_path::CompatMaps, ProbeError> {
     for name in ["compat_sys_enter", "compat_sys_exit"] {
         let prog: &mut RawTracePoint = program(ebpf, name)?;
         prog.load().map_err(program_error(name, "loaded"))?;
-        let fd = prog
-            .fd()
-            .and_then(|fd| fd.try_clone().map_err(aya::programs::ProgramError::IOError))
-            .map_err(program_error(name, "shared"))?;
+        let fd = shared_fd(name, prog.fd())?;
         fds.push(fd);
     }
     for (index, name) in exit_program::COMPAT_TAIL_NAMES.iter().enumerate() {
         let prog: &mut RawTracePoint = program(ebpf, name)?;
         prog.load().map_err(program_error(name, "loaded"))?;
-        let fd = prog
-            .fd()
-            .and_then(|fd| fd.try_clone().map_err(aya::programs::ProgramError::IOError))
-            .map_err(program_error(name, "loaded"))?;
+        let fd = shared_fd(name, prog.fd())?;
         set_tail(ebpf, "COMPAT_EXIT_TAILS", index as u32, &fd)?;
     }
     let exit = fds
@@ -554,13 +548,20 @@ fn load_exit_tails(ebpf: &mut Ebpf) -> Result<(), ProbeError> {
     for (index, name) in exit_program::TAIL_NAMES.iter().enumerate() {
         let prog: &mut TracePoint = program(ebpf, name)?;
         prog.load().map_err(program_error(name, "loaded"))?;
-        let fd = prog
-            .fd()
-            .and_then(|fd| fd.try_clone().map_err(aya::programs::ProgramError::IOError))
-            .map_err(program_error(name, "loaded"))?;
+        let fd = shared_fd(name, prog.fd())?;
         set_tail(ebpf, "EXIT_TAILS", index as u32, &fd)?;
     }
     Ok(())
+}
+
+/// A handle of our own on program `name`'s fd, to attach it or put it in a program array
+/// after the object has moved on.
+fn shared_fd(
+    name: &str,
+    fd: Result<&aya::programs::ProgramFd, aya::programs::ProgramError>,
+) -> Result<aya::programs::ProgramFd, ProbeError> {
+    fd.and_then(|fd| fd.try_clone().map_err(aya::programs::ProgramError::IOError))
+        .map_err(program_error(name, "shared"))
 }
 
 /// Puts program `fd` in slot `index` of the program array `map`.

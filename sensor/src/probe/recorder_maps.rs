@@ -8,7 +8,7 @@ use aya::Ebpf;
 use sensor_common::recorder::FILTER_WORDS;
 use sensor_common::SyscallBitmap;
 
-use super::{program, program_error, take_map, ProbeError};
+use super::{program, program_error, shared_fd, take_map, ProbeError};
 
 /// The loaded (not attached) recorder programs and the maps that steer and collect them.
 pub struct RecorderMaps {
@@ -26,18 +26,14 @@ pub struct RecorderMaps {
 /// Loads the recorder's programs. The per-syscall one needs BPF cookies (Linux 5.15);
 /// without them the raw tracepoint program records everything.
 pub(super) fn load(ebpf: &mut Ebpf) -> Result<RecorderMaps, ProbeError> {
-    let shared = |name: &str, fd: Result<&ProgramFd, _>| {
-        fd.and_then(|fd| fd.try_clone().map_err(aya::programs::ProgramError::IOError))
-            .map_err(program_error(name, "shared"))
-    };
     let name = "record_raw_syscall";
     let prog: &mut RawTracePoint = program(ebpf, name)?;
     prog.load().map_err(program_error(name, "loaded"))?;
-    let raw = shared(name, prog.fd())?;
+    let raw = shared_fd(name, prog.fd())?;
     let name = "record_syscall";
     let prog: &mut TracePoint = program(ebpf, name)?;
     let per_syscall = match prog.load() {
-        Ok(()) => Some(shared(name, prog.fd())?),
+        Ok(()) => Some(shared_fd(name, prog.fd())?),
         Err(e) => {
             tracing::info!(
                 "the per-syscall recorder does not load on this kernel ({e}); recordings \
