@@ -65,9 +65,11 @@ subprocess.run(['/bin/true', 'fallback-arg'])
     });
     assert_eq!(e["fd.name"], f.to_string(), "{e}");
 
-    // Sockets program: the peer from the kernel's socket.
+    // Sockets program: the peer from the kernel's socket. Python's own connect: a
+    // launcher in front of python3 (pyenv's shim is a bash script) may connect first,
+    // to nscd's socket, under the same pid.
     let e = sensor.wait_for("connect to 127.0.0.1:9", |e| {
-        e["proc.pid"] == pid && e["evt.type"] == "connect"
+        e["proc.pid"] == pid && e["evt.type"] == "connect" && e["proc.name"] == "python3"
     });
     assert!(
         e["fd.name"]

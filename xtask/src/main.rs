@@ -118,7 +118,14 @@ fn main() -> Result<()> {
             if is_ci() && !is_root() {
                 bail!("CI=true but not running as root: the eBPF integration tests would not run");
             }
-            let mut cmd = vec!["test", "--workspace", "--exclude", "sensor-ebpf"];
+            // Every test binary runs even after one fails, so a CI log names all failures.
+            let mut cmd = vec![
+                "test",
+                "--workspace",
+                "--exclude",
+                "sensor-ebpf",
+                "--no-fail-fast",
+            ];
             let extra: Vec<&str> = args.iter().map(String::as_str).collect();
             if !extra.is_empty() {
                 cmd.extend(extra);
