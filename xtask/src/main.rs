@@ -30,8 +30,10 @@ enum Cmd {
         #[arg(long)]
         build_only: bool,
     },
-    /// Set up, build the sensor (release) and run it as root with the given arguments,
-    /// e.g. `cargo xtask run -- events --json`.
+    /// Set up what running needs (rust-src, bpf-linker, libseccomp's development files; the
+    /// test tools are `setup`'s), build the sensor (release) and run it as root with the given
+    /// arguments, e.g. `cargo xtask run -- events --json`. Setup and build print on stderr
+    /// only: stdout is the sensor's.
     Run {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
@@ -101,7 +103,7 @@ fn main() -> Result<()> {
         Cmd::Setup { build_only: true } => setup::build_toolchain(),
         Cmd::Setup { build_only: false } => setup::run(),
         Cmd::Run { args } => {
-            setup::run()?;
+            setup::for_running()?;
             cargo(&["build", "--release", "-p", "sensor"])?;
             let status = Command::new(workspace_root().join("target/release/sensor"))
                 .args(&args)
@@ -211,9 +213,11 @@ pub fn workspace_root() -> std::path::PathBuf {
 /// Runs cargo in the workspace with the same toolchain as this xtask.
 pub fn cargo(args: &[&str]) -> Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    // stdout belongs to the sensor `cargo xtask run` starts (its JSON goes to pipes).
     let status = Command::new(&cargo)
         .args(args)
         .current_dir(workspace_root())
+        .stdout(std::process::Stdio::from(std::io::stderr()))
         .status()
         .with_context(|| format!("running {cargo} {}", args.join(" ")))?;
     if !status.success() {

@@ -40,6 +40,19 @@ const DEBIAN_PACKAGES: &[&str] = &[
     "libc6-dev",
 ];
 
+/// What running the sensor needs and nothing more (`cargo xtask run`): the toolchain pieces
+/// and libseccomp's development files, which the agent links. The test tools, the test API
+/// server and the VM kernels stay with `cargo xtask test`, so the first event comes in the
+/// time of a build.
+pub fn for_running() -> Result<()> {
+    build_toolchain()?;
+    install_debian_packages(RUN_DEBIAN_PACKAGES)
+}
+
+/// The Debian packages building and running the sensor needs (a subset of the tests').
+const RUN_DEBIAN_PACKAGES: &[&str] = &["libseccomp-dev"];
+
+/// Everything the test suite needs.
 pub fn run() -> Result<()> {
     build_toolchain()?;
     debian_packages()?;
@@ -137,8 +150,14 @@ fn output(cmd: &mut Command) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// Runs a setup step with its output on stderr: `cargo xtask run -- events --json | jq`
+/// must see nothing on stdout but the sensor's own output (apt, pip and cargo install print
+/// their progress on stdout).
 fn status(cmd: &mut Command) -> Result<()> {
-    let status = cmd.status().with_context(|| format!("running {cmd:?}"))?;
+    let status = cmd
+        .stdout(std::process::Stdio::from(std::io::stderr()))
+        .status()
+        .with_context(|| format!("running {cmd:?}"))?;
     if !status.success() {
         bail!("{cmd:?} failed ({status})");
     }
