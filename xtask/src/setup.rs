@@ -24,8 +24,11 @@ pub const GRPCIO_VERSION: &str = "1.85.1";
 /// compile seccomp profiles (`sensor profile verify`); apparmor's `apparmor_parser` checks
 /// the generated AppArmor profiles in the tests. binutils (`as --32`, `ld -m elf_i386`)
 /// builds the 32-bit binary the compat recording test runs; gcc and libc6-dev build the
-/// racing-thread program of `sensor/tests/arg_truth.rs`.
+/// racing-thread program of `sensor/tests/arg_truth.rs`. golang-go and golang-google-grpc-dev
+/// build the grpc-go client of `sensor/tests/grpc_stock_clients.rs` (GOPATH mode, offline).
 const DEBIAN_PACKAGES: &[&str] = &[
+    "golang-go",
+    "golang-google-grpc-dev",
     "util-linux",
     "mount",
     "bsdutils",

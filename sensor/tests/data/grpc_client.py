@@ -26,13 +26,9 @@ def emit(kind, **fields):
 
 def main():
     socket, rule, min_priority = sys.argv[1:4]
-    # gRPC's C core (Python, C++, Ruby, ...) sends the socket's path as `:authority` over a
-    # Unix socket, which the sensor's HTTP/2 server (h2, as every tonic server) refuses as
-    # malformed (RST_STREAM PROTOCOL_ERROR); `localhost` is what grpc-go, grpcurl and tonic
-    # send there. Clients of the C core set it so.
-    channel = grpc.insecure_channel(
-        f"unix://{socket}", options=[("grpc.default_authority", "localhost")]
-    )
+    # Default settings, as a consumer writes them: gRPC's C core sends the socket's path as
+    # `:authority` here, which the sensor's server accepts (vendor/README.md, h2's patch).
+    channel = grpc.insecure_channel(f"unix://{socket}")
     stub = sensor_pb2_grpc.SensorStub(channel)
 
     status = stub.Status(sensor_pb2.StatusRequest(), timeout=10)
