@@ -234,7 +234,7 @@ pub fn exit<const PROGRAM: u8, C: EbpfContext>(
     res: i64,
     plain_args: impl FnOnce() -> [u64; 6],
 ) {
-    let spec = &call.spec;
+    let mut spec = call.spec;
     let pending = if spec.kind == SpecKind::Plain as u8
         || spec.kind == SpecKind::Dup as u8
         || spec.kind == SpecKind::Socket as u8
@@ -266,19 +266,38 @@ pub fn exit<const PROGRAM: u8, C: EbpfContext>(
             return;
         }
         if pending.syscall_nr != call.nr || pending.abi != call.abi {
-            // Not this call's enter: one thread makes one call at a time, so its own enter
-            // was lost (the map was full).
-            count_loss(loss::MISSING_ENTER);
-            crate::diag::missing_enter(call.nr, call.abi, pending.syscall_nr);
-            return;
+            match exec_under_another_number(call, &pending) {
+                Some(entered) => spec = entered,
+                None => {
+                    // Not this call's enter: one thread makes one call at a time, so its
+                    // own enter was lost (the map was full).
+                    count_loss(loss::MISSING_ENTER);
+                    crate::diag::missing_enter(call.nr, call.abi, pending.syscall_nr);
+                    return;
+                }
+            }
         }
         pending
     };
     // 32-bit calls skip the filter: their arguments are in their own ABI's registers.
-    if call.abi == abi::NATIVE && !filter::keeps(call.nr, &pending, spec, res) {
+    if call.abi == abi::NATIVE && !filter::keeps(pending.syscall_nr, &pending, &spec, res) {
         return;
     }
-    write_syscall_record::<PROGRAM, C>(ctx, &pending, spec, res);
+    write_syscall_record::<PROGRAM, C>(ctx, &pending, &spec, res);
+}
+
+/// The spec of the exec call `pending` entered, when the exit `call` is that exec's under
+/// another exec's number. A successful execveat returns through the execve exit (this
+/// kernel's syscall tracepoints report the exec'd task's number as execve's once the new
+/// image is in place): without this, every successful execveat (fexecve, a memfd's exec)
+/// would be lost as an exit without its enter, and no exec rule would see it.
+#[inline(always)]
+fn exec_under_another_number(call: &Call, pending: &Pending) -> Option<SyscallSpec> {
+    if call.spec.kind != SpecKind::Exec as u8 || pending.abi != call.abi {
+        return None;
+    }
+    let entered = *SYSCALLS.get(pending.syscall_nr)?;
+    (entered.kind == SpecKind::Exec as u8).then_some(entered)
 }
 
 /// Writes the `Syscall` record of a call that returned `res`.

@@ -1,7 +1,9 @@
 //! An exec is reported as the kernel performed it, whatever the caller does to hide it: exec
 //! from a non-leader thread (with the leader waiting, or already gone), argv rewritten by a
 //! racing thread while the kernel copies it, and paths written to dodge a rule (`./x`,
-//! `//tmp/x`, `/proc/self/cwd/x`, a memfd whose process exits at once).
+//! `//tmp/x`, `/proc/self/cwd/x`, a memfd whose process exits at once, run by path or by its
+//! fd). Each through execve and execveat: this kernel reports a successful execveat's exit
+//! under execve's number.
 
 mod common;
 
@@ -112,9 +114,30 @@ fn lost(summary: &str) -> u64 {
         .unwrap_or_else(|| panic!("no loss figure in {summary:?}"))
 }
 
-fn assert_thread_exec(sensor: &Sensor, pid: u32, true_path: &str) {
-    let e = sensor.wait_for(&format!("the thread's exec in pid {pid}"), |e| {
-        e["proc.pid"] == pid && e["evt.type"] == "execve" && e["proc.name"] == "true"
+/// [`THREAD_EXEC_ASM`] with the thread's execve replaced by
+/// `execveat(AT_FDCWD, "/bin/true", argv, NULL, 0)`.
+fn thread_execveat_asm() -> String {
+    let execve = "    mov $59, %eax               # execve(\"/bin/true\", argv, NULL)
+    lea path(%rip), %rdi
+    lea exec_argv(%rip), %rsi
+    xor %edx, %edx
+    syscall
+";
+    let execveat = "    mov $322, %eax              # execveat(AT_FDCWD, \"/bin/true\", argv, NULL, 0)
+    mov $-100, %rdi
+    lea path(%rip), %rsi
+    lea exec_argv(%rip), %rdx
+    xor %r10d, %r10d
+    xor %r8d, %r8d
+    syscall
+";
+    assert!(THREAD_EXEC_ASM.contains(execve));
+    THREAD_EXEC_ASM.replace(execve, execveat)
+}
+
+fn assert_thread_exec(sensor: &Sensor, pid: u32, true_path: &str, call: &str) {
+    let e = sensor.wait_for(&format!("the thread's {call} in pid {pid}"), |e| {
+        e["proc.pid"] == pid && e["evt.type"] == call && e["proc.name"] == "true"
     });
     assert_eq!(e["evt.res"], "SUCCESS", "{e}");
     // The exec'ing thread took the leader's id.
@@ -133,14 +156,22 @@ fn exec_from_a_thread_is_seen_with_its_arguments_and_nothing_is_lost() {
         return;
     }
     let dir = TempDir::new("thread-exec");
-    let binary = assemble(&dir, "thread_exec", THREAD_EXEC_ASM);
+    let binaries = [
+        (assemble(&dir, "thread_exec", THREAD_EXEC_ASM), "execve"),
+        (
+            assemble(&dir, "thread_execveat", &thread_execveat_asm()),
+            "execveat",
+        ),
+    ];
     let true_path = canonical("/bin/true");
     let sensor = Sensor::events_with(&[]);
     for round in 0..20 {
-        for mode in ["wait", "x"] {
-            let (pid, status) = run(Command::new(&binary).arg(mode));
-            assert!(status.success(), "round {round} mode {mode}: {status}");
-            assert_thread_exec(&sensor, pid, &true_path);
+        for (binary, call) in &binaries {
+            for mode in ["wait", "x"] {
+                let (pid, status) = run(Command::new(binary).arg(mode));
+                assert!(status.success(), "round {round} {call} mode {mode}: {status}");
+                assert_thread_exec(&sensor, pid, &true_path, call);
+            }
         }
     }
     let summary = sensor.stop_for_summary();
@@ -263,6 +294,22 @@ fn paths_written_to_dodge_a_rule_resolve_to_the_real_file_every_time() {
         assert_eq!(
             fields["proc.exepath"], "/memfd:payload (deleted)",
             "memfd, round {round}: {alert}"
+        );
+    }
+
+    // The same image run by its fd (fexecve: execveat with AT_EMPTY_PATH), which names no
+    // path at all.
+    for round in 0..50 {
+        let (pid, status) = run(Command::new("python3").args([
+            "-c",
+            "import os\nfd = os.memfd_create('payload', 0)\nos.write(fd, open('/bin/true', 'rb').read())\nos.execve(fd, ['payload'], {})\n",
+        ]));
+        assert!(status.success());
+        let alert = sensor.alert_of(pid, TMP_EXEC);
+        let fields: &Value = &alert["output_fields"];
+        assert_eq!(
+            fields["proc.exepath"], "/memfd:payload (deleted)",
+            "fexecve, round {round}: {alert}"
         );
     }
 }
