@@ -123,7 +123,8 @@ fn thread_execveat_asm() -> String {
     xor %edx, %edx
     syscall
 ";
-    let execveat = "    mov $322, %eax              # execveat(AT_FDCWD, \"/bin/true\", argv, NULL, 0)
+    let execveat =
+        "    mov $322, %eax              # execveat(AT_FDCWD, \"/bin/true\", argv, NULL, 0)
     mov $-100, %rdi
     lea path(%rip), %rsi
     lea exec_argv(%rip), %rdx
@@ -169,7 +170,10 @@ fn exec_from_a_thread_is_seen_with_its_arguments_and_nothing_is_lost() {
         for (binary, call) in &binaries {
             for mode in ["wait", "x"] {
                 let (pid, status) = run(Command::new(binary).arg(mode));
-                assert!(status.success(), "round {round} {call} mode {mode}: {status}");
+                assert!(
+                    status.success(),
+                    "round {round} {call} mode {mode}: {status}"
+                );
                 assert_thread_exec(&sensor, pid, &true_path, call);
             }
         }
