@@ -1,9 +1,10 @@
 //! Stock gRPC clients, default settings, over the sensor's Unix socket. gRPC's C core (Python
-//! grpcio here) sends the socket's path as HTTP/2 `:authority`, which h2 used to reset as
+//! grpcio here) and grpc-java send the socket's path as HTTP/2 `:authority`, which h2 used to reset as
 //! malformed; the sensor's patched h2 (vendor/README.md) takes it as absent. Each client is
 //! unmodified: no `grpc.default_authority`, no generated code beyond what the client library
 //! itself needs (messages pass as bytes; the sensor's prost types encode and decode them).
-//! grpc-go comes from Debian's `golang-google-grpc-dev` and is built at test time.
+//! grpc-go (Debian's `golang-google-grpc-dev`) and grpc-java (Debian's `libgrpc-java`, over
+//! Netty's epoll transport) are built at test time.
 
 mod common;
 
@@ -18,6 +19,7 @@ use sensor_api::v1 as api;
 
 const RULE: &str = "Stock Client Rule";
 const GO_CLIENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/grpc_go_client.go");
+const JAVA_CLIENT_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/grpc_java_client");
 /// The grpcio version `cargo xtask setup` installs (xtask/src/setup.rs, GRPCIO_VERSION).
 const GRPCIO_VERSION: &str = "1.85.1";
 /// Where Debian's Go packages keep their sources (GOPATH mode).
@@ -148,6 +150,184 @@ fn grpc_go_with_default_settings_reads_status_and_receives_an_alert() {
         alert.process.as_ref().map(|p| p.pid),
         Some(pid),
         "{alert:?}"
+    );
+}
+
+/// grpc-java (Debian's libgrpc-java over libnetty-java's epoll transport), default channel
+/// settings: it sends the bare socket path as `:authority`. Status, then a Subscribe stream
+/// that receives the alert of a chmod this test makes.
+#[test]
+fn grpc_java_with_default_settings_reads_status_and_receives_an_alert() {
+    if !privileged() {
+        return;
+    }
+    let dir = TempDir::new("stock-java");
+    let java = build_java_client(&dir);
+    let (_sensor, socket) = sensor(&dir);
+    let socket_arg = socket.to_str().unwrap();
+
+    let out = java
+        .command()
+        .args([socket_arg, "/sensor.v1.Sensor/Status", "", "1"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "grpc-java Status: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let status = status_of(&unhex(String::from_utf8_lossy(&out.stdout).trim()));
+    assert_eq!(status.version, env!("CARGO_PKG_VERSION"), "{status:?}");
+
+    let request = api::SubscribeRequest {
+        rules: vec![RULE.to_string()],
+        client_name: "grpc-java".to_string(),
+        ..Default::default()
+    };
+    let mut subscriber = java
+        .command()
+        .args([
+            socket_arg,
+            "/sensor.v1.Sensor/Subscribe",
+            &hex(&request.encode_to_vec()),
+            "1",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_subscribed(&socket, "grpc-java");
+    let file = dir.path("target");
+    std::fs::write(&file, b"x").unwrap();
+    let (pid, chmod) = run(Command::new("chmod").arg("4644").arg(&file));
+    assert!(chmod.success());
+    let out = wait_output(subscriber.stdout.take().unwrap(), &mut subscriber);
+    let response =
+        api::SubscribeResponse::decode(unhex(out.trim()).as_slice()).expect("a SubscribeResponse");
+    let Some(api::subscribe_response::Message::Alert(alert)) = response.message else {
+        panic!("an alert, not {response:?}");
+    };
+    assert_eq!(alert.rule, RULE);
+    assert_eq!(
+        alert.process.as_ref().map(|p| p.pid),
+        Some(pid),
+        "{alert:?}"
+    );
+}
+
+/// The grpc-java client, compiled: its classes, the netty epoll JNI library, the classpath.
+struct JavaClient {
+    classpath: String,
+    native_dir: PathBuf,
+}
+
+impl JavaClient {
+    fn command(&self) -> Command {
+        let mut cmd = Command::new("java");
+        cmd.arg(format!("-Djava.library.path={}", self.native_dir.display()))
+            .args(["-cp", &self.classpath, "GrpcJavaClient"]);
+        cmd
+    }
+}
+
+/// Jars of Debian's libgrpc-java, libnetty-java, libguava-java and libperfmark-java the client
+/// runs on (/usr/share/java).
+const JAVA_JARS: &[&str] = &[
+    "grpc-api",
+    "grpc-context",
+    "grpc-core",
+    "grpc-netty",
+    "grpc-stub",
+    "guava",
+    "perfmark-api",
+    "netty-common",
+    "netty-buffer",
+    "netty-transport",
+    "netty-resolver",
+    "netty-codec",
+    "netty-codec-http",
+    "netty-codec-http2",
+    "netty-handler",
+    "netty-transport-native-unix-common",
+    "netty-transport-native-epoll",
+];
+
+/// Compiles Netty's epoll JNI library (Debian packages only its Java side; the C sources are
+/// test data, `tests/data/grpc_java_client/netty-epoll-native/README.md`) and the client.
+fn build_java_client(dir: &TempDir) -> JavaClient {
+    let data = Path::new(JAVA_CLIENT_DIR);
+    let jars: Vec<String> = JAVA_JARS
+        .iter()
+        .map(|j| format!("/usr/share/java/{j}.jar"))
+        .collect();
+    for jar in &jars {
+        assert!(
+            Path::new(jar).is_file(),
+            "{jar} is missing: run `cargo xtask setup` (Debian's libgrpc-java and its jars)"
+        );
+    }
+    let javac = std::fs::canonicalize(which("javac")).expect("javac's real path");
+    // <jdk>/bin/javac -> <jdk>/include for jni.h.
+    let jdk = javac
+        .parent()
+        .and_then(Path::parent)
+        .expect("the JDK's home");
+    let native_dir = dir.path("native");
+    std::fs::create_dir_all(&native_dir).unwrap();
+    let sources = |sub: &str| -> Vec<PathBuf> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(data.join("netty-epoll-native").join(sub))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "c"))
+            .collect();
+        files.sort();
+        files
+    };
+    let mut gcc = Command::new("gcc");
+    gcc.args(["-shared", "-fPIC", "-O2", "-fvisibility=hidden"])
+        .arg(format!("-I{}", jdk.join("include").display()))
+        .arg(format!("-I{}", jdk.join("include/linux").display()))
+        .arg(format!(
+            "-I{}",
+            data.join("netty-epoll-native/unix-common").display()
+        ))
+        .args(sources("unix-common"))
+        .args(sources("epoll"))
+        .args(["-lrt", "-ldl", "-o"])
+        .arg(native_dir.join("libnetty_transport_native_epoll_x86_64.so"));
+    checked(&mut gcc);
+    let classes = dir.path("classes");
+    let classpath = jars.join(":");
+    checked(
+        Command::new(&javac)
+            .arg("-d")
+            .arg(&classes)
+            .args(["-cp", &classpath])
+            .arg(data.join("GrpcJavaClient.java")),
+    );
+    JavaClient {
+        classpath: format!("{}:{classpath}", classes.display()),
+        native_dir,
+    }
+}
+
+fn which(program: &str) -> PathBuf {
+    std::env::var_os("PATH")
+        .and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|d| d.join(program))
+                .find(|p| p.is_file())
+        })
+        .unwrap_or_else(|| panic!("{program} is not on PATH: run `cargo xtask setup`"))
+}
+
+fn checked(cmd: &mut Command) {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{cmd:?}: {e} (run `cargo xtask setup`)"));
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
     );
 }
 

@@ -25,10 +25,16 @@ pub const GRPCIO_VERSION: &str = "1.85.1";
 /// the generated AppArmor profiles in the tests. binutils (`as --32`, `ld -m elf_i386`)
 /// builds the 32-bit binary the compat recording test runs; gcc and libc6-dev build the
 /// racing-thread program of `sensor/tests/arg_truth.rs`. golang-go and golang-google-grpc-dev
-/// build the grpc-go client of `sensor/tests/grpc_stock_clients.rs` (GOPATH mode, offline).
+/// build the grpc-go client of `sensor/tests/grpc_stock_clients.rs` (GOPATH mode, offline);
+/// the JDK, libgrpc-java, libnetty-java, libguava-java and libperfmark-java its grpc-java one.
 const DEBIAN_PACKAGES: &[&str] = &[
     "golang-go",
     "golang-google-grpc-dev",
+    "openjdk-17-jdk-headless",
+    "libgrpc-java",
+    "libnetty-java",
+    "libguava-java",
+    "libperfmark-java",
     "util-linux",
     "mount",
     "bsdutils",
