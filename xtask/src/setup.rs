@@ -28,6 +28,9 @@ pub const GRPCIO_VERSION: &str = "1.85.1";
 /// build the grpc-go client of `sensor/tests/grpc_stock_clients.rs` (GOPATH mode, offline);
 /// the JDK, libgrpc-java, libnetty-java, libguava-java and libperfmark-java its grpc-java one.
 const DEBIAN_PACKAGES: &[&str] = &[
+    // runc and busybox-static: `sensor/tests/container_runtime.rs` starts real containers.
+    "runc",
+    "busybox-static",
     "golang-go",
     "golang-google-grpc-dev",
     "openjdk-17-jdk-headless",

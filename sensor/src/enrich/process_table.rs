@@ -25,6 +25,9 @@ const MAX_GONE: usize = 4096;
 pub struct ProcessTable {
     processes: LruMap<u32, Arc<Process>>,
     gone: LruMap<u32, ()>,
+    /// The host's initial mount namespace ([`host_mnt_ns`]), for [`Process::exec_in_host_mnt_ns`];
+    /// 0 where it cannot be read (then no process counts as exec'd on the host).
+    host_mnt_ns: u64,
 }
 
 impl Default for ProcessTable {
@@ -61,6 +64,7 @@ impl ProcessTable {
         Self {
             processes: LruMap::new(capacity),
             gone: LruMap::new(MAX_GONE),
+            host_mnt_ns: host_mnt_ns(),
         }
     }
 
@@ -205,6 +209,10 @@ impl ProcessTable {
                     };
                     let exe_upper_layer = exec.exe.as_ref().is_some_and(|e| e.upper_layer);
                     let cwd = read_cwd(pid).or_else(|| previous.and_then(|p| p.cwd.clone()));
+                    // The namespace the exec happened in: exec does not change it.
+                    let exec_in_host_mnt_ns = (self.host_mnt_ns != 0
+                        && event.task.mnt_ns as u64 == self.host_mnt_ns)
+                        .then_some(self.host_mnt_ns);
                     let process = Arc::new(Process {
                         pid,
                         ppid: event.task.ppid,
@@ -214,6 +222,7 @@ impl ProcessTable {
                         args,
                         exe_from_memfd,
                         exe_upper_layer,
+                        exec_in_host_mnt_ns,
                         cwd,
                         parent,
                     });
@@ -299,9 +308,27 @@ pub fn read_proc(pid: u32) -> Option<Process> {
         args,
         exe_from_memfd,
         exe_upper_layer: false,
+        exec_in_host_mnt_ns: None,
         cwd,
         parent: None,
     })
+}
+
+/// The inode of the host's initial mount namespace (`mnt:[4026531840]`): kthreadd's (pid 2,
+/// a kernel thread, which has the initial namespaces; readable where pid 1's links are not,
+/// as on machines whose init is another user's), else pid 1's. Without the host's pid
+/// namespace neither is the host's, and 0 or the sensor's own container's namespace comes
+/// back, in which no runtime execs: nothing is then taken for a runtime's setup.
+fn host_mnt_ns() -> u64 {
+    let kthreadd = std::fs::read("/proc/2/comm").is_ok_and(|comm| comm == b"kthreadd\n");
+    let pids: &[u32] = if kthreadd { &[2, 1] } else { &[1] };
+    pids.iter()
+        .find_map(|pid| {
+            let link = std::fs::read_link(format!("/proc/{pid}/ns/mnt")).ok()?;
+            let link = link.to_str()?.to_owned();
+            link.strip_prefix("mnt:[")?.strip_suffix(']')?.parse().ok()
+        })
+        .unwrap_or(0)
 }
 
 #[cfg(test)]

@@ -1069,6 +1069,18 @@ pub static PROC_IS_EXE_UPPER_LAYER: Field = field(
     Json::IfTrue,
     Rules::Added("True if the process's executable is a file of an overlayfs's upper layer (written into the container, not from its image), as the kernel saw it at the exec."),
 );
+pub static PROC_ENTERED_FROM_HOST: Field = field(
+    "proc.entered_from_host",
+    Bool,
+    |v, _| {
+        let host = v.process()?.exec_in_host_mnt_ns;
+        Some(V::Bool(
+            host.is_some_and(|host| v.event.task.mnt_ns as u64 != host),
+        ))
+    },
+    Json::IfTrue,
+    Rules::Added("True if the process runs in another mount namespace than the host's but exec'd its program in the host's: it entered the namespace after its exec, as a container runtime's init (runc's) does before it execs the entrypoint. A process a container starts exec'd inside it: false, whatever it names itself."),
+);
 pub static PROC_ENV: Field = field(
     "proc.env",
     Text,
@@ -1469,6 +1481,7 @@ pub static FIELDS: &[&Field] = &[
     &PROC_CWD,
     &PROC_IS_EXE_FROM_MEMFD,
     &PROC_IS_EXE_UPPER_LAYER,
+    &PROC_ENTERED_FROM_HOST,
     &PROC_ENV,
     &PROC_CMDLINE,
     &PROC_ARGS,

@@ -31,6 +31,10 @@ pub struct Process {
     /// The image was a file of an overlayfs's upper layer, as the kernel side saw it at the
     /// exec (Falco's `proc.is_exe_upper_layer`); false for processes read from /proc.
     pub exe_upper_layer: bool,
+    /// The host's initial mount namespace, when the program was exec'd in it (`None` for
+    /// an exec in any other, and for processes read from /proc). With the event's mount
+    /// namespace it makes `proc.entered_from_host`.
+    pub exec_in_host_mnt_ns: Option<u64>,
     /// Working directory when the process was seen starting or exec'ing (chdir is not
     /// traced, so this is where it began, as far as known).
     pub cwd: Option<Bytes>,
