@@ -12,13 +12,14 @@ mod common;
 use std::collections::{BTreeSet, HashMap};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{channel, Receiver};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::daemon::{wait_timeout, RunningSensor as Sensor};
+use common::grpcio::grpcio_python;
 use common::tls::{free_port, make_ca, make_cert};
 use common::{privileged, run, TempDir, SENSOR};
 use sensor::sinks::grpc::client::{connect, Target};
@@ -29,8 +30,6 @@ const ALPHA: &str = "Grpc Test Alpha";
 const BETA: &str = "Grpc Test Beta";
 const PROTO_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../proto");
 const PYTHON_CLIENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/grpc_client.py");
-/// The grpcio version `cargo xtask setup` installs (xtask/src/setup.rs, GRPCIO_VERSION).
-const GRPCIO_VERSION: &str = "1.85.1";
 
 /// Two rules that fire only for chmods of files in `dir`: ALPHA (WARNING, tag `alpha`) for
 /// names starting `alpha`, BETA (CRITICAL, tag `beta`) for names starting `beta`.
@@ -803,24 +802,6 @@ fn the_socket_is_0660_and_sigterm_ends_streams_with_a_goodbye() {
         "{stderr}"
     );
     assert!(!socket.exists(), "the socket is removed at exit");
-}
-
-fn grpcio_python() -> PathBuf {
-    let dir = std::env::var_os("SENSOR_GRPCIO_DIR").map_or_else(
-        || {
-            std::env::var_os("HOME")
-                .map_or_else(|| PathBuf::from("/root"), PathBuf::from)
-                .join(format!(".local/share/sensor/grpcio-{GRPCIO_VERSION}"))
-        },
-        PathBuf::from,
-    );
-    let python = dir.join("bin/python");
-    assert!(
-        python.is_file(),
-        "{} is missing: run `cargo xtask setup` (it installs grpcio and grpcio-tools there)",
-        python.display()
-    );
-    python
 }
 
 /// Criterion 5: a client of another gRPC implementation, generated from the .proto at test

@@ -13,6 +13,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::daemon::RunningSensor as Sensor;
+use common::grpcio::grpcio_python;
 use common::{privileged, run, TempDir, SENSOR};
 use prost::Message;
 use sensor_api::v1 as api;
@@ -20,8 +21,6 @@ use sensor_api::v1 as api;
 const RULE: &str = "Stock Client Rule";
 const GO_CLIENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/grpc_go_client.go");
 const JAVA_CLIENT_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/grpc_java_client");
-/// The grpcio version `cargo xtask setup` installs (xtask/src/setup.rs, GRPCIO_VERSION).
-const GRPCIO_VERSION: &str = "1.85.1";
 /// Where Debian's Go packages keep their sources (GOPATH mode).
 const DEBIAN_GOPATH: &str = "/usr/share/gocode";
 
@@ -106,51 +105,11 @@ fn grpc_go_with_default_settings_reads_status_and_receives_an_alert() {
     let client = build_go_client(&dir);
     let (_sensor, socket) = sensor(&dir);
     let target = format!("unix://{}", socket.display());
-
-    let out = Command::new(&client)
-        .args([&target, "/sensor.v1.Sensor/Status", "", "1"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "grpc-go Status: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let status = status_of(&unhex(String::from_utf8_lossy(&out.stdout).trim()));
-    assert_eq!(status.version, env!("CARGO_PKG_VERSION"), "{status:?}");
-
-    let request = api::SubscribeRequest {
-        rules: vec![RULE.to_string()],
-        client_name: "grpc-go".to_string(),
-        ..Default::default()
-    };
-    let mut subscriber = Command::new(&client)
-        .args([
-            &target,
-            "/sensor.v1.Sensor/Subscribe",
-            &hex(&request.encode_to_vec()),
-            "1",
-        ])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    wait_subscribed(&socket, "grpc-go");
-    let file = dir.path("target");
-    std::fs::write(&file, b"x").unwrap();
-    let (pid, chmod) = run(Command::new("chmod").arg("4644").arg(&file));
-    assert!(chmod.success());
-    let out = wait_output(subscriber.stdout.take().unwrap(), &mut subscriber);
-    let response =
-        api::SubscribeResponse::decode(unhex(out.trim()).as_slice()).expect("a SubscribeResponse");
-    let Some(api::subscribe_response::Message::Alert(alert)) = response.message else {
-        panic!("an alert, not {response:?}");
-    };
-    assert_eq!(alert.rule, RULE);
-    assert_eq!(
-        alert.process.as_ref().map(|p| p.pid),
-        Some(pid),
-        "{alert:?}"
-    );
+    status_then_alert(&dir, &socket, "grpc-go", |args| {
+        let mut cmd = Command::new(&client);
+        cmd.arg(&target).args(args);
+        cmd
+    });
 }
 
 /// grpc-java (Debian's libgrpc-java over libnetty-java's epoll transport), default channel
@@ -164,16 +123,28 @@ fn grpc_java_with_default_settings_reads_status_and_receives_an_alert() {
     let dir = TempDir::new("stock-java");
     let java = build_java_client(&dir);
     let (_sensor, socket) = sensor(&dir);
-    let socket_arg = socket.to_str().unwrap();
+    status_then_alert(&dir, &socket, "grpc-java", |args| {
+        let mut cmd = java.command();
+        cmd.arg(&socket).args(args);
+        cmd
+    });
+}
 
-    let out = java
-        .command()
-        .args([socket_arg, "/sensor.v1.Sensor/Status", "", "1"])
+/// Through `client` (a command taking `METHOD REQUEST_HEX RESPONSES` after its endpoint, and
+/// printing each response as hex): Status, then a Subscribe named `name` that receives the
+/// alert of a chmod this test makes.
+fn status_then_alert(
+    dir: &TempDir,
+    socket: &Path,
+    name: &str,
+    client: impl Fn(&[&str]) -> Command,
+) {
+    let out = client(&["/sensor.v1.Sensor/Status", "", "1"])
         .output()
         .unwrap();
     assert!(
         out.status.success(),
-        "grpc-java Status: {}",
+        "{name} Status: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     let status = status_of(&unhex(String::from_utf8_lossy(&out.stdout).trim()));
@@ -181,21 +152,18 @@ fn grpc_java_with_default_settings_reads_status_and_receives_an_alert() {
 
     let request = api::SubscribeRequest {
         rules: vec![RULE.to_string()],
-        client_name: "grpc-java".to_string(),
+        client_name: name.to_string(),
         ..Default::default()
     };
-    let mut subscriber = java
-        .command()
-        .args([
-            socket_arg,
-            "/sensor.v1.Sensor/Subscribe",
-            &hex(&request.encode_to_vec()),
-            "1",
-        ])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    wait_subscribed(&socket, "grpc-java");
+    let mut subscriber = client(&[
+        "/sensor.v1.Sensor/Subscribe",
+        &hex(&request.encode_to_vec()),
+        "1",
+    ])
+    .stdout(Stdio::piped())
+    .spawn()
+    .unwrap();
+    wait_subscribed(socket, name);
     let file = dir.path("target");
     std::fs::write(&file, b"x").unwrap();
     let (pid, chmod) = run(Command::new("chmod").arg("4644").arg(&file));
@@ -204,7 +172,7 @@ fn grpc_java_with_default_settings_reads_status_and_receives_an_alert() {
     let response =
         api::SubscribeResponse::decode(unhex(out.trim()).as_slice()).expect("a SubscribeResponse");
     let Some(api::subscribe_response::Message::Alert(alert)) = response.message else {
-        panic!("an alert, not {response:?}");
+        panic!("{name}: an alert, not {response:?}");
     };
     assert_eq!(alert.rule, RULE);
     assert_eq!(
@@ -329,24 +297,6 @@ fn checked(cmd: &mut Command) {
         "{cmd:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-}
-
-fn grpcio_python() -> PathBuf {
-    let dir = std::env::var_os("SENSOR_GRPCIO_DIR").map_or_else(
-        || {
-            std::env::var_os("HOME")
-                .map_or_else(|| PathBuf::from("/root"), PathBuf::from)
-                .join(format!(".local/share/sensor/grpcio-{GRPCIO_VERSION}"))
-        },
-        PathBuf::from,
-    );
-    let python = dir.join("bin/python");
-    assert!(
-        python.is_file(),
-        "{} is missing: run `cargo xtask setup` (it installs grpcio there)",
-        python.display()
-    );
-    python
 }
 
 /// Builds the Go client against Debian's grpc-go sources (GOPATH mode: no module download).

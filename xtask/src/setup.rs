@@ -119,7 +119,7 @@ fn hadolint() -> Result<()> {
     )
 }
 
-/// Where the Python gRPC client's virtualenv is: `sensor/tests/grpc.rs` looks for its python
+/// Where the Python gRPC client's virtualenv is: `sensor/tests/common/grpcio.rs` looks for its python
 /// at exactly this path (`SENSOR_GRPCIO_DIR` overrides it, for both).
 fn grpcio_dir() -> PathBuf {
     std::env::var_os("SENSOR_GRPCIO_DIR").map_or_else(

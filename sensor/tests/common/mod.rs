@@ -6,6 +6,7 @@
 
 pub mod apiserver;
 pub mod daemon;
+pub mod grpcio;
 pub mod tls;
 
 use std::collections::HashSet;
