@@ -161,6 +161,7 @@ pub fn sample_events() -> Vec<Event> {
         args: vec![bytes("-c"), bytes("nc -l 4444")],
         exe_from_memfd: false,
         exe_upper_layer: false,
+        exec_in_host_mnt_ns: None,
         cwd: Some(bytes("/root")),
         parent: None,
     });
@@ -173,6 +174,9 @@ pub fn sample_events() -> Vec<Event> {
         args: vec![bytes("-l"), bytes("4444")],
         exe_from_memfd: false,
         exe_upper_layer: true,
+        // Exec'd on the host (the initial namespace's inode): `proc.entered_from_host` has a
+        // true to find.
+        exec_in_host_mnt_ns: Some(4_026_531_840),
         cwd: Some(bytes("/tmp")),
         parent: Some(shell),
     });
