@@ -10,8 +10,24 @@ pub const TASK_BTF: u32 = 1 << 0;
 /// at the top of the task's kernel stack (`KernelOffsets::pt_regs_in_stack`).
 pub const TASK_PT_REGS: u32 = 1 << 1;
 
-/// Each bit with the helper's name in `enum bpf_func_id` (without `BPF_FUNC_`).
-pub const ALL: [(u32, &str); 2] = [
-    (TASK_BTF, "get_current_task_btf"),
-    (TASK_PT_REGS, "task_pt_regs"),
+/// A helper the programs prefer, and what they do on a kernel without it.
+pub struct Helper {
+    pub bit: u32,
+    /// Its name in `enum bpf_func_id`, without `BPF_FUNC_`.
+    pub name: &'static str,
+    /// What the programs do instead, as the agent's start-up log says it.
+    pub fallback: &'static str,
+}
+
+pub const ALL: [Helper; 2] = [
+    Helper {
+        bit: TASK_BTF,
+        name: "get_current_task_btf",
+        fallback: "task fields read with probe reads",
+    },
+    Helper {
+        bit: TASK_PT_REGS,
+        name: "task_pt_regs",
+        fallback: "saved registers found at the top of the kernel stack",
+    },
 ];

@@ -60,8 +60,8 @@ pub fn read() -> Result<KernelLayout, OffsetsError> {
 fn kernel_helpers(btf: &Btf) -> u32 {
     kernel_helpers::ALL
         .iter()
-        .filter(|(_, name)| btf.enum_has("bpf_func_id", &format!("BPF_FUNC_{name}")))
-        .fold(0, |bits, (bit, _)| bits | bit)
+        .filter(|h| btf.enum_has("bpf_func_id", &format!("BPF_FUNC_{}", h.name)))
+        .fold(0, |bits, h| bits | h.bit)
 }
 
 /// Every offset the programs read.

@@ -588,29 +588,18 @@ pub const FALLBACKS_ENV: &str = "SENSOR_HELPER_FALLBACKS";
 
 /// Says at start which eBPF helpers this kernel lacks and what the programs do instead.
 fn log_helper_fallbacks(helpers: u32) {
-    use sensor_common::kernel_helpers::{ALL, TASK_BTF, TASK_PT_REGS};
-    let missing: Vec<&str> = ALL
+    let missing: Vec<_> = sensor_common::kernel_helpers::ALL
         .iter()
-        .filter(|(bit, _)| helpers & bit == 0)
-        .map(|(_, name)| *name)
+        .filter(|h| helpers & h.bit == 0)
         .collect();
     if missing.is_empty() {
         tracing::debug!("every eBPF helper the programs prefer is here");
         return;
     }
-    let instead = |bit: u32, what: &'static str| (helpers & bit == 0).then_some(what);
-    let fallbacks: Vec<&str> = [
-        instead(TASK_BTF, "task fields read with probe reads"),
-        instead(
-            TASK_PT_REGS,
-            "saved registers found at the top of the kernel stack",
-        ),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
+    let names: Vec<&str> = missing.iter().map(|h| h.name).collect();
+    let fallbacks: Vec<&str> = missing.iter().map(|h| h.fallback).collect();
     tracing::info!(
-        missing = %missing.join(", "),
+        missing = %names.join(", "),
         fallbacks = %fallbacks.join("; "),
         "this kernel lacks newer eBPF helpers: fallbacks chosen at load"
     );
