@@ -63,6 +63,10 @@ os.unlink('link', dir_fd=d)"
     assert_eq!(arg(&e, "oldpath"), "hard");
     assert_eq!(arg(&e, "newpath"), "moved");
     assert_eq!(arg(&e, "flags"), "RENAME_NOREPLACE", "{e}");
+    // The last call: once its event is in, both unlinks are.
+    sensor.wait_for("the unlink of link", |e| {
+        e["proc.pid"] == pid && e["evt.type"] == "unlinkat" && arg(e, "name") == "link"
+    });
     let unlinks: Vec<Value> = sensor
         .events_of(pid)
         .into_iter()
