@@ -31,7 +31,7 @@ use crate::{
         COMPAT_SYSCALLS, COMPAT_WAKE,
     },
     syscall::{enter, exit, Call},
-    task::{current_is_compat, saved_args, saved_reg},
+    task::{current_is_compat, saved_args, saved_syscall_nr},
 };
 
 const SIGSTOP: u32 = 19;
@@ -89,8 +89,9 @@ pub fn compat_sys_exit(ctx: RawTracePointContext) -> i32 {
     if (pid_tgid >> 32) as u32 == self_tgid() {
         return 0;
     }
-    // The number the call was entered with (`orig_ax`); compat numbers are 32-bit ints.
-    let id = saved_reg(o.pt_regs_syscall_nr) as u32 as u64;
+    // The number the call was entered with (`orig_ax`, `syscallno`); compat numbers are
+    // 32-bit ints.
+    let id = saved_syscall_nr(o.pt_regs_syscall_nr) as u64;
     let Some(call) = compat_call(id) else {
         return 0;
     };

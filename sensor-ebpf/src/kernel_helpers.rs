@@ -103,10 +103,22 @@ impl SavedRegs {
     /// The register at `offset` in `struct pt_regs`; 0 if unknown.
     #[inline(always)]
     pub fn reg(&self, offset: u32) -> u64 {
+        self.read::<u64>(offset)
+    }
+
+    /// The low 32 bits of the field at `offset` (little-endian): a field the kernel declares
+    /// 32 bits wide (arm64's `syscallno`), which the verifier lets no wider load reach.
+    #[inline(always)]
+    pub fn reg32(&self, offset: u32) -> u32 {
+        self.read::<u32>(offset)
+    }
+
+    #[inline(always)]
+    fn read<T: Copy + Default>(&self, offset: u32) -> T {
         if self.base.is_null() || offset == KernelOffsets::MISSING {
-            return 0;
+            return T::default();
         }
-        let at = unsafe { self.base.add(offset as usize) } as *const u64;
+        let at = unsafe { self.base.add(offset as usize) } as *const T;
         if self.typed {
             unsafe { core::ptr::read_volatile(at) }
         } else {

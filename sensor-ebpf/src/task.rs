@@ -76,10 +76,11 @@ pub fn saved_args(regs: &[u32; 6]) -> [u64; 6] {
     args
 }
 
-/// A register saved at syscall entry (offset in `struct pt_regs`); 0 if unknown.
+/// The syscall number saved at entry (`offset` in `struct pt_regs`: x86's `orig_ax`, arm64's
+/// 32-bit `syscallno`); 0 if unknown.
 #[inline(always)]
-pub fn saved_reg(offset: u32) -> u64 {
-    SavedRegs::current(offsets()).reg(offset)
+pub fn saved_syscall_nr(offset: u32) -> u32 {
+    SavedRegs::current(offsets()).reg32(offset)
 }
 
 /// The current task's mount namespace (`nsproxy->mnt_ns`), 0 if unknown.

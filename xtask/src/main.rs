@@ -212,10 +212,16 @@ pub fn workspace_root() -> std::path::PathBuf {
 
 /// Runs cargo in the workspace with the same toolchain as this xtask.
 pub fn cargo(args: &[&str]) -> Result<()> {
+    cargo_with_env(args, &[])
+}
+
+/// `cargo` with `env` added to its environment (a cross build's linker and libraries).
+pub fn cargo_with_env(args: &[&str], env: &[(&str, &std::ffi::OsStr)]) -> Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     // stdout belongs to the sensor `cargo xtask run` starts (its JSON goes to pipes).
     let status = Command::new(&cargo)
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(workspace_root())
         .stdout(std::process::Stdio::from(std::io::stderr()))
         .status()

@@ -1,13 +1,14 @@
 //! `cargo xtask vm-test`: the sensor's kernel-level checks on the kernels users run, each
-//! booted under QEMU. The kernels are Debian's packages (bullseye's 5.10 and bookworm's 6.1,
-//! from Debian's archive through a private apt sources list), cached outside the repository in
-//! `$SENSOR_VM_CACHE` or `~/.cache/sensor/vm`; the guest is a busybox initramfs holding the
-//! release binary and its libraries, whose `/init` (`vm_init.sh`) runs the checks and prints
-//! them on the serial console. This host's own kernel is the one the rest of the test suite
-//! runs on.
+//! booted under QEMU. The kernels are Debian's packages (bullseye's 5.10 and bookworm's 6.1
+//! for x86_64, bookworm's 6.1 for arm64, from Debian's archive through a private apt sources
+//! list), cached outside the repository in `$SENSOR_VM_CACHE` or `~/.cache/sensor/vm`; the
+//! guest is a busybox initramfs holding the release binary (cross-built for arm64) and its
+//! libraries, whose `/init` (`vm_init.sh`) runs the checks and prints them on the serial
+//! console. This host's own kernel is the one the rest of the test suite runs on.
 //!
 //! QEMU runs with TCG: on these machines `-accel kvm` starts but the guest kernel hangs.
-//! `SENSOR_VM_ACCEL=kvm` uses KVM where it works.
+//! `SENSOR_VM_ACCEL=kvm` uses KVM where it works (x86_64 guests only). `SENSOR_VM_KERNELS`
+//! (comma-separated parts of the kernels' names, e.g. `arm64`) boots only those.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -15,31 +16,91 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
-use crate::{cargo, setup, workspace_root};
+use crate::{cargo, cargo_with_env, setup, workspace_root};
 
-/// A kernel of the matrix: Debian's `linux-image-amd64` of `suite`, whose version starts
+/// A kernel of the matrix: Debian's `linux-image-<arch>` of `suite`, whose version starts
 /// with `version`.
 struct Kernel {
     name: &'static str,
     suite: &'static str,
     version: &'static str,
+    arch: Arch,
 }
 
-const MATRIX: [Kernel; 2] = [
+const MATRIX: [Kernel; 3] = [
     Kernel {
         name: "debian-11-bullseye-5.10-amd64",
         suite: "bullseye",
         version: "5.10.",
+        arch: Arch::Amd64,
     },
     Kernel {
         name: "debian-12-bookworm-6.1-amd64",
         suite: "bookworm",
         version: "6.1.",
+        arch: Arch::Amd64,
+    },
+    Kernel {
+        name: "debian-12-bookworm-6.1-arm64",
+        suite: "bookworm",
+        version: "6.1.",
+        arch: Arch::Arm64,
     },
 ];
 
-/// What the host needs to boot the guests.
-const PACKAGES: &[&str] = &["qemu-system-x86", "cpio"];
+/// A guest's architecture, by Debian's name for it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Arch {
+    Amd64,
+    Arm64,
+}
+
+impl Arch {
+    fn debian(self) -> &'static str {
+        match self {
+            Arch::Amd64 => "amd64",
+            Arch::Arm64 => "arm64",
+        }
+    }
+
+    /// The Rust target the guest's binary is built for; `None` is the host's own.
+    fn rust_target(self) -> Option<&'static str> {
+        match self {
+            Arch::Amd64 => None,
+            Arch::Arm64 => Some(ARM64_TARGET),
+        }
+    }
+
+    /// What the host needs to build for and boot this architecture.
+    fn host_packages(self) -> &'static [&'static str] {
+        match self {
+            Arch::Amd64 => &["qemu-system-x86", "cpio"],
+            // The cross C compiler links the binary (and builds `ring`); its arm64 glibc,
+            // under /usr/aarch64-linux-gnu, is what the guest loads.
+            Arch::Arm64 => &["qemu-system-arm", "cpio", "gcc-aarch64-linux-gnu"],
+        }
+    }
+
+    /// QEMU's program and machine, and the kernel's serial console on it.
+    fn qemu(self, accel: &str) -> (Command, &'static str) {
+        match self {
+            Arch::Amd64 => {
+                let mut cmd = Command::new("qemu-system-x86_64");
+                cmd.args(["-accel", accel]);
+                (cmd, "ttyS0")
+            }
+            Arch::Arm64 => {
+                // Cortex-A72 rather than `max`: emulating `max`'s pointer authentication
+                // makes TCG several times slower.
+                let mut cmd = Command::new("qemu-system-aarch64");
+                cmd.args(["-accel", "tcg", "-machine", "virt", "-cpu", "cortex-a72"]);
+                (cmd, "ttyAMA0")
+            }
+        }
+    }
+}
+
+const ARM64_TARGET: &str = "aarch64-unknown-linux-gnu";
 
 /// The checks `vm_init.sh` makes, each of which must pass on every kernel.
 const CHECKS: &[&str] = &[
@@ -69,20 +130,34 @@ pub fn cache_dir() -> PathBuf {
 
 pub fn run() -> Result<()> {
     if cfg!(not(target_arch = "x86_64")) {
-        bail!("cargo xtask vm-test boots x86_64 guests and runs on x86_64 hosts only");
+        bail!("cargo xtask vm-test boots its guests from an x86_64 host only");
     }
-    setup::install_debian_packages(PACKAGES)?;
-    cargo(&["build", "--release", "-p", "sensor"])?;
+    let only = std::env::var("SENSOR_VM_KERNELS").ok();
+    let matrix: Vec<&Kernel> = MATRIX
+        .iter()
+        .filter(|k| {
+            only.as_deref()
+                .is_none_or(|only| only.split(',').any(|part| k.name.contains(part.trim())))
+        })
+        .collect();
+    if matrix.is_empty() {
+        bail!("SENSOR_VM_KERNELS={only:?} names none of the matrix's kernels");
+    }
     let cache = cache_dir();
     std::fs::create_dir_all(&cache)?;
     let apt = Apt::new(&cache)?;
-    let busybox = apt
-        .unpacked("busybox-static", "bookworm", "")?
-        .join("bin/busybox");
-    let initrd = initramfs(&cache, &busybox)?;
+    let mut initrds: Vec<(Arch, PathBuf)> = Vec::new();
     let mut failed = Vec::new();
     let started = Instant::now();
-    for kernel in &MATRIX {
+    for kernel in &matrix {
+        let initrd = match initrds.iter().find(|(arch, _)| *arch == kernel.arch) {
+            Some((_, initrd)) => initrd.clone(),
+            None => {
+                let initrd = guest_initramfs(&apt, &cache, kernel.arch)?;
+                initrds.push((kernel.arch, initrd.clone()));
+                initrd
+            }
+        };
         let vmlinuz = apt.kernel(kernel)?;
         let outcome = boot(&cache, kernel, &vmlinuz, &initrd)?;
         println!("{}", outcome.line(kernel));
@@ -92,7 +167,7 @@ pub fn run() -> Result<()> {
     }
     println!(
         "vm-test: {} kernels in {:.0} s; this host's kernel ({}) is the rest of the test suite's",
-        MATRIX.len(),
+        matrix.len(),
         started.elapsed().as_secs_f64(),
         host_release()
     );
@@ -100,6 +175,100 @@ pub fn run() -> Result<()> {
         bail!("vm-test failed on {}", failed.join(", "));
     }
     Ok(())
+}
+
+/// Builds the release binary for `arch` and packs it into that architecture's initramfs.
+fn guest_initramfs(apt: &Apt, cache: &Path, arch: Arch) -> Result<PathBuf> {
+    setup::install_debian_packages(arch.host_packages())?;
+    let busybox = apt
+        .unpacked("busybox-static", "bookworm", "", arch)?
+        .join("bin/busybox");
+    let (sensor, libraries) = match arch.rust_target() {
+        None => {
+            cargo(&["build", "--release", "-p", "sensor"])?;
+            let sensor = workspace_root().join("target/release/sensor");
+            let libraries = linked_libraries(&sensor)?;
+            (sensor, libraries)
+        }
+        Some(target) => {
+            let sensor = cross_build(apt, arch, target)?;
+            let libraries = cross_linked_libraries(&sensor, arch)?;
+            (sensor, libraries)
+        }
+    };
+    initramfs(cache, arch, &busybox, &sensor, &libraries)
+}
+
+/// The release binary cross-built for `target`: rustup's std for the target, the cross C
+/// toolchain as linker, and libseccomp linked statically from Debian's package for `arch`
+/// (so the guest needs no libseccomp of its own).
+fn cross_build(apt: &Apt, arch: Arch, target: &str) -> Result<PathBuf> {
+    status(Command::new("rustup").args(["target", "add", target]))?;
+    let libseccomp = apt
+        .unpacked("libseccomp-dev", "bookworm", "", arch)?
+        .join(format!("usr/lib/{}", gnu_triple(arch)));
+    let linker = format!("{}-gcc", gnu_triple(arch));
+    let linker_var = format!(
+        "CARGO_TARGET_{}_LINKER",
+        target.to_uppercase().replace('-', "_")
+    );
+    cargo_with_env(
+        &["build", "--release", "-p", "sensor", "--target", target],
+        &[
+            (&linker_var, linker.as_ref()),
+            ("LIBSECCOMP_LIB_PATH", libseccomp.as_os_str()),
+            ("LIBSECCOMP_LINK_TYPE", "static".as_ref()),
+        ],
+    )?;
+    Ok(workspace_root().join(format!("target/{target}/release/sensor")))
+}
+
+fn gnu_triple(arch: Arch) -> &'static str {
+    match arch {
+        Arch::Amd64 => "x86_64-linux-gnu",
+        Arch::Arm64 => "aarch64-linux-gnu",
+    }
+}
+
+/// The libraries a cross-built `binary` loads (its interpreter and `NEEDED` entries), from
+/// the cross toolchain's glibc, each with the path the guest loads it from.
+fn cross_linked_libraries(binary: &Path, arch: Arch) -> Result<Vec<(PathBuf, PathBuf)>> {
+    let triple = gnu_triple(arch);
+    let out = Command::new(format!("{triple}-readelf"))
+        .args(["--dynamic", "--program-headers"])
+        .arg(binary)
+        .output()
+        .with_context(|| format!("running {triple}-readelf"))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let from = PathBuf::from(format!("/usr/{triple}/lib"));
+    let mut libraries = Vec::new();
+    for line in text.lines() {
+        if let Some(interpreter) = line
+            .split_once("[Requesting program interpreter: ")
+            .and_then(|(_, rest)| rest.strip_suffix(']'))
+        {
+            let name = Path::new(interpreter)
+                .file_name()
+                .context("the interpreter's path has no file name")?;
+            libraries.push((from.join(name), PathBuf::from(interpreter)));
+        } else if let Some(name) = line
+            .split_once("Shared library: [")
+            .and_then(|(_, rest)| rest.strip_suffix(']'))
+        {
+            // Debian's glibc searches its multiarch directory first.
+            libraries.push((
+                from.join(name),
+                PathBuf::from(format!("/lib/{triple}/{name}")),
+            ));
+        }
+    }
+    if libraries.is_empty() {
+        bail!(
+            "{triple}-readelf found no libraries in {}",
+            binary.display()
+        );
+    }
+    Ok(libraries)
 }
 
 fn host_release() -> String {
@@ -129,12 +298,13 @@ impl Apt {
             ),
         )?;
         let apt = Self { dir };
-        if !apt.dir.join("lists/updated").exists() {
+        // A marker per set of architectures: lists fetched before arm64 joined lack it.
+        if !apt.dir.join("lists/updated-amd64-arm64").exists() {
             eprintln!(
                 "xtask: fetching Debian's package lists for the VM kernels (private apt lists)"
             );
             status(apt.command("apt-get").arg("update").stdout(Stdio::null()))?;
-            std::fs::write(apt.dir.join("lists/updated"), "")?;
+            std::fs::write(apt.dir.join("lists/updated-amd64-arm64"), "")?;
         }
         Ok(apt)
     }
@@ -148,26 +318,31 @@ impl Apt {
             .arg(format!("-oDir::State::Lists={d}/lists"))
             .arg(format!("-oDir::Cache={d}/cache"))
             .arg("-oDir::State::status=/var/lib/dpkg/status")
-            .arg("-oAPT::Sandbox::User=root");
+            .arg("-oAPT::Sandbox::User=root")
+            .arg("-oAPT::Architectures::=amd64")
+            .arg("-oAPT::Architectures::=arm64");
         cmd
     }
 
-    /// The package `name` (of `suite`, at a version starting with `version`), downloaded and
-    /// unpacked once; returns the unpacked tree.
-    fn unpacked(&self, name: &str, suite: &str, version: &str) -> Result<PathBuf> {
-        let tree = self
-            .dir
-            .join("unpacked")
-            .join(format!("{name}-{suite}{version}"));
+    /// The package `name` for `arch` (of `suite`, at a version starting with `version`),
+    /// downloaded and unpacked once; returns the unpacked tree.
+    fn unpacked(&self, name: &str, suite: &str, version: &str, arch: Arch) -> Result<PathBuf> {
+        let arch = arch.debian();
+        // amd64's trees keep the names they had before arm64 joined the matrix.
+        let tree_name = match arch {
+            "amd64" => format!("{name}-{suite}{version}"),
+            _ => format!("{name}-{suite}{version}-{arch}"),
+        };
+        let tree = self.dir.join("unpacked").join(tree_name);
         if tree.join(".done").exists() {
             return Ok(tree);
         }
-        let exact = self.version_of(name, suite, version)?;
+        let exact = self.version_of(&format!("{name}:{arch}"), suite, version)?;
         let debs = self.dir.join("debs");
-        eprintln!("xtask: downloading {name} {exact}");
+        eprintln!("xtask: downloading {name}:{arch} {exact}");
         status(
             self.command("apt-get")
-                .args(["download", &format!("{name}={exact}")])
+                .args(["download", &format!("{name}:{arch}={exact}")])
                 .current_dir(&debs)
                 .stdout(Stdio::null()),
         )?;
@@ -175,7 +350,9 @@ impl Apt {
             .filter_map(|e| e.ok().map(|e| e.path()))
             .find(|p| {
                 p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
-                    n.starts_with(&format!("{name}_")) && n.contains(&exact.replace(':', "%3a"))
+                    n.starts_with(&format!("{name}_"))
+                        && n.contains(&exact.replace(':', "%3a"))
+                        && n.ends_with(&format!("_{arch}.deb"))
                 })
             })
             .with_context(|| format!("apt-get download left no {name} {exact} package"))?;
@@ -186,43 +363,47 @@ impl Apt {
         Ok(tree)
     }
 
-    /// The version of `name` in `suite`'s lists that starts with `prefix` (after any epoch).
+    /// The version of `name` in `suite`'s lists that starts with `prefix` (after any epoch),
+    /// as `apt-cache madison` lists it (`name | version | url suite/component arch Packages`).
     fn version_of(&self, name: &str, suite: &str, prefix: &str) -> Result<String> {
         let out = self
             .command("apt-cache")
-            .args(["show", name])
+            .args(["madison", name])
             .output()
             .context("running apt-cache")?;
         let text = String::from_utf8_lossy(&out.stdout);
-        let versions = packages(&text)
-            .filter_map(|p| p.get("Version").cloned())
-            .filter(|v| {
-                let bare = v.split_once(':').map_or(v.as_str(), |(_, rest)| rest);
-                bare.starts_with(prefix) && suite_of(v) == Some(suite)
-            });
+        let versions = text.lines().filter_map(|line| {
+            let mut columns = line.split('|').map(str::trim);
+            let (_, version, source) = (columns.next()?, columns.next()?, columns.next()?);
+            let bare = version.split_once(':').map_or(version, |(_, rest)| rest);
+            (bare.starts_with(prefix) && source.contains(&format!(" {suite}/")))
+                .then(|| version.to_string())
+        });
         versions
             .max()
             .with_context(|| format!("no {name} {prefix}* in Debian {suite}'s package lists"))
     }
 
-    /// The kernel image of `kernel`: `linux-image-amd64` names the versioned package.
+    /// The kernel image of `kernel`: `linux-image-<arch>` names the versioned package.
     fn kernel(&self, kernel: &Kernel) -> Result<PathBuf> {
-        let meta = self.version_of("linux-image-amd64", kernel.suite, kernel.version)?;
+        let arch = kernel.arch.debian();
+        let meta_name = format!("linux-image-{arch}:{arch}");
+        let meta = self.version_of(&meta_name, kernel.suite, kernel.version)?;
         let out = self
             .command("apt-cache")
-            .args(["show", &format!("linux-image-amd64={meta}")])
+            .args(["show", &format!("{meta_name}={meta}")])
             .output()
             .context("running apt-cache")?;
         let text = String::from_utf8_lossy(&out.stdout);
         let depends = packages(&text)
             .find_map(|p| p.get("Depends").cloned())
-            .context("linux-image-amd64 has no Depends")?;
+            .with_context(|| format!("{meta_name} has no Depends"))?;
         let image = depends
             .split(',')
             .map(|d| d.trim().split(' ').next().unwrap_or_default().to_string())
             .find(|d| d.starts_with("linux-image-"))
-            .context("linux-image-amd64 depends on no linux-image package")?;
-        let tree = self.unpacked(&image, kernel.suite, kernel.version)?;
+            .with_context(|| format!("{meta_name} depends on no linux-image package"))?;
+        let tree = self.unpacked(&image, kernel.suite, kernel.version, kernel.arch)?;
         let boot = tree.join("boot");
         std::fs::read_dir(&boot)
             .with_context(|| format!("reading {}", boot.display()))?
@@ -233,19 +414,6 @@ impl Apt {
                     .is_some_and(|n| n.starts_with("vmlinuz-"))
             })
             .with_context(|| format!("no vmlinuz in {image}"))
-    }
-}
-
-/// Which suite a Debian version belongs to: the matrix's two differ in their version
-/// numbers (bullseye's kernels and busybox are older than bookworm's).
-fn suite_of(version: &str) -> Option<&'static str> {
-    let bare = version.split_once(':').map_or(version, |(_, rest)| rest);
-    if bare.starts_with("5.10.") || bare.starts_with("1.30.") {
-        Some("bullseye")
-    } else if bare.starts_with("6.1.") || bare.starts_with("1.35.") {
-        Some("bookworm")
-    } else {
-        None
     }
 }
 
@@ -260,19 +428,29 @@ fn packages(text: &str) -> impl Iterator<Item = std::collections::HashMap<String
     })
 }
 
-/// The guest's initramfs: busybox, the release binary and the libraries it links, `/init`.
-fn initramfs(cache: &Path, busybox: &Path) -> Result<PathBuf> {
-    let root = cache.join("initramfs");
+/// The guest's initramfs: busybox, the release binary and the libraries it links (each
+/// copied from the host's path to the guest's), `/init`.
+fn initramfs(
+    cache: &Path,
+    arch: Arch,
+    busybox: &Path,
+    sensor: &Path,
+    libraries: &[(PathBuf, PathBuf)],
+) -> Result<PathBuf> {
+    let root = match arch {
+        // amd64 keeps the paths it had before arm64 joined the matrix.
+        Arch::Amd64 => cache.join("initramfs"),
+        Arch::Arm64 => cache.join("initramfs-arm64"),
+    };
     let _ = std::fs::remove_dir_all(&root);
     std::fs::create_dir_all(root.join("bin"))?;
     std::fs::create_dir_all(root.join("etc"))?;
     std::fs::copy(busybox, root.join("bin/busybox")).context("copying busybox")?;
-    let sensor = workspace_root().join("target/release/sensor");
-    std::fs::copy(&sensor, root.join("sensor")).context("copying the release binary")?;
-    for lib in linked_libraries(&sensor)? {
-        let to = root.join(lib.strip_prefix("/").unwrap_or(&lib));
+    std::fs::copy(sensor, root.join("sensor")).context("copying the release binary")?;
+    for (from, guest_path) in libraries {
+        let to = root.join(guest_path.strip_prefix("/").unwrap_or(guest_path));
         std::fs::create_dir_all(to.parent().context("library path")?)?;
-        std::fs::copy(&lib, &to).with_context(|| format!("copying {}", lib.display()))?;
+        std::fs::copy(from, &to).with_context(|| format!("copying {}", from.display()))?;
     }
     let init = root.join("init");
     std::fs::write(&init, include_str!("vm_init.sh"))?;
@@ -283,7 +461,10 @@ fn initramfs(cache: &Path, busybox: &Path) -> Result<PathBuf> {
         "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n",
     )?;
     std::fs::write(root.join("etc/group"), "root:x:0:\nnogroup:x:65534:\n")?;
-    let initrd = cache.join("initrd.gz");
+    let initrd = match arch {
+        Arch::Amd64 => cache.join("initrd.gz"),
+        Arch::Arm64 => cache.join("initrd-arm64.gz"),
+    };
     status(
         Command::new("sh")
             .arg("-c")
@@ -296,8 +477,9 @@ fn initramfs(cache: &Path, busybox: &Path) -> Result<PathBuf> {
     Ok(initrd)
 }
 
-/// The shared libraries `binary` loads, as `ldd` resolves them on this machine.
-fn linked_libraries(binary: &Path) -> Result<Vec<PathBuf>> {
+/// The shared libraries `binary` loads, as `ldd` resolves them on this machine (the guest
+/// loads each from the same path).
+fn linked_libraries(binary: &Path) -> Result<Vec<(PathBuf, PathBuf)>> {
     let out = Command::new("ldd")
         .arg(binary)
         .output()
@@ -310,7 +492,8 @@ fn linked_libraries(binary: &Path) -> Result<Vec<PathBuf>> {
                 Some((_, rest)) => rest.trim().split(' ').next()?,
                 None => l.trim().split(' ').next()?,
             };
-            path.starts_with('/').then(|| PathBuf::from(path))
+            path.starts_with('/')
+                .then(|| (PathBuf::from(path), PathBuf::from(path)))
         })
         .collect())
 }
@@ -378,22 +561,23 @@ fn boot(cache: &Path, kernel: &Kernel, vmlinuz: &Path, initrd: &Path) -> Result<
     let console = cache.join(format!("{}.console.log", kernel.name));
     let _ = std::fs::remove_file(&console);
     let accel = std::env::var("SENSOR_VM_ACCEL").unwrap_or_else(|_| "tcg".into());
-    eprintln!("xtask: booting {} under QEMU ({accel})", kernel.name);
+    let (mut qemu, serial) = kernel.arch.qemu(&accel);
+    eprintln!("xtask: booting {} under {qemu:?}", kernel.name);
     let started = Instant::now();
-    let mut child = Command::new("qemu-system-x86_64")
-        .args(["-accel", &accel, "-m", "1024", "-smp", "2", "-no-reboot"])
+    let mut child = qemu
+        .args(["-m", "1024", "-smp", "2", "-no-reboot"])
         .args(["-display", "none", "-monitor", "none"])
         .arg("-kernel")
         .arg(vmlinuz)
         .arg("-initrd")
         .arg(initrd)
-        .args(["-append", "console=ttyS0 panic=-1 quiet"])
+        .args(["-append", &format!("console={serial} panic=-1 quiet")])
         .arg("-serial")
         .arg(format!("file:{}", console.display()))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .spawn()
-        .context("starting qemu-system-x86_64")?;
+        .with_context(|| format!("starting QEMU for {}", kernel.name))?;
     loop {
         if child.try_wait()?.is_some() {
             break;
