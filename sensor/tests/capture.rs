@@ -416,9 +416,10 @@ fn user_names_come_from_the_containers_own_passwd() {
         std::process::id()
     ));
     // A mount namespace of its own where /etc/passwd and /etc/group are the "image's"; the
-    // program lingers so that the agent can read its root.
+    // program lingers so that the agent can read its root (2 s: with 0.5 s a loaded machine's
+    // resolver sometimes came after the namespace was gone, and the names were unknown).
     let script = format!(
-        "mount --bind {} /etc/passwd && mount --bind {} /etc/group && {} && exec setpriv --reuid=4242 --regid=4242 --clear-groups sleep 0.5",
+        "mount --bind {} /etc/passwd && mount --bind {} /etc/group && {} && exec setpriv --reuid=4242 --regid=4242 --clear-groups sleep 2",
         passwd.display(),
         group.display(),
         cgroup.enter_command()
