@@ -111,6 +111,11 @@ const CHECKS: &[&str] = &[
     "exec",
     "open",
     "setid",
+    "file",
+    "process",
+    "module",
+    "net",
+    "fd",
     "loss",
     "rule",
     "record",
@@ -146,6 +151,11 @@ pub fn run() -> Result<()> {
     let cache = cache_dir();
     std::fs::create_dir_all(&cache)?;
     let apt = Apt::new(&cache)?;
+    // What each run builds (initramfs trees, images, consoles) stays in this checkout's
+    // target directory: two checkouts testing at once (CI's clone and a working tree) would
+    // otherwise overwrite each other's guests. Only downloads are shared.
+    let work = workspace_root().join("target/vm");
+    std::fs::create_dir_all(&work)?;
     let mut initrds: Vec<(Arch, PathBuf)> = Vec::new();
     let mut failed = Vec::new();
     let started = Instant::now();
@@ -153,13 +163,13 @@ pub fn run() -> Result<()> {
         let initrd = match initrds.iter().find(|(arch, _)| *arch == kernel.arch) {
             Some((_, initrd)) => initrd.clone(),
             None => {
-                let initrd = guest_initramfs(&apt, &cache, kernel.arch)?;
+                let initrd = guest_initramfs(&apt, &work, kernel.arch)?;
                 initrds.push((kernel.arch, initrd.clone()));
                 initrd
             }
         };
         let vmlinuz = apt.kernel(kernel)?;
-        let outcome = boot(&cache, kernel, &vmlinuz, &initrd)?;
+        let outcome = boot(&work, kernel, &vmlinuz, &initrd)?;
         println!("{}", outcome.line(kernel));
         if !outcome.passed() {
             failed.push(kernel.name);
@@ -178,7 +188,7 @@ pub fn run() -> Result<()> {
 }
 
 /// Builds the release binary for `arch` and packs it into that architecture's initramfs.
-fn guest_initramfs(apt: &Apt, cache: &Path, arch: Arch) -> Result<PathBuf> {
+fn guest_initramfs(apt: &Apt, work: &Path, arch: Arch) -> Result<PathBuf> {
     setup::install_debian_packages(arch.host_packages())?;
     let busybox = apt
         .unpacked("busybox-static", "bookworm", "", arch)?
@@ -196,7 +206,7 @@ fn guest_initramfs(apt: &Apt, cache: &Path, arch: Arch) -> Result<PathBuf> {
             (sensor, libraries)
         }
     };
-    initramfs(cache, arch, &busybox, &sensor, &libraries)
+    initramfs(work, arch, &busybox, &sensor, &libraries)
 }
 
 /// The release binary cross-built for `target`: rustup's std for the target, the cross C
@@ -431,17 +441,13 @@ fn packages(text: &str) -> impl Iterator<Item = std::collections::HashMap<String
 /// The guest's initramfs: busybox, the release binary and the libraries it links (each
 /// copied from the host's path to the guest's), `/init`.
 fn initramfs(
-    cache: &Path,
+    work: &Path,
     arch: Arch,
     busybox: &Path,
     sensor: &Path,
     libraries: &[(PathBuf, PathBuf)],
 ) -> Result<PathBuf> {
-    let root = match arch {
-        // amd64 keeps the paths it had before arm64 joined the matrix.
-        Arch::Amd64 => cache.join("initramfs"),
-        Arch::Arm64 => cache.join("initramfs-arm64"),
-    };
+    let root = work.join(format!("initramfs-{}", arch.debian()));
     let _ = std::fs::remove_dir_all(&root);
     std::fs::create_dir_all(root.join("bin"))?;
     std::fs::create_dir_all(root.join("etc"))?;
@@ -461,10 +467,7 @@ fn initramfs(
         "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n",
     )?;
     std::fs::write(root.join("etc/group"), "root:x:0:\nnogroup:x:65534:\n")?;
-    let initrd = match arch {
-        Arch::Amd64 => cache.join("initrd.gz"),
-        Arch::Arm64 => cache.join("initrd-arm64.gz"),
-    };
+    let initrd = work.join(format!("initrd-{}.gz", arch.debian()));
     status(
         Command::new("sh")
             .arg("-c")
@@ -557,8 +560,8 @@ impl Outcome {
 }
 
 /// Boots `vmlinuz` with the initramfs and reads the checks off its serial console.
-fn boot(cache: &Path, kernel: &Kernel, vmlinuz: &Path, initrd: &Path) -> Result<Outcome> {
-    let console = cache.join(format!("{}.console.log", kernel.name));
+fn boot(work: &Path, kernel: &Kernel, vmlinuz: &Path, initrd: &Path) -> Result<Outcome> {
+    let console = work.join(format!("{}.console.log", kernel.name));
     let _ = std::fs::remove_file(&console);
     let accel = std::env::var("SENSOR_VM_ACCEL").unwrap_or_else(|_| "tcg".into());
     let (mut qemu, serial) = kernel.arch.qemu(&accel);

@@ -53,6 +53,18 @@ umount /mnt
 /bin/true vmtest-arg
 cat /etc/passwd >/dev/null
 su nobody -s /bin/true -c true
+# The other families: links, renames, removals and directories; a namespace; a module; a
+# socket; a duplicated descriptor.
+mkdir /tmp/w/vmtest-dir && rmdir /tmp/w/vmtest-dir
+ln -s /tmp/w/f /tmp/w/vmtest-symlink
+ln /tmp/w/f /tmp/w/vmtest-hardlink
+mv /tmp/w/vmtest-hardlink /tmp/w/vmtest-renamed
+rm /tmp/w/vmtest-renamed /tmp/w/vmtest-symlink
+unshare -m true
+insmod /tmp/w/f 2>/dev/null
+ip link set lo up
+nc -w 1 127.0.0.1 9 </dev/null 2>/dev/null
+sh -c 'exec 3>&1'
 sleep 2
 kill -TERM $SENSOR
 wait $SENSOR
@@ -65,6 +77,16 @@ has '"evt.type":"mount"' '"evt.arg.dev":"vmtest-src"'; check mount $? "source vm
 has '"evt.type":"execve"' '"proc.args":"vmtest-arg"'; check exec $? "argv from the kernel"
 has '"evt.type":"openat"' '"fd.name":"/etc/passwd"'; check open $? "fd.name walked from the fd table"
 has '"evt.type":"set[a-z]*uid"' '"evt.res":"SUCCESS"'; check setid $? "su's set*id calls"
+has '"evt.type":"(mkdir|mkdirat)"' 'vmtest-dir' &&
+    has '"evt.type":"(symlink|symlinkat)"' 'vmtest-symlink' &&
+    has '"evt.type":"(link|linkat)"' 'vmtest-hardlink' &&
+    has '"evt.type":"(rename|renameat|renameat2)"' 'vmtest-renamed' &&
+    has '"evt.type":"(unlink|unlinkat)"' 'vmtest-symlink'
+check file $? "mkdir, symlink, link, rename, unlink with their paths"
+has '"evt.type":"unshare"' '"proc.name":"unshare"'; check process $? "unshare"
+has '"evt.type":"(init_module|finit_module)"' '"proc.name":"insmod"'; check module $? "insmod of a non-module"
+has '"evt.type":"connect"' '127.0.0.1'; check net $? "connect to 127.0.0.1"
+has '"evt.type":"dup(2|3)?"' '"proc.name":"sh"'; check fd $? "a shell's exec 3>&1"
 echo "$SUMMARY" | grep -q "lost 0 "; check loss $? "$SUMMARY"
 
 # 2. A default rule fires.
