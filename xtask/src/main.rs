@@ -178,7 +178,7 @@ fn main() -> Result<()> {
         }
         Cmd::VmTest => {
             if !is_root() {
-                bail!("the guests' checks build the sensor's release binary and boot kernels: run as root");
+                bail!("the guests' checks build the sensor and boot kernels: run as root");
             }
             vm::run()
         }

@@ -2,8 +2,8 @@
 //! booted under QEMU. The kernels are Debian's packages (bullseye's 5.10 and bookworm's 6.1
 //! for x86_64, bookworm's 6.1 for arm64, from Debian's archive through a private apt sources
 //! list), cached outside the repository in `$SENSOR_VM_CACHE` or `~/.cache/sensor/vm`; the
-//! guest is a busybox initramfs holding the release binary (cross-built for arm64) and its
-//! libraries, whose `/init` (`vm_init.sh`) runs the checks and prints them on the serial
+//! guest is a busybox initramfs holding the sensor (the test suite's build on x86_64, a release
+//! cross-build for arm64) and its libraries, whose `/init` (`vm_init.sh`) runs the checks and prints them on the serial
 //! console. This host's own kernel is the one the rest of the test suite runs on.
 //!
 //! QEMU runs with TCG: on these machines `-accel kvm` starts but the guest kernel hangs.
@@ -187,16 +187,19 @@ pub fn run() -> Result<()> {
     Ok(())
 }
 
-/// Builds the release binary for `arch` and packs it into that architecture's initramfs.
+/// Builds the sensor for `arch` and packs it into that architecture's initramfs.
 fn guest_initramfs(apt: &Apt, work: &Path, arch: Arch) -> Result<PathBuf> {
     setup::install_debian_packages(arch.host_packages())?;
     let busybox = apt
         .unpacked("busybox-static", "bookworm", "", arch)?
         .join("bin/busybox");
     let (sensor, libraries) = match arch.rust_target() {
+        // The test suite's own build (optimised, with debug assertions), which the test
+        // command has just made: a release build of its own took CI five more minutes, and
+        // what the guests check is the kernel side, the same eBPF object in either.
         None => {
-            cargo(&["build", "--release", "-p", "sensor"])?;
-            let sensor = workspace_root().join("target/release/sensor");
+            cargo(&["build", "-p", "sensor"])?;
+            let sensor = workspace_root().join("target/debug/sensor");
             let libraries = linked_libraries(&sensor)?;
             (sensor, libraries)
         }
@@ -438,7 +441,7 @@ fn packages(text: &str) -> impl Iterator<Item = std::collections::HashMap<String
     })
 }
 
-/// The guest's initramfs: busybox, the release binary and the libraries it links (each
+/// The guest's initramfs: busybox, the sensor binary and the libraries it links (each
 /// copied from the host's path to the guest's), `/init`.
 fn initramfs(
     work: &Path,
@@ -452,7 +455,15 @@ fn initramfs(
     std::fs::create_dir_all(root.join("bin"))?;
     std::fs::create_dir_all(root.join("etc"))?;
     std::fs::copy(busybox, root.join("bin/busybox")).context("copying busybox")?;
-    std::fs::copy(sensor, root.join("sensor")).context("copying the release binary")?;
+    // Without its debug information (hundreds of MiB in the test build) the initramfs stays
+    // small enough to unpack quickly under emulation.
+    status(
+        Command::new(format!("{}-objcopy", gnu_triple(arch)))
+            .arg("--strip-debug")
+            .arg(sensor)
+            .arg(root.join("sensor")),
+    )
+    .context("copying the sensor binary without its debug information")?;
     for (from, guest_path) in libraries {
         let to = root.join(guest_path.strip_prefix("/").unwrap_or(guest_path));
         std::fs::create_dir_all(to.parent().context("library path")?)?;
