@@ -2,9 +2,10 @@
 //! booted under QEMU. The kernels are Debian's packages (bullseye's 5.10 and bookworm's 6.1
 //! for x86_64, bookworm's 6.1 for arm64, from Debian's archive through a private apt sources
 //! list), cached outside the repository in `$SENSOR_VM_CACHE` or `~/.cache/sensor/vm`; the
-//! guest is a busybox initramfs holding the sensor (the test suite's build on x86_64, a release
-//! cross-build for arm64) and its libraries, whose `/init` (`vm_init.sh`) runs the checks and prints them on the serial
-//! console. This host's own kernel is the one the rest of the test suite runs on.
+//! guest is a busybox initramfs holding the sensor (the dev profile's build on x86_64, a
+//! release cross-build for arm64) and its libraries, whose `/init` (`vm_init.sh`) runs the
+//! checks and prints them on the serial console. This host's own kernel is the one the rest
+//! of the test suite runs on.
 //!
 //! QEMU runs with TCG: on these machines `-accel kvm` starts but the guest kernel hangs.
 //! `SENSOR_VM_ACCEL=kvm` uses KVM where it works (x86_64 guests only). `SENSOR_VM_KERNELS`
@@ -90,8 +91,8 @@ impl Arch {
                 (cmd, "ttyS0")
             }
             Arch::Arm64 => {
-                // Cortex-A72 rather than `max`: emulating `max`'s pointer authentication
-                // makes TCG several times slower.
+                // A plain ARMv8.0 core rather than `max`, whose pointer authentication QEMU's
+                // documentation names as slow to emulate.
                 let mut cmd = Command::new("qemu-system-aarch64");
                 cmd.args(["-accel", "tcg", "-machine", "virt", "-cpu", "cortex-a72"]);
                 (cmd, "ttyAMA0")
@@ -194,9 +195,10 @@ fn guest_initramfs(apt: &Apt, work: &Path, arch: Arch) -> Result<PathBuf> {
         .unpacked("busybox-static", "bookworm", "", arch)?
         .join("bin/busybox");
     let (sensor, libraries) = match arch.rust_target() {
-        // The test suite's own build (optimised, with debug assertions), which the test
-        // command has just made: a release build of its own took CI five more minutes, and
-        // what the guests check is the kernel side, the same eBPF object in either.
+        // The dev profile's build (optimised, with debug assertions): what the guests check
+        // is the kernel side, the same eBPF object in either profile, and in CI this build
+        // took 3.2 min against 5.6 for a release build. It is not free after `cargo test`:
+        // the test build unifies dev-dependencies' features, so cargo builds it again.
         None => {
             cargo(&["build", "-p", "sensor"])?;
             let sensor = workspace_root().join("target/debug/sensor");
