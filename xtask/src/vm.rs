@@ -64,6 +64,15 @@ impl Arch {
         }
     }
 
+    /// The GNU triple of the cross tools (`<triple>-gcc`, `-readelf`, `-objcopy`) and of
+    /// Debian's multiarch directories.
+    fn gnu_triple(self) -> &'static str {
+        match self {
+            Arch::Amd64 => "x86_64-linux-gnu",
+            Arch::Arm64 => "aarch64-linux-gnu",
+        }
+    }
+
     /// The Rust target the guest's binary is built for; `None` is the host's own.
     fn rust_target(self) -> Option<&'static str> {
         match self {
@@ -221,8 +230,8 @@ fn cross_build(apt: &Apt, arch: Arch, target: &str) -> Result<PathBuf> {
     status(Command::new("rustup").args(["target", "add", target]))?;
     let libseccomp = apt
         .unpacked("libseccomp-dev", "bookworm", "", arch)?
-        .join(format!("usr/lib/{}", gnu_triple(arch)));
-    let linker = format!("{}-gcc", gnu_triple(arch));
+        .join(format!("usr/lib/{}", arch.gnu_triple()));
+    let linker = format!("{}-gcc", arch.gnu_triple());
     let linker_var = format!(
         "CARGO_TARGET_{}_LINKER",
         target.to_uppercase().replace('-', "_")
@@ -238,17 +247,10 @@ fn cross_build(apt: &Apt, arch: Arch, target: &str) -> Result<PathBuf> {
     Ok(workspace_root().join(format!("target/{target}/release/sensor")))
 }
 
-fn gnu_triple(arch: Arch) -> &'static str {
-    match arch {
-        Arch::Amd64 => "x86_64-linux-gnu",
-        Arch::Arm64 => "aarch64-linux-gnu",
-    }
-}
-
 /// The libraries a cross-built `binary` loads (its interpreter and `NEEDED` entries), from
 /// the cross toolchain's glibc, each with the path the guest loads it from.
 fn cross_linked_libraries(binary: &Path, arch: Arch) -> Result<Vec<(PathBuf, PathBuf)>> {
-    let triple = gnu_triple(arch);
+    let triple = arch.gnu_triple();
     let out = Command::new(format!("{triple}-readelf"))
         .args(["--dynamic", "--program-headers"])
         .arg(binary)
@@ -343,12 +345,10 @@ impl Apt {
     /// downloaded and unpacked once; returns the unpacked tree.
     fn unpacked(&self, name: &str, suite: &str, version: &str, arch: Arch) -> Result<PathBuf> {
         let arch = arch.debian();
-        // amd64's trees keep the names they had before arm64 joined the matrix.
-        let tree_name = match arch {
-            "amd64" => format!("{name}-{suite}{version}"),
-            _ => format!("{name}-{suite}{version}-{arch}"),
-        };
-        let tree = self.dir.join("unpacked").join(tree_name);
+        let tree = self
+            .dir
+            .join("unpacked")
+            .join(format!("{name}-{suite}{version}-{arch}"));
         if tree.join(".done").exists() {
             return Ok(tree);
         }
@@ -460,7 +460,7 @@ fn initramfs(
     // Without its debug information (hundreds of MiB in the test build) the initramfs stays
     // small enough to unpack quickly under emulation.
     status(
-        Command::new(format!("{}-objcopy", gnu_triple(arch)))
+        Command::new(format!("{}-objcopy", arch.gnu_triple()))
             .arg("--strip-debug")
             .arg(sensor)
             .arg(root.join("sensor")),
